@@ -1,0 +1,47 @@
+import type { Db } from '../db/client.js';
+import { createMailer, type Mailer } from '../integrations/email/mailer.js';
+import { createStripe } from '../integrations/payments/stripe.js';
+import type { Config } from '../runtime/config.js';
+import type { Logger } from '../runtime/logger.js';
+import { contractActivities } from './contracts.js';
+import { flowActivities } from './flows.js';
+import { invoiceActivities } from './invoices.js';
+import { proposalActivities } from './proposals.js';
+
+export interface ActivityDeps {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  /** Defaults to SMTP_URL's server, or the outbox folder. */
+  mailer?: Mailer;
+}
+
+/** Every side effect a workflow can ask for. Each activity is idempotent: run twice, the world changes once. */
+export function createActivities({ config, db, mailer }: ActivityDeps) {
+  const emailDeps = {
+    db,
+    mailer: mailer ?? createMailer({ smtpUrl: config.email.smtpUrl, outboxDir: config.email.outboxDir }),
+    from: config.email.from,
+  };
+  const stripe = config.stripe.secretKey
+    ? createStripe({ secretKey: config.stripe.secretKey, apiUrl: config.stripe.apiUrl })
+    : undefined;
+  return {
+    ...flowActivities({ db }),
+    ...proposalActivities({ db }),
+    ...invoiceActivities({
+      ...emailDeps,
+      stripe,
+      publicUrl: config.api.publicUrl,
+      companyName: config.companyName,
+    }),
+    ...contractActivities({
+      ...emailDeps,
+      publicUrl: config.api.publicUrl,
+      signingSecret: config.signingSecret,
+      companyName: config.companyName,
+    }),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

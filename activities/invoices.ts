@@ -1,0 +1,354 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type Stripe from 'stripe';
+import { appendEvent } from '../db/events.js';
+import { nextDocumentNumber } from '../db/invoices.js';
+import { SYSTEM } from '../domain/flow.js';
+import type { InvoicePaymentInput } from '../domain/invoice.js';
+import { formatMoney } from '../domain/money.js';
+import { proposalTotal } from '../domain/proposal.js';
+import { type EmailDeps, sendEmail } from './email.js';
+
+export interface InvoiceDeps extends EmailDeps {
+  stripe?: Stripe;
+  publicUrl: string;
+  companyName: string;
+}
+
+export interface IssuedInvoice {
+  invoiceId: string;
+  number: string;
+  total: number;
+  currency: string;
+  dueAt: string;
+}
+
+export interface CheckoutSession {
+  sessionId: string;
+  url: string;
+  amount: number;
+}
+
+type Invoice = Pick<InvoicePaymentInput, 'tenantId' | 'customer' | 'title'> & {
+  flowId: string;
+  invoice: IssuedInvoice;
+};
+
+export function invoiceActivities(deps: InvoiceDeps) {
+  const { db } = deps;
+
+  function requireStripe(): Stripe {
+    if (!deps.stripe)
+      throw ApplicationFailure.nonRetryable(
+        'STRIPE_SECRET_KEY is not configured on the worker',
+        'ConfigurationError',
+      );
+    return deps.stripe;
+  }
+
+  const money = (amount: number, currency: string) => formatMoney(amount, currency);
+
+  /** A letter to the invoice's customer (greeting, body, the company's name), sent once per `{flowId}/{key}`. */
+  const writeToCustomer = (
+    input: Invoice,
+    letter: { key: string; template: string; subject: string; body: string[] },
+  ) =>
+    sendEmail(deps, {
+      tenantId: input.tenantId,
+      flowId: input.flowId,
+      idempotencyKey: `${input.flowId}/${letter.key}`,
+      template: letter.template,
+      to: input.customer.email,
+      subject: letter.subject,
+      text: [`Hello ${input.customer.name},`, '', ...letter.body, '', deps.companyName].join('\n'),
+    });
+
+  return {
+    /** Creates the invoice and gives it the next number of the year, once: a retried call returns the same invoice. */
+    async issueInvoice(
+      input: Pick<InvoicePaymentInput, 'tenantId' | 'invoiceKey' | 'customer' | 'currency' | 'lines'> & {
+        flowId: string;
+        dueInMs: number;
+      },
+    ): Promise<IssuedInvoice> {
+      return db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('invoices')
+          .values({
+            tenant_id: input.tenantId,
+            invoice_key: input.invoiceKey,
+            flow_id: input.flowId,
+            state: 'DRAFT',
+            currency: input.currency,
+            total: proposalTotal(input),
+            customer_name: input.customer.name,
+            customer_email: input.customer.email,
+          })
+          .onConflict((oc) => oc.columns(['tenant_id', 'invoice_key']).doNothing())
+          .execute();
+        const invoice = await trx
+          .selectFrom('invoices')
+          .selectAll()
+          .where('tenant_id', '=', input.tenantId)
+          .where('invoice_key', '=', input.invoiceKey)
+          .forUpdate()
+          .executeTakeFirstOrThrow();
+        if (invoice.number && invoice.due_at) {
+          return {
+            invoiceId: invoice.id,
+            number: invoice.number,
+            total: Number(invoice.total),
+            currency: invoice.currency,
+            dueAt: invoice.due_at.toISOString(),
+          };
+        }
+        const issuedAt = new Date();
+        const number = await nextDocumentNumber(trx, input.tenantId, 'INV', issuedAt.getUTCFullYear());
+        const dueAt = new Date(issuedAt.getTime() + input.dueInMs);
+        await trx
+          .updateTable('invoices')
+          .set({ number, state: 'ISSUED', issued_at: issuedAt, due_at: dueAt, updated_at: issuedAt })
+          .where('id', '=', invoice.id)
+          .execute();
+        await trx
+          .insertInto('invoice_lines')
+          .values(
+            input.lines.map((line, position) => ({
+              invoice_id: invoice.id,
+              position,
+              description: line.description,
+              quantity: line.quantity,
+              unit_price: line.unitPrice,
+              amount: line.quantity * line.unitPrice,
+            })),
+          )
+          .execute();
+        await appendEvent(trx, {
+          tenantId: input.tenantId,
+          type: 'invoice.issued',
+          actor: SYSTEM,
+          entity: { type: 'invoice', id: number },
+          flowId: input.flowId,
+          payload: {
+            invoiceId: invoice.id,
+            number,
+            total: Number(invoice.total),
+            currency: invoice.currency,
+            dueAt: dueAt.toISOString(),
+          },
+          idempotencyKey: `${input.flowId}/invoice.issued`,
+        });
+        return {
+          invoiceId: invoice.id,
+          number,
+          total: Number(invoice.total),
+          currency: invoice.currency,
+          dueAt: dueAt.toISOString(),
+        };
+      });
+    },
+
+    /** A Stripe Checkout Session for the open balance; the idempotency key makes a retry return the same session. */
+    async createCheckoutSession(
+      input: Invoice & { attempt: number; amount: number },
+    ): Promise<CheckoutSession> {
+      const stripe = requireStripe();
+      const { invoice } = input;
+      const session = await stripe.checkout.sessions.create(
+        {
+          mode: 'payment',
+          customer_email: input.customer.email,
+          client_reference_id: invoice.invoiceId,
+          line_items: [
+            {
+              quantity: 1,
+              price_data: {
+                currency: invoice.currency.toLowerCase(),
+                unit_amount: input.amount,
+                product_data: { name: `Invoice ${invoice.number}: ${input.title}` },
+              },
+            },
+          ],
+          metadata: { tenantId: input.tenantId, invoiceId: invoice.invoiceId, flowId: input.flowId },
+          success_url: `${deps.publicUrl}/paid/${encodeURIComponent(invoice.number)}`,
+        },
+        { idempotencyKey: `${input.flowId}/checkout/${input.attempt}` },
+      );
+      if (!session.url)
+        throw ApplicationFailure.retryable('Stripe returned a checkout session without a URL', 'StripeError');
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('checkout_sessions')
+          .values({
+            id: session.id,
+            tenant_id: input.tenantId,
+            invoice_id: invoice.invoiceId,
+            attempt: input.attempt,
+            amount: input.amount,
+            url: session.url ?? '',
+            status: 'open',
+          })
+          .onConflict((oc) => oc.columns(['invoice_id', 'attempt']).doNothing())
+          .execute();
+        await appendEvent(trx, {
+          tenantId: input.tenantId,
+          type: 'invoice.checkout.created',
+          actor: SYSTEM,
+          entity: { type: 'invoice', id: invoice.number },
+          flowId: input.flowId,
+          payload: { sessionId: session.id, amount: input.amount, attempt: input.attempt },
+          idempotencyKey: `${input.flowId}/checkout.created/${input.attempt}`,
+        });
+      });
+      return { sessionId: session.id, url: session.url, amount: input.amount };
+    },
+
+    async sendInvoice(input: Invoice & { checkout: CheckoutSession }): Promise<void> {
+      const { invoice } = input;
+      await writeToCustomer(input, {
+        key: `invoice/${invoice.number}`,
+        template: 'invoice.issued',
+        subject: `Invoice ${invoice.number} from ${deps.companyName}`,
+        body: [
+          `here is invoice ${invoice.number} for "${input.title}": ${money(invoice.total, invoice.currency)}, due on ${invoice.dueAt.slice(0, 10)}.`,
+          'Pay online here:',
+          '',
+          input.checkout.url,
+        ],
+      });
+      await db
+        .updateTable('invoices')
+        .set({ state: 'SENT', updated_at: new Date() })
+        .where('id', '=', invoice.invoiceId)
+        .where('state', '=', 'ISSUED')
+        .execute();
+    },
+
+    /** After a partial payment: the open balance and a new payment link. */
+    async sendBalanceRequest(
+      input: Invoice & { checkout: CheckoutSession; attempt: number; paid: number },
+    ): Promise<void> {
+      const { invoice } = input;
+      await writeToCustomer(input, {
+        key: `balance/${input.attempt}`,
+        template: 'invoice.balance',
+        subject: `Invoice ${invoice.number}: ${money(invoice.total - input.paid, invoice.currency)} still open`,
+        body: [
+          `thank you for your payment. ${money(input.paid, invoice.currency)} of ${money(invoice.total, invoice.currency)} is paid; the rest can be paid here:`,
+          '',
+          input.checkout.url,
+        ],
+      });
+    },
+
+    /** Reminder 1 is the due date itself (the invoice becomes overdue); the later ones are the dunning letters. */
+    async sendPaymentReminder(
+      input: Invoice & { reminder: number; paid: number; checkout: CheckoutSession },
+    ): Promise<void> {
+      const { invoice } = input;
+      await db.transaction().execute(async (trx) => {
+        if (input.reminder === 1) {
+          await trx
+            .updateTable('invoices')
+            .set({ state: 'OVERDUE', updated_at: new Date() })
+            .where('id', '=', invoice.invoiceId)
+            .where('state', 'in', ['ISSUED', 'SENT', 'PAID_PARTIAL'])
+            .execute();
+        }
+        await appendEvent(trx, {
+          tenantId: input.tenantId,
+          type: input.reminder === 1 ? 'invoice.overdue' : 'invoice.dunning.sent',
+          actor: SYSTEM,
+          entity: { type: 'invoice', id: invoice.number },
+          flowId: input.flowId,
+          payload: { reminder: input.reminder, open: invoice.total - input.paid },
+          idempotencyKey: `${input.flowId}/payment-reminder/${input.reminder}`,
+        });
+      });
+      await writeToCustomer(input, {
+        key: `payment-reminder/${input.reminder}`,
+        template: input.reminder === 1 ? 'invoice.overdue' : 'invoice.dunning',
+        subject: `${input.reminder === 1 ? 'Overdue' : `Reminder ${input.reminder - 1}`}: invoice ${invoice.number}`,
+        body: [
+          `invoice ${invoice.number} was due on ${invoice.dueAt.slice(0, 10)}; ${money(invoice.total - input.paid, invoice.currency)} is still open.`,
+          'Pay online here:',
+          '',
+          input.checkout.url,
+        ],
+      });
+    },
+
+    async sendReceipt(input: Invoice & { paid: number }): Promise<void> {
+      const { invoice } = input;
+      await writeToCustomer(input, {
+        key: `receipt`,
+        template: 'invoice.receipt',
+        subject: `Receipt for invoice ${invoice.number}`,
+        body: [
+          `we received ${money(input.paid, invoice.currency)} for invoice ${invoice.number}. Thank you.`,
+        ],
+      });
+    },
+
+    /** A numbered invoice is never deleted: it is cancelled by a credit note with a number of its own. */
+    async cancelInvoice(input: Invoice & { reason: string }): Promise<{ creditNote: string }> {
+      const { invoice } = input;
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .selectFrom('invoices')
+          .selectAll()
+          .where('id', '=', invoice.invoiceId)
+          .forUpdate()
+          .executeTakeFirstOrThrow();
+        if (row.credit_note_number) return { creditNote: row.credit_note_number };
+        const now = new Date();
+        const creditNote = await nextDocumentNumber(trx, input.tenantId, 'CN', now.getUTCFullYear());
+        await trx
+          .updateTable('invoices')
+          .set({ state: 'CANCELLED', cancelled_at: now, credit_note_number: creditNote, updated_at: now })
+          .where('id', '=', row.id)
+          .execute();
+        await appendEvent(trx, {
+          tenantId: input.tenantId,
+          type: 'invoice.cancelled',
+          actor: SYSTEM,
+          entity: { type: 'invoice', id: invoice.number },
+          flowId: input.flowId,
+          payload: { creditNote, amount: Number(row.total), paid: Number(row.paid), reason: input.reason },
+          idempotencyKey: `${input.flowId}/invoice.cancelled`,
+        });
+        return { creditNote };
+      });
+    },
+
+    /** Closes an open checkout session so the old payment link stops taking money. */
+    async expireCheckoutSession(input: {
+      tenantId: string;
+      flowId: string;
+      invoiceNumber: string;
+      sessionId: string;
+    }) {
+      const stripe = requireStripe();
+      const session = await stripe.checkout.sessions.retrieve(input.sessionId);
+      if (session.status === 'open') await stripe.checkout.sessions.expire(input.sessionId);
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('checkout_sessions')
+          .set({ status: 'expired' })
+          .where('id', '=', input.sessionId)
+          .where('status', '=', 'open')
+          .execute();
+        await appendEvent(trx, {
+          tenantId: input.tenantId,
+          type: 'invoice.checkout.expired',
+          actor: SYSTEM,
+          entity: { type: 'invoice', id: input.invoiceNumber },
+          flowId: input.flowId,
+          payload: { sessionId: input.sessionId },
+          idempotencyKey: `${input.flowId}/checkout.expired/${input.sessionId}`,
+        });
+      });
+    },
+  };
+}
+
+export type InvoiceActivities = ReturnType<typeof invoiceActivities>;

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { requireApiKey } from './auth.js';
+import type { ApiDeps, ApiEnv } from './context.js';
+import type { ApiMetrics } from './metrics.js';
+import { fieldErrors, problemResponse, problemType, validationProblem } from './problem.js';
+import { registerDocsRoutes } from './routes/docs.js';
+import { registerFlowRoutes } from './routes/flows.js';
+import { type Check, readinessChecks, registerHealthRoutes } from './routes/health.js';
+import { registerMeRoute } from './routes/me.js';
+import { registerPaymentRoutes } from './routes/payments.js';
+import { registerProposalRoutes } from './routes/proposals.js';
+import { registerSigningRoutes } from './routes/signing.js';
+
+export interface AppOptions {
+  metrics: ApiMetrics;
+  version: string;
+  /** Readiness checks; defaults to the database and Temporal. */
+  checks?: Record<string, Check>;
+}
+
+export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEnv> {
+  const { logger } = deps;
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        return problemResponse(validationProblem(fieldErrors(result.error, result.target), c.req.path));
+      }
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    const requestId = c.req.header('x-request-id') ?? randomUUID();
+    c.set('requestId', requestId);
+    const started = performance.now();
+    await next();
+    c.header('x-request-id', requestId);
+    logger.info(
+      {
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        tenantId: c.get('principal')?.tenantId,
+      },
+      'request',
+    );
+  });
+  app.use('*', options.metrics.middleware);
+
+  registerHealthRoutes(app, options.checks ?? readinessChecks(deps));
+  registerDocsRoutes(app, options.version);
+  app.get('/metrics', async (c) =>
+    c.body(await options.metrics.registry.metrics(), 200, {
+      'content-type': options.metrics.registry.contentType,
+    }),
+  );
+
+  registerSigningRoutes(app, deps);
+
+  app.use('/v1/*', requireApiKey(deps.db));
+  registerMeRoute(app);
+  registerProposalRoutes(app, deps);
+  registerFlowRoutes(app, deps);
+  registerPaymentRoutes(app, deps);
+
+  app.notFound((c) =>
+    problemResponse({
+      type: problemType('not-found'),
+      title: 'Not found',
+      status: 404,
+      detail: `No route ${c.req.method} ${c.req.path}.`,
+    }),
+  );
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      return problemResponse({
+        type: problemType(error.status === 400 ? 'bad-request' : 'http-error'),
+        title: error.status === 400 ? 'Bad request' : 'Request failed',
+        status: error.status,
+        detail: error.message,
+        instance: c.req.path,
+      });
+    }
+    logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
+    return problemResponse({
+      type: problemType('internal'),
+      title: 'Internal error',
+      status: 500,
+      detail: `Something went wrong on our side. Quote request id ${c.get('requestId')} when reporting it.`,
+    });
+  });
+  return app;
+}

@@ -1,0 +1,20 @@
+import type { Client } from '@temporalio/client';
+import type { Db } from '../db/client.js';
+import type { Config } from '../runtime/config.js';
+import type { Logger } from '../runtime/logger.js';
+import type { Principal } from './apiKeys.js';
+
+/** What every route handler may use; built once per process by the entry point (or by a test). */
+export interface ApiDeps {
+  config: Config;
+  db: Db;
+  temporal: Client;
+  logger: Logger;
+}
+
+export interface ApiEnv {
+  Variables: {
+    requestId: string;
+    principal: Principal;
+  };
+}

@@ -1,0 +1,436 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Context } from 'hono';
+import { sql } from 'kysely';
+import { appendEvent } from '../../db/events.js';
+import {
+  FlowState,
+  FlowStatus,
+  flowStatusQuery,
+  pauseFlow,
+  Resolution,
+  type ResolveRequest,
+  resolveStep,
+  resumeFlow,
+  TERMINAL_STATES,
+} from '../../domain/flow.js';
+import { requireRole } from '../auth.js';
+import type { ApiDeps, ApiEnv } from '../context.js';
+import { problemContent, problemJson, problemType } from '../problem.js';
+import { actorOf, decodeCursor, encodeCursor } from './shared.js';
+
+const FlowIdParam = z.object({
+  flowId: z.string().min(1).max(300).openapi({ example: 'proposal:demo:P-1001' }),
+});
+
+const FlowSummary = z
+  .object({
+    flowId: z.string(),
+    flowType: z.string(),
+    businessKey: z.string(),
+    state: FlowState,
+    currentStep: z.string().nullable(),
+    progress: z.object({ done: z.number().int(), total: z.number().int() }),
+    waitingFor: z.string().nullable(),
+    attention: z.record(z.string(), z.unknown()).nullable(),
+    startedAt: z.string(),
+    updatedAt: z.string(),
+    endedAt: z.string().nullable(),
+  })
+  .openapi('FlowSummary');
+
+const FlowList = z
+  .object({ flows: z.array(FlowSummary), nextCursor: z.string().nullable() })
+  .openapi('FlowList');
+
+const ListQuery = z.object({
+  type: z.string().max(100).optional(),
+  state: FlowState.optional(),
+  step: z.string().max(100).optional(),
+  q: z.string().max(200).optional().describe('Text searched in the flow id and business key'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+const PendingActivity = z.object({
+  activityId: z.string(),
+  activityType: z.string(),
+  state: z.string(),
+  attempt: z.number().int(),
+  lastFailure: z.string().nullable(),
+  nextAttemptAt: z.string().nullable(),
+});
+
+const FlowDetail = FlowStatus.extend({
+  runId: z.string(),
+  temporalState: z.string(),
+  pendingActivities: z.array(PendingActivity),
+  temporalUiUrl: z.string(),
+}).openapi('FlowDetail');
+
+const problemResponses = {
+  400: { description: 'Invalid request', content: problemContent },
+  401: { description: 'No valid API key', content: problemContent },
+  403: { description: 'The key lacks the role', content: problemContent },
+  404: { description: 'No such flow for this tenant', content: problemContent },
+  409: { description: 'The action does not fit the flow’s state', content: problemContent },
+};
+
+const Note = z.object({ reason: z.string().max(500).optional() });
+const ResolveBody = z
+  .object({
+    action: Resolution,
+    note: z.string().max(2000).optional(),
+    input: z.record(z.string(), z.unknown()).optional(),
+    extendBy: z.string().max(50).optional(),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.action === 'skip' || body.action === 'fallback') && !body.note?.trim()) {
+      ctx.addIssue({ code: 'custom', path: ['note'], message: `${body.action} needs a note saying why` });
+    }
+  })
+  .openapi('ResolveStep');
+
+function notFound(c: Context, flowId: string) {
+  return problemJson(c, 404, {
+    type: problemType('not-found'),
+    title: 'Flow not found',
+    detail: `No flow ${flowId}.`,
+  });
+}
+
+function conflict(c: Context, detail: string) {
+  return problemJson(c, 409, { type: problemType('conflict'), title: 'Not possible now', detail });
+}
+
+/** The flow's row if it belongs to the caller's tenant: another tenant's flow does not exist for them. */
+async function ownedFlow(deps: ApiDeps, tenantId: string, flowId: string) {
+  return deps.db
+    .selectFrom('flows')
+    .selectAll()
+    .where('id', '=', flowId)
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+}
+
+function temporalUiUrl(deps: ApiDeps, flowId: string, runId: string): string {
+  const { uiUrl, namespace } = deps.config.temporal;
+  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(flowId)}/${encodeURIComponent(runId)}/history`;
+}
+
+/** An Update's validator rejection is the flow saying "not now", with its reason. */
+function updateRejection(error: unknown): string | undefined {
+  if (error instanceof WorkflowUpdateFailedError) {
+    const cause = error.cause as Error | undefined;
+    return cause?.message ?? error.message;
+  }
+  return undefined;
+}
+
+export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
+  const { db, temporal } = deps;
+
+  /** Sends a staff decision (an Update) to the flow; the flow's refusal comes back as the reason for a 409. */
+  async function decide(
+    flowId: string,
+    send: (handle: WorkflowHandle) => Promise<FlowStatus>,
+  ): Promise<{ status: FlowStatus } | { refused: string }> {
+    try {
+      return { status: await send(temporal.workflow.getHandle(flowId)) };
+    } catch (error) {
+      const rejection = updateRejection(error);
+      if (rejection) return { refused: rejection };
+      if (error instanceof WorkflowNotFoundError) return { refused: 'the flow has ended' };
+      throw error;
+    }
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/flows',
+      tags: ['Flows'],
+      summary: 'List flows, newest activity first',
+      security: [{ apiKey: [] }],
+      request: { query: ListQuery },
+      responses: {
+        200: { description: 'A page of flows', content: { 'application/json': { schema: FlowList } } },
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const { tenantId } = c.get('principal');
+      let select = db.selectFrom('flows').selectAll().where('tenant_id', '=', tenantId);
+      if (query.type) select = select.where('flow_type', '=', query.type);
+      if (query.state) select = select.where('state', '=', query.state);
+      if (query.step) select = select.where('current_step', '=', query.step);
+      if (query.q) {
+        const pattern = `%${query.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+        select = select.where((eb) =>
+          eb.or([eb('id', 'ilike', pattern), eb('business_key', 'ilike', pattern)]),
+        );
+      }
+      const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
+      if (query.cursor && !cursor) {
+        return problemJson(c, 400, {
+          type: problemType('validation'),
+          title: 'Invalid request',
+          detail: 'query.cursor: not a cursor returned by this API',
+          errors: [{ field: 'query.cursor', message: 'not a cursor returned by this API' }],
+        });
+      }
+      if (cursor) {
+        select = select.where(
+          sql<boolean>`(updated_at, id) < (${cursor.updatedAt}::timestamptz, ${cursor.id})`,
+        );
+      }
+      const rows = await select
+        .orderBy('updated_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(query.limit + 1)
+        .execute();
+      const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
+      return c.json(
+        {
+          flows: page.map((row) => ({
+            flowId: row.id,
+            flowType: row.flow_type,
+            businessKey: row.business_key,
+            state: row.state as FlowState,
+            currentStep: row.current_step,
+            progress: { done: row.progress_done, total: row.progress_total },
+            waitingFor: row.waiting_for,
+            attention: row.attention,
+            startedAt: row.started_at.toISOString(),
+            updatedAt: row.updated_at.toISOString(),
+            endedAt: row.ended_at?.toISOString() ?? null,
+          })),
+          nextCursor: rows.length > query.limit && last ? encodeCursor(last.updated_at, last.id) : null,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/flows/{flowId}',
+      tags: ['Flows'],
+      summary: 'One flow: its status, pending activities and a link into the Temporal Web UI',
+      security: [{ apiKey: [] }],
+      request: { params: FlowIdParam },
+      responses: {
+        200: { description: 'The flow', content: { 'application/json': { schema: FlowDetail } } },
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const { flowId } = c.req.valid('param');
+      const row = await ownedFlow(deps, c.get('principal').tenantId, flowId);
+      if (!row) return notFound(c, flowId);
+      const handle = temporal.workflow.getHandle(flowId);
+      const [status, description] = await Promise.all([handle.query(flowStatusQuery), handle.describe()]);
+      const pending = description.raw.pendingActivities ?? [];
+      return c.json(
+        {
+          ...status,
+          runId: description.runId,
+          temporalState: description.status.name,
+          pendingActivities: pending.map((activity) => ({
+            activityId: activity.activityId ?? '',
+            activityType: activity.activityType?.name ?? '',
+            state: String(activity.state ?? ''),
+            attempt: activity.attempt ?? 0,
+            lastFailure: activity.lastFailure?.message ?? null,
+            nextAttemptAt: activity.nextAttemptScheduleTime?.seconds
+              ? new Date(Number(activity.nextAttemptScheduleTime.seconds) * 1000).toISOString()
+              : null,
+          })),
+          temporalUiUrl: temporalUiUrl(deps, flowId, description.runId),
+        },
+        200,
+      );
+    },
+  );
+
+  for (const [action, update, summary] of [
+    ['pause', pauseFlow, 'Pause at the next step boundary (reminders are silenced; a running step finishes)'],
+    ['resume', resumeFlow, 'Resume a paused flow'],
+  ] as const) {
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: `/v1/flows/{flowId}/${action}`,
+        tags: ['Flows'],
+        summary,
+        security: [{ apiKey: [] }],
+        middleware: [requireRole('coordinator', 'finance')] as const,
+        request: {
+          params: FlowIdParam,
+          body: { required: false, content: { 'application/json': { schema: Note } } },
+        },
+        responses: {
+          200: {
+            description: 'The flow’s status after the action',
+            content: { 'application/json': { schema: FlowStatus } },
+          },
+          ...problemResponses,
+        },
+      }),
+      async (c) => {
+        const { flowId } = c.req.valid('param');
+        const principal = c.get('principal');
+        if (!(await ownedFlow(deps, principal.tenantId, flowId))) return notFound(c, flowId);
+        const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
+        const request = { actor: actorOf(principal), reason: body.reason };
+        const outcome = await decide(flowId, (handle) => handle.executeUpdate(update, { args: [request] }));
+        if (!('status' in outcome)) return conflict(c, outcome.refused);
+        // The child doing the current work (its reminders, its waits) pauses and resumes with its parent.
+        const child = outcome.status.activeChild;
+        if (child) await decide(child, (handle) => handle.executeUpdate(update, { args: [request] }));
+        return c.json(outcome.status, 200);
+      },
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/flows/{flowId}/resolve',
+      tags: ['Flows'],
+      summary:
+        'Decide about a step that needs attention: retry (optionally with corrected input), skip, fallback, extend or resend',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole('coordinator', 'finance')] as const,
+      request: {
+        params: FlowIdParam,
+        body: { required: true, content: { 'application/json': { schema: ResolveBody } } },
+      },
+      responses: {
+        200: {
+          description: 'The flow’s status after the decision',
+          content: { 'application/json': { schema: FlowStatus } },
+        },
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const { flowId } = c.req.valid('param');
+      const principal = c.get('principal');
+      if (!(await ownedFlow(deps, principal.tenantId, flowId))) return notFound(c, flowId);
+      const request: ResolveRequest = { ...c.req.valid('json'), actor: actorOf(principal) };
+      // When the step belongs to a child flow, the decision goes there; the answer is this flow's status.
+      const parent = temporal.workflow.getHandle(flowId);
+      const target = (await parent.query(flowStatusQuery)).attention?.flowId ?? flowId;
+      const outcome = await decide(target, (handle) =>
+        handle.executeUpdate(resolveStep, { args: [request] }),
+      );
+      if (!('status' in outcome)) return conflict(c, outcome.refused);
+      return c.json(target === flowId ? outcome.status : await parent.query(flowStatusQuery), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/flows/{flowId}/cancel',
+      tags: ['Flows'],
+      summary:
+        'Cancel the flow; it undoes what it must (void envelope, credit note, expire checkout session)',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole('coordinator', 'finance')] as const,
+      request: {
+        params: FlowIdParam,
+        body: { required: false, content: { 'application/json': { schema: Note } } },
+      },
+      responses: {
+        202: {
+          description: 'Cancellation requested; the flow reaches `cancelled` once it has compensated',
+          content: {
+            'application/json': { schema: z.object({ flowId: z.string(), state: z.literal('cancelling') }) },
+          },
+        },
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const { flowId } = c.req.valid('param');
+      const principal = c.get('principal');
+      const row = await ownedFlow(deps, principal.tenantId, flowId);
+      if (!row) return notFound(c, flowId);
+      if (TERMINAL_STATES.includes(row.state as FlowState))
+        return conflict(c, `the flow is already ${row.state}`);
+      const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
+      await appendEvent(db, {
+        tenantId: principal.tenantId,
+        type: 'flow.cancel.requested',
+        actor: actorOf(principal),
+        entity: { type: 'flow', id: flowId },
+        flowId,
+        payload: { reason: body.reason },
+        idempotencyKey: `${flowId}/cancel.requested/${c.get('requestId')}`,
+      });
+      await temporal.workflow.getHandle(flowId).cancel();
+      return c.json({ flowId, state: 'cancelling' as const }, 202);
+    },
+  );
+
+  const TimelineEvent = z
+    .object({
+      id: z.string(),
+      type: z.string(),
+      occurredAt: z.string(),
+      actor: z.record(z.string(), z.unknown()),
+      entity: z.object({ type: z.string(), id: z.string() }),
+      payload: z.record(z.string(), z.unknown()),
+    })
+    .openapi('TimelineEvent');
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/flows/{flowId}/events',
+      tags: ['Flows'],
+      summary:
+        'The flow’s audit trail, oldest first: every step, decision and business event, with who did it',
+      security: [{ apiKey: [] }],
+      request: { params: FlowIdParam },
+      responses: {
+        200: {
+          description: 'The events',
+          content: { 'application/json': { schema: z.object({ events: z.array(TimelineEvent) }) } },
+        },
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const { flowId } = c.req.valid('param');
+      const { tenantId } = c.get('principal');
+      if (!(await ownedFlow(deps, tenantId, flowId))) return notFound(c, flowId);
+      const rows = await db
+        .selectFrom('domain_events')
+        .selectAll()
+        .where('tenant_id', '=', tenantId)
+        .where('flow_id', '=', flowId)
+        .orderBy('occurred_at')
+        .orderBy('recorded_at')
+        .execute();
+      return c.json(
+        {
+          events: rows.map((row) => ({
+            id: row.id,
+            type: row.type,
+            occurredAt: row.occurred_at.toISOString(),
+            actor: row.actor,
+            entity: { type: row.entity_type, id: row.entity_id },
+            payload: row.payload,
+          })),
+        },
+        200,
+      );
+    },
+  );
+}

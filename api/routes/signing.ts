@@ -1,0 +1,277 @@
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Context } from 'hono';
+import { html } from 'hono/html';
+import { sql } from 'kysely';
+import { appendEvent } from '../../db/events.js';
+import { contractDeclined, contractSigned, type SignatureEvent } from '../../domain/contract.js';
+import { checkSigningToken } from '../../integrations/esign/local.js';
+import type { ApiDeps, ApiEnv } from '../context.js';
+
+const EnvelopeParam = z.object({ envelopeId: z.string().min(1).max(200) });
+const LinkQuery = z.object({ expires: z.string().max(20), token: z.string().max(100) });
+const SigningForm = z
+  .object({
+    decision: z.enum(['sign', 'decline']),
+    signerName: z.string().trim().max(200).optional(),
+    documentSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    agree: z.literal('yes').optional(),
+    reason: z.string().max(1000).optional(),
+  })
+  .superRefine((form, ctx) => {
+    if (form.decision === 'sign' && (form.signerName ?? '').length < 2) {
+      ctx.addIssue({ code: 'custom', path: ['signerName'], message: 'type your full name to sign' });
+    }
+  });
+
+const HtmlPage = { 'text/html': { schema: z.string() } };
+
+function page(c: Context, status: 200 | 403 | 404 | 409 | 410, title: string, body: ReturnType<typeof html>) {
+  return c.html(
+    html`<!doctype html>
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title>${title}</title>
+          <style>
+            body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; }
+            iframe { width: 100%; height: 32rem; border: 1px solid #ccc; }
+            form { margin-top: 1rem; } label { display: block; margin: .5rem 0; }
+          </style>
+        </head>
+        <body>
+          <h1>${title}</h1>
+          ${body}
+        </body>
+      </html>`,
+    status,
+  );
+}
+
+export function registerSigningRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
+  const { db, temporal, config } = deps;
+
+  /** The envelope behind a signing link, or the page saying why the link does not work. */
+  async function openEnvelope(c: Context, envelopeId: string, query: z.infer<typeof LinkQuery>) {
+    const secret = config.signingSecret;
+    const check = secret ? checkSigningToken(secret, envelopeId, query.expires, query.token) : 'invalid';
+    if (check === 'invalid') {
+      return {
+        refusal: page(
+          c,
+          403,
+          'This signing link is not valid',
+          html`<p>Please use the link from your email.</p>`,
+        ),
+      };
+    }
+    if (check === 'expired') {
+      return {
+        refusal: page(c, 410, 'This signing link has expired', html`<p>Please ask us for a new link.</p>`),
+      };
+    }
+    const envelope = await db
+      .selectFrom('signature_envelopes')
+      .innerJoin('contracts', 'contracts.id', 'signature_envelopes.contract_id')
+      .innerJoin('documents', 'documents.id', 'contracts.document_id')
+      .select([
+        'signature_envelopes.id',
+        'signature_envelopes.tenant_id',
+        'signature_envelopes.status',
+        'signature_envelopes.flow_id',
+        'signature_envelopes.document_sha256',
+        'signature_envelopes.contract_version',
+        'signature_envelopes.signer_name',
+        'contracts.contract_key',
+        'contracts.customer_email',
+        'documents.content',
+      ])
+      .where('signature_envelopes.id', '=', envelopeId)
+      .executeTakeFirst();
+    if (!envelope)
+      return { refusal: page(c, 404, 'Unknown contract', html`<p>We could not find this contract.</p>`) };
+    if (envelope.status === 'voided') {
+      return {
+        refusal: page(
+          c,
+          410,
+          'This contract was replaced',
+          html`<p>A newer version was sent to you; please use that link.</p>`,
+        ),
+      };
+    }
+    return { envelope };
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/sign/{envelopeId}',
+      tags: ['Customers'],
+      summary: 'The signing page a customer opens from the contract email (tokenised, expiring link)',
+      request: { params: EnvelopeParam, query: LinkQuery },
+      responses: {
+        200: { description: 'The contract and the signing form', content: HtmlPage },
+        403: { description: 'Forged link', content: HtmlPage },
+        404: { description: 'Unknown envelope', content: HtmlPage },
+        410: { description: 'Expired link or replaced contract', content: HtmlPage },
+      },
+    }),
+    async (c) => {
+      const { envelopeId } = c.req.valid('param');
+      const { envelope, refusal } = await openEnvelope(c, envelopeId, c.req.valid('query'));
+      if (refusal) return refusal;
+      if (envelope.status === 'completed') {
+        return page(
+          c,
+          200,
+          'Already signed',
+          html`<p>This contract was signed by ${envelope.signer_name}. Thank you.</p>`,
+        );
+      }
+      await db
+        .updateTable('contracts')
+        .set({ state: 'SIGNING', updated_at: sql`now()` })
+        .where('contract_key', '=', envelope.contract_key)
+        .where('tenant_id', '=', envelope.tenant_id)
+        .where('state', '=', 'SENT')
+        .execute();
+      const document = envelope.content.toString('utf8');
+      return page(
+        c,
+        200,
+        `Contract ${envelope.contract_key}, version ${envelope.contract_version}`,
+        html`<iframe sandbox title="contract" srcdoc="${document}"></iframe>
+          <p>Document fingerprint (SHA-256): <code>${envelope.document_sha256}</code></p>
+          <form method="post">
+            <input type="hidden" name="documentSha256" value="${envelope.document_sha256}" />
+            <label>Your full name <input name="signerName" required autocomplete="name" /></label>
+            <label><input type="checkbox" name="agree" value="yes" required /> I have read the contract and agree to it.</label>
+            <button name="decision" value="sign">Sign the contract</button>
+          </form>
+          <form method="post">
+            <input type="hidden" name="documentSha256" value="${envelope.document_sha256}" />
+            <label>Not what you expected? <input name="reason" placeholder="Tell us why (optional)" /></label>
+            <button name="decision" value="decline">Decline</button>
+          </form>`,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/sign/{envelopeId}',
+      tags: ['Customers'],
+      summary:
+        'Sign or decline: records signer, IP, time and the document fingerprint, then moves the flow on',
+      request: {
+        params: EnvelopeParam,
+        query: LinkQuery,
+        body: { required: true, content: { 'application/x-www-form-urlencoded': { schema: SigningForm } } },
+      },
+      responses: {
+        200: { description: 'Recorded', content: HtmlPage },
+        403: { description: 'Forged link', content: HtmlPage },
+        404: { description: 'Unknown envelope', content: HtmlPage },
+        409: {
+          description: 'The document changed since the page was shown, or it was already decided',
+          content: HtmlPage,
+        },
+        410: { description: 'Expired link or replaced contract', content: HtmlPage },
+      },
+    }),
+    async (c) => {
+      const { envelopeId } = c.req.valid('param');
+      const form = c.req.valid('form');
+      const { envelope, refusal } = await openEnvelope(c, envelopeId, c.req.valid('query'));
+      if (refusal) return refusal;
+      if (form.documentSha256 !== envelope.document_sha256) {
+        return page(
+          c,
+          409,
+          'The contract has changed',
+          html`<p>Please reload the page and read the current version.</p>`,
+        );
+      }
+      if (form.decision === 'sign' && form.agree !== 'yes') {
+        return page(c, 409, 'Please confirm', html`<p>Tick the box to confirm you agree, then sign.</p>`);
+      }
+      const signing = form.decision === 'sign';
+      const now = new Date();
+      const ip = getConnInfo(c).remote.address ?? 'unknown';
+      const recorded = await db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('signature_envelopes')
+          .set(
+            signing
+              ? { status: 'completed', signer_name: form.signerName ?? null, signer_ip: ip, signed_at: now }
+              : { status: 'declined', declined_at: now, decline_reason: form.reason ?? null, signer_ip: ip },
+          )
+          .where('id', '=', envelopeId)
+          .where('status', '=', 'sent')
+          .executeTakeFirst();
+        if (updated.numUpdatedRows === 0n) return false;
+        await trx
+          .updateTable('contracts')
+          .set({ state: signing ? 'SIGNED' : 'DECLINED', signed_at: signing ? now : null, updated_at: now })
+          .where('tenant_id', '=', envelope.tenant_id)
+          .where('contract_key', '=', envelope.contract_key)
+          .execute();
+        await appendEvent(trx, {
+          tenantId: envelope.tenant_id,
+          type: signing ? 'contract.signed' : 'contract.declined',
+          actor: { type: 'customer', id: envelope.customer_email, name: form.signerName },
+          entity: { type: 'contract', id: envelope.contract_key },
+          flowId: envelope.flow_id,
+          payload: {
+            envelopeId,
+            version: envelope.contract_version,
+            documentSha256: envelope.document_sha256,
+            signerName: signing ? form.signerName : undefined,
+            ip,
+            reason: form.reason,
+          },
+          occurredAt: now,
+          idempotencyKey: `${envelope.flow_id}/contract.${signing ? 'signed' : 'declined'}/${envelopeId}`,
+        });
+        return true;
+      });
+      const current = recorded
+        ? envelope
+        : await db
+            .selectFrom('signature_envelopes')
+            .selectAll()
+            .where('id', '=', envelopeId)
+            .executeTakeFirstOrThrow();
+      if (!recorded && current.status !== (signing ? 'completed' : 'declined')) {
+        return page(c, 409, 'Already decided', html`<p>This contract was already ${current.status}.</p>`);
+      }
+      // Signalled after the commit, and again on a repeated submission: the flow ignores what it already has.
+      const event: SignatureEvent = {
+        envelopeId,
+        signerName: form.signerName,
+        reason: form.reason,
+        occurredAt: now.toISOString(),
+      };
+      try {
+        await temporal.workflow
+          .getHandle(envelope.flow_id)
+          .signal(signing ? contractSigned : contractDeclined, event);
+      } catch (error) {
+        // A flow that has already finished had this answer already; anything else must surface.
+        if (recorded || !(error instanceof WorkflowNotFoundError)) throw error;
+      }
+      return signing
+        ? page(
+            c,
+            200,
+            'Thank you for signing',
+            html`<p>We have recorded your signature and will send the invoice shortly.</p>`,
+          )
+        : page(c, 200, 'We have recorded your answer', html`<p>Someone from our team will contact you.</p>`);
+    },
+  );
+}

@@ -1,0 +1,36 @@
+import type { Kysely } from 'kysely';
+import type { Actor } from '../domain/flow.js';
+import type { Database } from './schema.js';
+
+export interface DomainEvent {
+  tenantId: string;
+  type: string;
+  actor: Actor;
+  entity: { type: string; id: string };
+  flowId?: string | null;
+  payload: Record<string, unknown>;
+  occurredAt?: Date | string;
+  /** Makes the append idempotent: an event with a key already recorded is not recorded again. */
+  idempotencyKey: string;
+  traceId?: string;
+}
+
+/** Appends an audit event; pass the transaction of the business write it describes. */
+export async function appendEvent(db: Kysely<Database>, event: DomainEvent): Promise<void> {
+  await db
+    .insertInto('domain_events')
+    .values({
+      tenant_id: event.tenantId,
+      type: event.type,
+      occurred_at: event.occurredAt ?? new Date(),
+      actor: JSON.stringify(event.actor),
+      entity_type: event.entity.type,
+      entity_id: event.entity.id,
+      flow_id: event.flowId ?? null,
+      payload: JSON.stringify(event.payload),
+      trace_id: event.traceId ?? null,
+      idempotency_key: event.idempotencyKey,
+    })
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .execute();
+}

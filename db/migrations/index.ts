@@ -1,0 +1,18 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as flowKernel from './0001_flow_kernel.js';
+import * as contracts from './0002_contracts.js';
+import * as invoices from './0003_invoices.js';
+
+/**
+ * Listed here rather than read from the folder, so migrations work the same from source,
+ * from the compiled build and from any working directory. Names sort in the order they run.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_flow_kernel': flowKernel,
+  '0002_contracts': contracts,
+  '0003_invoices': invoices,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,218 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface TenantsTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  settings: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  tenant_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  roles: string[];
+  created_at: CreatedAt;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface FlowsTable {
+  id: string;
+  tenant_id: string;
+  flow_type: string;
+  business_key: string;
+  run_id: string | null;
+  state: string;
+  current_step: string | null;
+  progress_done: number;
+  progress_total: number;
+  waiting_for: string | null;
+  attention: Json<Record<string, unknown> | null>;
+  title: string | null;
+  version: ColumnType<string, number | string, number | string>;
+  started_at: Timestamp;
+  updated_at: Timestamp;
+  ended_at: Timestamp | null;
+}
+
+export interface DomainEventsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  type: string;
+  occurred_at: Timestamp;
+  recorded_at: CreatedAt;
+  actor: Json<Record<string, unknown>>;
+  entity_type: string;
+  entity_id: string;
+  flow_id: string | null;
+  payload: ColumnType<Record<string, unknown>, string | undefined, string>;
+  schema_version: Generated<number>;
+  trace_id: string | null;
+  idempotency_key: string;
+}
+
+export interface WebhookReceiptsTable {
+  id: Generated<string>;
+  source: string;
+  external_id: string;
+  tenant_id: string | null;
+  event_type: string;
+  payload: Json<Record<string, unknown>>;
+  received_at: CreatedAt;
+  processed_at: Timestamp | null;
+}
+
+export interface EmailsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  idempotency_key: string;
+  to_address: string;
+  subject: string;
+  template: string;
+  status: Generated<string>;
+  message_id: string | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  sent_at: Timestamp | null;
+}
+
+export interface DocumentsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  kind: string;
+  entity_id: string;
+  version: number;
+  filename: string;
+  content_type: string;
+  content: Buffer;
+  sha256: string;
+  created_at: CreatedAt;
+}
+
+export interface ContractsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  contract_key: string;
+  proposal_id: string;
+  flow_id: string;
+  state: string;
+  version: number;
+  customer_name: string;
+  customer_email: string;
+  document_id: string;
+  signed_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface SignatureEnvelopesTable {
+  id: string;
+  tenant_id: string;
+  provider: string;
+  contract_id: string;
+  contract_version: number;
+  document_sha256: string;
+  flow_id: string;
+  status: string;
+  expires_at: Timestamp;
+  signer_name: string | null;
+  signer_ip: string | null;
+  signed_at: Timestamp | null;
+  declined_at: Timestamp | null;
+  decline_reason: string | null;
+  created_at: CreatedAt;
+}
+
+type Money = ColumnType<string, number | string | bigint, number | string | bigint>;
+type Updatable = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface InvoiceCountersTable {
+  tenant_id: string;
+  series: string;
+  year: number;
+  last_number: number;
+}
+
+export interface InvoicesTable {
+  id: Generated<string>;
+  tenant_id: string;
+  invoice_key: string;
+  number: string | null;
+  flow_id: string;
+  state: string;
+  currency: string;
+  total: Money;
+  paid: ColumnType<string, number | string | bigint | undefined, number | string | bigint>;
+  customer_name: string;
+  customer_email: string;
+  issued_at: Timestamp | null;
+  due_at: Timestamp | null;
+  paid_at: Timestamp | null;
+  cancelled_at: Timestamp | null;
+  credit_note_number: string | null;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
+export interface InvoiceLinesTable {
+  invoice_id: string;
+  position: number;
+  description: string;
+  quantity: number;
+  unit_price: Money;
+  amount: Money;
+}
+
+export interface PaymentsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  invoice_id: string;
+  source: string;
+  external_id: string;
+  amount: Money;
+  currency: string;
+  received_at: Timestamp;
+  recorded_by: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+}
+
+export interface CheckoutSessionsTable {
+  id: string;
+  tenant_id: string;
+  invoice_id: string;
+  attempt: number;
+  amount: Money;
+  url: string;
+  status: string;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  flows: FlowsTable;
+  domain_events: DomainEventsTable;
+  webhook_receipts: WebhookReceiptsTable;
+  emails: EmailsTable;
+  documents: DocumentsTable;
+  contracts: ContractsTable;
+  signature_envelopes: SignatureEnvelopesTable;
+  invoice_counters: InvoiceCountersTable;
+  invoices: InvoicesTable;
+  invoice_lines: InvoiceLinesTable;
+  payments: PaymentsTable;
+  checkout_sessions: CheckoutSessionsTable;
+}
+
+export type Tenant = Selectable<TenantsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type NewApiKey = Insertable<ApiKeysTable>;

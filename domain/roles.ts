@@ -1,0 +1,4 @@
+import { z } from 'zod';
+
+export const Role = z.enum(['admin', 'coordinator', 'finance', 'installer', 'architect', 'viewer']);
+export type Role = z.infer<typeof Role>;

@@ -1,0 +1,192 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a port number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be a port number from 1 to 65535' })
+    .max(65535, { error: 'must be a port number from 1 to 65535' })
+    .default(fallback);
+
+const positiveInt = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .positive({ error: 'must be greater than 0' })
+    .default(fallback);
+
+const urlWith = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((value) => ['true', '1', 'yes'].includes(value));
+
+const existingFile = z
+  .string()
+  .refine((file) => existsSync(file), { error: 'names a file that does not exist' });
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:/]+:\d{1,5}$/, { error: 'must be host:port, for example 127.0.0.1:7233' });
+
+/** Every environment variable Flowdesk reads. Unset and empty are the same thing. */
+const environmentSchema = z.object({
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  DATA_DIR: z.string().default('data'),
+
+  HOST: z.string().default('127.0.0.1'),
+  PORT: port(3000),
+  PUBLIC_URL: urlWith(['http:', 'https:']).optional(),
+
+  DATABASE_URL: urlWith(['postgres:', 'postgresql:']).optional(),
+  DATABASE_POOL_SIZE: positiveInt(10),
+  EMBEDDED_POSTGRES_PORT: port(54329),
+
+  TEMPORAL_ADDRESS: hostPort.optional(),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .regex(/^[\w.-]+$/, { error: 'must be a namespace name' })
+    .default('default'),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_TLS: boolean.optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: existingFile.optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: existingFile.optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: existingFile.optional(),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('flowdesk'),
+  TEMPORAL_UI_URL: urlWith(['http:', 'https:']).optional(),
+  TEMPORAL_DEV_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+
+  WORKER_METRICS_PORT: port(9464),
+  WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(10),
+
+  SMTP_URL: urlWith(['smtp:', 'smtps:']).optional(),
+  EMAIL_FROM: z.string().default('Flowdesk <flowdesk@localhost>'),
+
+  SIGNING_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  COMPANY_NAME: z.string().min(1).default('Flowdesk Installations'),
+
+  STRIPE_SECRET_KEY: z.string().startsWith('sk_', { error: 'must be a Stripe secret key (sk_…)' }).optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .startsWith('whsec_', { error: 'must be a Stripe webhook signing secret (whsec_…)' })
+    .optional(),
+  STRIPE_API_URL: urlWith(['http:', 'https:']).optional(),
+  STRIPE_MOCK_PORT: port(12111),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+export interface Config {
+  logLevel: Environment['LOG_LEVEL'];
+  dataDir: string;
+  api: { host: string; port: number; publicUrl: string };
+  database: { url?: string; poolSize: number; embeddedPort: number };
+  temporal: {
+    address?: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+    devPort: number;
+    uiPort: number;
+    /** The raw TEMPORAL_* variables, read by @temporalio/envconfig to build the connection. */
+    env: Record<string, string>;
+  };
+  worker: { metricsPort: number; shutdownGraceSeconds: number };
+  email: { smtpUrl?: string; from: string; outboxDir: string };
+  /** Signs customer links (signing pages); the same secret must reach the API and the worker. */
+  signingSecret?: string;
+  companyName: string;
+  stripe: { secretKey?: string; webhookSecret?: string; apiUrl?: string; mockPort: number };
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+    ),
+  );
+}
+
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResult {
+  const env = withoutEmptyValues(rawEnv);
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+    });
+    return { ok: false, errors };
+  }
+  const e = parsed.data;
+  const apiUrl = `http://${e.HOST}:${e.PORT}`;
+  return {
+    ok: true,
+    config: {
+      logLevel: e.LOG_LEVEL,
+      dataDir: path.resolve(e.DATA_DIR),
+      api: { host: e.HOST, port: e.PORT, publicUrl: (e.PUBLIC_URL ?? apiUrl).replace(/\/$/, '') },
+      database: {
+        url: e.DATABASE_URL,
+        poolSize: e.DATABASE_POOL_SIZE,
+        embeddedPort: e.EMBEDDED_POSTGRES_PORT,
+      },
+      temporal: {
+        address: e.TEMPORAL_ADDRESS,
+        namespace: e.TEMPORAL_NAMESPACE,
+        taskQueue: e.TEMPORAL_TASK_QUEUE,
+        uiUrl: (e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`).replace(/\/$/, ''),
+        devPort: e.TEMPORAL_DEV_PORT,
+        uiPort: e.TEMPORAL_UI_PORT,
+        env: Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('TEMPORAL_'))),
+      },
+      worker: { metricsPort: e.WORKER_METRICS_PORT, shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS },
+      email: {
+        smtpUrl: e.SMTP_URL,
+        from: e.EMAIL_FROM,
+        outboxDir: path.join(path.resolve(e.DATA_DIR), 'outbox'),
+      },
+      signingSecret: e.SIGNING_SECRET,
+      companyName: e.COMPANY_NAME,
+      stripe: {
+        secretKey: e.STRIPE_SECRET_KEY,
+        webhookSecret: e.STRIPE_WEBHOOK_SECRET,
+        apiUrl: e.STRIPE_API_URL,
+        mockPort: e.STRIPE_MOCK_PORT,
+      },
+    },
+  };
+}
+
+/** For entry points: a bad environment stops the process with one line per bad variable. */
+export function configOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = loadConfig(env);
+  if (result.ok) return result.config;
+  process.stderr.write(`Flowdesk cannot start: the configuration is invalid.\n${result.errors.join('\n')}\n`);
+  process.exit(78);
+}
+
+/** Services that need a database or Temporal refuse to run without one, naming the variable. */
+export function requireSetting<T>(value: T | undefined, name: string): T {
+  if (value === undefined) {
+    process.stderr.write(`Flowdesk cannot start: ${name} is not set.\n`);
+    process.exit(78);
+  }
+  return value;
+}

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApiKey } from '../api/apiKeys.js';
+import { createDb } from '../db/client.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { ensureTenant } from '../db/tenants.js';
+import { type Config, configOrExit } from '../runtime/config.js';
+import { embeddedPostgresDir } from './stack/database.js';
+import { startEmbeddedPostgres } from './stack/postgres.js';
+import { type ManagedProcess, spawnManaged, waitUntil } from './stack/process.js';
+import { startStripeMock } from './stack/stripeMock.js';
+import { startTemporalDevServer } from './stack/temporal.js';
+
+/**
+ * `npm start`: the whole stack on one machine. Servers that are not configured (DATABASE_URL, TEMPORAL_ADDRESS)
+ * are started here with their state in the data folder; the worker and the API run as child processes.
+ * SIGINT/SIGTERM stop everything in order: API and worker first, then Temporal, then PostgreSQL.
+ */
+
+const config = configOrExit();
+const logsDir = path.join(config.dataDir, 'logs');
+await mkdir(logsDir, { recursive: true });
+const supervisorLog = path.join(logsDir, 'start.log');
+// Also logged to a file: npm exits as soon as it forwards a signal, so the terminal may miss the shutdown lines.
+const say = (line: string) => {
+  process.stdout.write(`${line}\n`);
+  appendFileSync(supervisorLog, `${new Date().toISOString()} ${line}\n`);
+};
+
+type Stopper = { name: string; stop: () => Promise<void> };
+const stoppers: Stopper[] = [];
+let shuttingDownSince: number | undefined;
+
+async function shutdown(code: number, reason: string): Promise<void> {
+  if (shuttingDownSince !== undefined) return;
+  shuttingDownSince = Date.now();
+  say(`\nStopping Flowdesk (${reason})…`);
+  // Reverse start order: the API and worker go before the servers they depend on.
+  for (const { name, stop } of stoppers.reverse()) {
+    await stop().catch((error: unknown) => say(`  ${name} did not stop cleanly: ${String(error)}`));
+  }
+  say('Stopped.');
+  process.exit(code);
+}
+
+function onSignal(signal: NodeJS.Signals) {
+  // A terminal's Ctrl-C reaches us twice (from the terminal and forwarded by npm); only a later one forces.
+  if (shuttingDownSince !== undefined && Date.now() - shuttingDownSince > 1_000) {
+    say(`Forced exit (${signal} while stopping).`);
+    process.exit(1);
+  }
+  void shutdown(0, signal);
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+// Whatever launched us (npm, a shell, a test) may die without passing a signal on; we must not outlive it.
+const launcher = process.ppid;
+setInterval(() => {
+  if (process.ppid !== launcher) void shutdown(0, 'the launching process exited');
+}, 500).unref();
+// With the launcher gone, the terminal may be too; losing our own output must not stop the shutdown.
+process.stdout.on('error', () => undefined);
+
+const KEY_FILE = path.join(config.dataDir, 'demo-api-key');
+const SIGNING_SECRET_FILE = path.join(config.dataDir, 'signing-secret');
+const STRIPE_WEBHOOK_SECRET_FILE = path.join(config.dataDir, 'stripe-webhook-secret');
+
+/** A secret made on first start and kept in the data folder, unless the environment gives one. */
+async function keptSecret(given: string | undefined, file: string, prefix = ''): Promise<string> {
+  if (given) return given;
+  if (!existsSync(file))
+    await writeFile(file, `${prefix}${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  return (await readFile(file, 'utf8')).trim();
+}
+
+async function seedDemoTenant(databaseUrl: string): Promise<string | undefined> {
+  const db = createDb(databaseUrl, 1);
+  try {
+    await migrateToLatest(db);
+    const tenant = await ensureTenant(db, 'demo', 'Demo Installations Ltd');
+    if (tenant.created || !existsSync(KEY_FILE)) {
+      const { key } = await createApiKey(db, { tenantId: tenant.id, name: 'demo admin', roles: ['admin'] });
+      await writeFile(KEY_FILE, `${key}\n`, { mode: 0o600 });
+    }
+  } finally {
+    await db.destroy();
+  }
+  return (await readFile(KEY_FILE, 'utf8')).trim();
+}
+
+/** Source entry points run through tsx; the compiled build (npm run build) runs as plain JavaScript. */
+function serviceCommand(service: 'api' | 'worker'): string[] {
+  const compiled = import.meta.url.endsWith('.js');
+  const entry = fileURLToPath(new URL(`../${service}/main.${compiled ? 'js' : 'ts'}`, import.meta.url));
+  return compiled ? [entry] : ['--import', 'tsx', entry];
+}
+
+async function startService(service: 'api' | 'worker', env: NodeJS.ProcessEnv): Promise<ManagedProcess> {
+  const logFile = path.join(logsDir, `${service}.log`);
+  const child = spawnManaged(service, process.execPath, serviceCommand(service), {
+    env,
+    logFile,
+    // The IPC channel lets the child report readiness, and closes if this supervisor dies.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  stoppers.push({ name: service, stop: () => child.stop(config.worker.shutdownGraceSeconds * 1000 + 5_000) });
+  let ready = false;
+  child.child.on('message', (message: { type?: string }) => {
+    if (message?.type === 'ready') ready = true;
+  });
+  void child.exited.then((code) => {
+    void shutdown(1, `${service} exited with code ${code}; see ${logFile}`);
+  });
+  await waitUntil(`${service} (log: ${logFile})`, async () => ready, { process: child, timeoutMs: 120_000 });
+  return child;
+}
+
+function banner(
+  cfg: Config,
+  temporalUi: string,
+  apiKey: string | undefined,
+  temporalAddress: string,
+  stripe: string,
+): string {
+  const api = cfg.api.publicUrl;
+  const rows = [
+    ['API', api],
+    ['API docs', `${api}/docs`],
+    ['OpenAPI', `${api}/openapi.json`],
+    ['Readiness', `${api}/readyz`],
+    ['Temporal UI', temporalUi],
+    ['Temporal', `${temporalAddress} (namespace ${cfg.temporal.namespace})`],
+    ['Metrics', `${api}/metrics (API), http://${cfg.api.host}:${cfg.worker.metricsPort}/metrics (worker)`],
+    ['Payments', stripe],
+    ['Email', cfg.email.smtpUrl ? 'SMTP_URL' : `written to ${cfg.email.outboxDir}`],
+    ['Data', `${cfg.dataDir} (logs in ${logsDir})`],
+  ];
+  if (apiKey) rows.push(['Demo API key', `${apiKey}  (tenant demo, role admin; also in ${KEY_FILE})`]);
+  const width = Math.max(...rows.map(([label]) => label?.length ?? 0));
+  return [
+    '',
+    'Flowdesk is running',
+    ...rows.map(([label, value]) => `  ${label?.padEnd(width)}  ${value}`),
+    '',
+    'Press Ctrl-C to stop.',
+  ].join('\n');
+}
+
+try {
+  say(`Starting Flowdesk (data in ${config.dataDir})…`);
+  let databaseUrl = config.database.url;
+  if (!databaseUrl) {
+    say(`  PostgreSQL: embedded, port ${config.database.embeddedPort}`);
+    const postgres = await startEmbeddedPostgres(embeddedPostgresDir(config), config.database.embeddedPort);
+    stoppers.push({ name: 'PostgreSQL', stop: () => postgres.stop() });
+    databaseUrl = postgres.url;
+  }
+
+  let temporalAddress = config.temporal.address;
+  let temporalUi = config.temporal.uiUrl;
+  if (!temporalAddress) {
+    say(`  Temporal: dev server, port ${config.temporal.devPort}, Web UI port ${config.temporal.uiPort}`);
+    const temporal = await startTemporalDevServer({
+      port: config.temporal.devPort,
+      uiPort: config.temporal.uiPort,
+      namespace: config.temporal.namespace,
+      dataDir: path.join(config.dataDir, 'temporal'),
+      logFile: path.join(logsDir, 'temporal.log'),
+    });
+    stoppers.push({ name: 'Temporal', stop: () => temporal.stop() });
+    temporalAddress = temporal.address;
+    temporalUi = temporal.uiUrl;
+  }
+
+  let stripe = {
+    secretKey: config.stripe.secretKey,
+    apiUrl: config.stripe.apiUrl,
+    banner: 'Stripe (STRIPE_SECRET_KEY)',
+  };
+  if (!stripe.secretKey) {
+    say(`  Stripe: stripe-mock, port ${config.stripe.mockPort}`);
+    const mock = await startStripeMock(config.stripe.mockPort, path.join(logsDir, 'stripe-mock.log'));
+    stoppers.push({ name: 'stripe-mock', stop: () => mock.stop() });
+    stripe = { secretKey: 'sk_test_flowdesklocal', apiUrl: mock.url, banner: `stripe-mock at ${mock.url}` };
+  }
+
+  say('  Migrating the database');
+  const apiKey = await seedDemoTenant(databaseUrl);
+
+  const env = {
+    ...process.env,
+    DATA_DIR: config.dataDir,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_UI_URL: temporalUi,
+    SIGNING_SECRET: await keptSecret(config.signingSecret, SIGNING_SECRET_FILE),
+    STRIPE_SECRET_KEY: stripe.secretKey,
+    STRIPE_API_URL: stripe.apiUrl,
+    STRIPE_WEBHOOK_SECRET: await keptSecret(
+      config.stripe.webhookSecret,
+      STRIPE_WEBHOOK_SECRET_FILE,
+      'whsec_',
+    ),
+  };
+  say('  Starting the worker and the API');
+  await Promise.all([startService('worker', env), startService('api', env)]);
+  await waitUntil(
+    'API readiness',
+    async () => (await fetch(`http://${config.api.host}:${config.api.port}/readyz`)).ok,
+    {
+      timeoutMs: 60_000,
+    },
+  );
+  say(banner(config, temporalUi, apiKey, temporalAddress, stripe.banner));
+} catch (error) {
+  say(`Flowdesk could not start: ${error instanceof Error ? error.message : String(error)}`);
+  await shutdown(1, 'start failed');
+}

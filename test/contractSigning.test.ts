@@ -1,0 +1,416 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities/index.js';
+import { type ContractSigningInput, contractFlowId } from '../domain/contract.js';
+import { flowStatusQuery } from '../domain/flow.js';
+import { createLogger } from '../runtime/logger.js';
+import { contractSigning } from '../workflows/contractSigning.js';
+import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
+import { testConfig } from './helpers/config.js';
+import {
+  signingLinkFor as signingLink,
+  submitSigningForm as submitForm,
+  waitForFlowRow,
+} from './helpers/flows.js';
+import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
+import { startTestWorker, type TestWorker } from './helpers/temporal.js';
+
+let api: TestApi;
+let smtp: SmtpSink;
+let worker: TestWorker;
+let tenant: TestTenant;
+let coordinatorKey: string;
+let viewerKey: string;
+let counter = 0;
+
+beforeAll(async () => {
+  smtp = await startSmtpSink();
+  api = await startTestApi();
+  const config = testConfig({ SMTP_URL: smtp.url, PUBLIC_URL: api.url });
+  worker = await startTestWorker({
+    activities: createActivities({ config, db: api.deps.db, logger: createLogger(config, 'worker-test') }),
+  });
+  tenant = await createTestTenant(api.deps.db);
+  coordinatorKey = await tenant.key(['coordinator']);
+  viewerKey = await tenant.key(['viewer']);
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await api?.stop();
+  await smtp?.stop();
+});
+
+function contractInput(overrides: Partial<ContractSigningInput> = {}): ContractSigningInput {
+  counter++;
+  const contractId = `C-${Date.now()}-${counter}`;
+  return {
+    tenantId: tenant.tenantId,
+    tenantSlug: tenant.slug,
+    contractId,
+    proposal: {
+      proposalId: `P-${contractId}`,
+      title: 'Solar panels, 12 kWp',
+      currency: 'EUR',
+      customer: { name: 'Ada Lovelace', email: `ada+${contractId.toLowerCase()}@example.com` },
+      lines: [
+        { description: 'Panel 400 W', quantity: 30, unitPrice: 18_000 },
+        { description: 'Installation', quantity: 1, unitPrice: 250_000 },
+      ],
+    },
+    signing: { deadline: '1 hour', remindEvery: '1 hour' },
+    retry: { maximumAttempts: 2, initialInterval: '100 milliseconds', maximumInterval: '200 milliseconds' },
+    ...overrides,
+  } as ContractSigningInput;
+}
+
+async function startContract(input: ContractSigningInput) {
+  const flowId = contractFlowId(input.tenantSlug, input.contractId);
+  const handle = await worker.client.workflow.start(contractSigning, {
+    taskQueue: worker.taskQueue,
+    workflowId: flowId,
+    args: [input],
+  });
+  return { flowId, handle };
+}
+
+function emailsTo(address: string, subject: RegExp) {
+  return smtp.messages.filter((m) => m.envelope.to.includes(address) && subject.test(m.parsed.subject ?? ''));
+}
+
+const signingLinkFor = (address: string) => signingLink(smtp, address);
+const submitSigningForm = (link: string, fields: Record<string, string>) =>
+  submitForm(api.deps.db, link, fields);
+
+async function flowRow(flowId: string) {
+  return api.deps.db.selectFrom('flows').selectAll().where('id', '=', flowId).executeTakeFirstOrThrow();
+}
+
+function waitForFlow(flowId: string, predicate: (row: Awaited<ReturnType<typeof flowRow>>) => boolean) {
+  return waitForFlowRow(api.deps.db, flowId, (row) => row !== undefined && predicate(row));
+}
+
+async function eventTypes(flowId: string) {
+  const rows = await api.deps.db
+    .selectFrom('domain_events')
+    .select('type')
+    .where('flow_id', '=', flowId)
+    .execute();
+  return rows.map((r) => r.type);
+}
+
+describe('contractSigning', () => {
+  it('renders, sends the link once, records the signature from the signing page and completes', async () => {
+    const input = contractInput();
+    const { flowId, handle } = await startContract(input);
+    const link = await signingLinkFor(input.proposal.customer.email);
+
+    const waiting = await waitForFlow(flowId, (r) => r.state === 'waiting');
+    const status = await handle.query(flowStatusQuery);
+    expect({
+      state: waiting.state,
+      step: waiting.current_step,
+      done: waiting.progress_done,
+      total: waiting.progress_total,
+    }).toEqual({
+      state: status.state,
+      step: status.currentStep,
+      done: status.progress.done,
+      total: status.progress.total,
+    });
+    expect(status).toMatchObject({
+      state: 'waiting',
+      currentStep: 'awaitSignature',
+      waitingFor: 'awaitSignature',
+      progress: { done: 3, total: 4 },
+    });
+
+    const page = await (await fetch(link)).text();
+    expect(page).toContain('Solar panels, 12 kWp');
+    expect(page).toContain('€7,900.00');
+    const response = await submitSigningForm(link, {
+      decision: 'sign',
+      signerName: 'Ada Lovelace',
+      agree: 'yes',
+    });
+    expect(response.status).toBe(200);
+    const result = await handle.result();
+    expect(result).toMatchObject({ contractId: input.contractId, version: 1, signerName: 'Ada Lovelace' });
+
+    const envelope = await api.deps.db
+      .selectFrom('signature_envelopes')
+      .selectAll()
+      .where('id', '=', result.envelopeId)
+      .executeTakeFirstOrThrow();
+    expect(envelope).toMatchObject({
+      status: 'completed',
+      signer_name: 'Ada Lovelace',
+      document_sha256: result.documentSha256,
+    });
+    expect(envelope.signer_ip).toMatch(/127\.0\.0\.1/);
+    const document = await api.deps.db
+      .selectFrom('documents')
+      .select(['sha256', 'version'])
+      .where('entity_id', '=', input.contractId)
+      .execute();
+    expect(document).toEqual([{ sha256: result.documentSha256, version: 1 }]);
+
+    // A second submission of the same form changes nothing.
+    expect(
+      (await submitSigningForm(link, { decision: 'sign', signerName: 'Ada Lovelace', agree: 'yes' })).status,
+    ).toBe(200);
+
+    const row = await waitForFlow(flowId, (r) => r.state === 'completed');
+    expect(row.progress_done).toBe(4);
+    expect(row.ended_at).not.toBeNull();
+    const types = await eventTypes(flowId);
+    for (const once of [
+      'flow.started',
+      'contract.generated',
+      'contract.envelope.created',
+      'email.sent',
+      'contract.signed',
+      'flow.completed',
+    ]) {
+      expect(
+        types.filter((t) => t === once),
+        once,
+      ).toHaveLength(1);
+    }
+    expect(emailsTo(input.proposal.customer.email, /ready to sign/)).toHaveLength(1);
+  });
+
+  it('reminds on the interval, needs attention at the deadline, and continues after an operator extends it', async () => {
+    const input = contractInput({
+      signing: { deadline: '2500 milliseconds', remindEvery: '1 second' },
+    } as never);
+    const { flowId, handle } = await startContract(input);
+    const link = await signingLinkFor(input.proposal.customer.email);
+    const stuck = await waitForFlow(flowId, (r) => r.state === 'needs_attention');
+    expect(stuck.attention).toMatchObject({
+      step: 'awaitSignature',
+      reason: 'deadline_passed',
+      options: ['extend', 'resend'],
+    });
+    expect(emailsTo(input.proposal.customer.email, /Reminder/).length).toBeGreaterThanOrEqual(2);
+
+    const client = apiClient(api.url, coordinatorKey);
+    const refused = await client.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, {
+      action: 'skip',
+      note: 'no',
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toBe('skip does not apply to awaitSignature; possible: extend, resend');
+    const extended = await client.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, {
+      action: 'extend',
+      extendBy: '1 hour',
+      note: 'customer on holiday',
+    });
+    expect(extended.status).toBe(200);
+    expect(extended.body.state).toBe('waiting');
+
+    expect(
+      (await submitSigningForm(link, { decision: 'sign', signerName: 'Ada Lovelace', agree: 'yes' })).status,
+    ).toBe(200);
+    await handle.result();
+    const events = await api.deps.db
+      .selectFrom('domain_events')
+      .selectAll()
+      .where('flow_id', '=', flowId)
+      .where('type', '=', 'flow.attention.resolved')
+      .execute();
+    expect(events).toHaveLength(1);
+    expect(events[0]?.actor).toMatchObject({ type: 'user', name: 'coordinator' });
+    expect(events[0]?.payload).toMatchObject({ action: 'extend', note: 'customer on holiday' });
+  });
+
+  it('needs attention when the customer declines; cancelling then ends the flow', async () => {
+    const input = contractInput();
+    const { flowId, handle } = await startContract(input);
+    const link = await signingLinkFor(input.proposal.customer.email);
+    expect((await submitSigningForm(link, { decision: 'decline', reason: 'price too high' })).status).toBe(
+      200,
+    );
+    const stuck = await waitForFlow(flowId, (r) => r.state === 'needs_attention');
+    expect(stuck.attention).toMatchObject({
+      reason: 'declined',
+      error: 'the customer declined the contract: price too high',
+      options: ['resend'],
+    });
+
+    const cancelled = await apiClient(api.url, coordinatorKey).post(
+      `/v1/flows/${encodeURIComponent(flowId)}/cancel`,
+      { reason: 'lost the deal' },
+    );
+    expect(cancelled.status).toBe(202);
+    await expect(handle.result()).rejects.toThrow();
+    await waitForFlow(flowId, (r) => r.state === 'cancelled');
+    expect(await eventTypes(flowId)).toEqual(
+      expect.arrayContaining(['contract.declined', 'flow.cancel.requested', 'flow.cancelled']),
+    );
+  });
+
+  it('voids the open envelope when cancelled while waiting, so the link no longer signs', async () => {
+    const input = contractInput();
+    const { flowId, handle } = await startContract(input);
+    const link = await signingLinkFor(input.proposal.customer.email);
+    await waitForFlow(flowId, (r) => r.state === 'waiting');
+    expect(
+      (await apiClient(api.url, coordinatorKey).post(`/v1/flows/${encodeURIComponent(flowId)}/cancel`))
+        .status,
+    ).toBe(202);
+    await expect(handle.result()).rejects.toThrow();
+    await waitForFlow(flowId, (r) => r.state === 'cancelled');
+    const envelope = await api.deps.db
+      .selectFrom('signature_envelopes')
+      .select('status')
+      .where('flow_id', '=', flowId)
+      .executeTakeFirstOrThrow();
+    expect(envelope.status).toBe('voided');
+    expect((await fetch(link)).status).toBe(410);
+    expect(
+      (await submitSigningForm(link, { decision: 'sign', signerName: 'Ada Lovelace', agree: 'yes' })).status,
+    ).toBe(410);
+    expect(await eventTypes(flowId)).toEqual(
+      expect.arrayContaining(['contract.envelope.voided', 'flow.compensated', 'flow.cancelled']),
+    );
+  });
+
+  it('pause silences reminders and holds the flow; resume continues; invalid transitions answer 409', async () => {
+    const input = contractInput({
+      signing: { deadline: '1 hour', remindEvery: '700 milliseconds' },
+    } as never);
+    const { flowId, handle } = await startContract(input);
+    const link = await signingLinkFor(input.proposal.customer.email);
+    const client = apiClient(api.url, coordinatorKey);
+    const path = `/v1/flows/${encodeURIComponent(flowId)}`;
+
+    const resumeRunning = await client.post(`${path}/resume`);
+    expect(resumeRunning.status).toBe(409);
+    expect(resumeRunning.headers.get('content-type')).toBe('application/problem+json');
+    expect(resumeRunning.body.detail).toMatch(/^the flow is not paused/);
+
+    expect((await apiClient(api.url, viewerKey).post(`${path}/pause`)).status).toBe(403);
+    const paused = await client.post(`${path}/pause`, { reason: 'customer asked for time' });
+    expect(paused.status).toBe(200);
+    expect(paused.body.state).toBe('paused');
+    expect((await flowRow(flowId)).state).toBe('paused');
+    const remindersAtPause = emailsTo(input.proposal.customer.email, /Reminder/).length;
+    await sleep(2_500);
+    expect(emailsTo(input.proposal.customer.email, /Reminder/).length).toBe(remindersAtPause);
+    expect((await client.post(`${path}/pause`)).status).toBe(409);
+
+    const resumed = await client.post(`${path}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.state).toBe('waiting');
+    await smtp.waitFor(
+      (m) =>
+        m.envelope.to.includes(input.proposal.customer.email) &&
+        /Reminder/.test(m.parsed.subject ?? '') &&
+        emailsTo(input.proposal.customer.email, /Reminder/).length > remindersAtPause,
+    );
+
+    await submitSigningForm(link, { decision: 'sign', signerName: 'Ada Lovelace', agree: 'yes' });
+    await handle.result();
+    await waitForFlow(flowId, (r) => r.state === 'completed');
+    const pauseCompleted = await client.post(`${path}/pause`);
+    expect(pauseCompleted.status).toBe(409);
+  });
+
+  it('a failing SMTP server makes the step need attention with the error; retry after it is back completes it', async () => {
+    smtp.reject();
+    const input = contractInput();
+    const { flowId, handle } = await startContract(input);
+    const stuck = await waitForFlow(flowId, (r) => r.state === 'needs_attention');
+    expect(stuck.current_step).toBe('sendSigningLink');
+    expect(stuck.attention).toMatchObject({
+      step: 'sendSigningLink',
+      reason: 'step_failed',
+      options: ['retry', 'skip', 'fallback'],
+    });
+    expect(String((stuck.attention as { error: string }).error)).toMatch(/mailbox temporarily unavailable/);
+    const detail = await apiClient(api.url, viewerKey).get(`/v1/flows/${encodeURIComponent(flowId)}`);
+    expect(detail.body.steps.find((s: { name: string }) => s.name === 'sendSigningLink')).toMatchObject({
+      state: 'needs_attention',
+      attempts: 1,
+    });
+    expect(detail.body.temporalUiUrl).toContain(encodeURIComponent(flowId));
+
+    smtp.accept();
+    const retried = await apiClient(api.url, coordinatorKey).post(
+      `/v1/flows/${encodeURIComponent(flowId)}/resolve`,
+      { action: 'retry' },
+    );
+    expect(retried.status).toBe(200);
+    const link = await signingLinkFor(input.proposal.customer.email);
+    await submitSigningForm(link, { decision: 'sign', signerName: 'Ada Lovelace', agree: 'yes' });
+    await handle.result();
+    expect(emailsTo(input.proposal.customer.email, /ready to sign/)).toHaveLength(1);
+  });
+
+  it('fallback completes a failing step by hand and records who and why', async () => {
+    smtp.reject();
+    const input = contractInput();
+    const { flowId } = await startContract(input);
+    await waitForFlow(flowId, (r) => r.state === 'needs_attention');
+    smtp.accept();
+    const client = apiClient(api.url, coordinatorKey);
+    const noNote = await client.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, {
+      action: 'fallback',
+    });
+    expect(noNote.status).toBe(400);
+    expect(noNote.body.errors).toEqual([{ field: 'body.note', message: 'fallback needs a note saying why' }]);
+    const resolved = await client.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, {
+      action: 'fallback',
+      note: 'link sent by phone',
+    });
+    expect(resolved.status).toBe(200);
+    const step = resolved.body.steps.find((s: { name: string }) => s.name === 'sendSigningLink');
+    expect(step).toMatchObject({
+      state: 'manual',
+      resolvedBy: {
+        action: 'fallback',
+        note: 'link sent by phone',
+        actor: { type: 'user', name: 'coordinator' },
+      },
+    });
+    await waitForFlow(flowId, (r) => r.state === 'waiting');
+    expect(emailsTo(input.proposal.customer.email, /ready to sign/)).toHaveLength(0);
+    await client.post(`/v1/flows/${encodeURIComponent(flowId)}/cancel`);
+  });
+
+  it('refuses forged signing links and hides other tenants’ flows', async () => {
+    const input = contractInput();
+    const { flowId } = await startContract(input);
+    const link = await signingLinkFor(input.proposal.customer.email);
+    const forged = link.replace(/token=[^&]+/, 'token=AAAA');
+    expect((await fetch(forged)).status).toBe(403);
+    expect(
+      (await submitSigningForm(forged, { decision: 'sign', signerName: 'Mallory', agree: 'yes' })).status,
+    ).toBe(403);
+    const extended = link.replace(/expires=\d+/, `expires=${Date.now() + 10 ** 10}`);
+    expect((await fetch(extended)).status).toBe(403);
+    const envelope = await api.deps.db
+      .selectFrom('signature_envelopes')
+      .select('status')
+      .where('flow_id', '=', flowId)
+      .executeTakeFirstOrThrow();
+    expect(envelope.status).toBe('sent');
+
+    const other = await createTestTenant(api.deps.db);
+    const otherKey = await other.key(['admin']);
+    const path = `/v1/flows/${encodeURIComponent(flowId)}`;
+    for (const [method, suffix] of [
+      ['GET', ''],
+      ['GET', '/events'],
+      ['POST', '/pause'],
+      ['POST', '/cancel'],
+    ] as const) {
+      const res = await apiClient(api.url, otherKey).request(method, `${path}${suffix}`);
+      expect(res.status, `${method} ${suffix}`).toBe(404);
+    }
+    const listed = await apiClient(api.url, otherKey).get('/v1/flows');
+    expect(listed.body.flows).toEqual([]);
+    await apiClient(api.url, coordinatorKey).post(`${path}/cancel`);
+  });
+});

@@ -1,0 +1,93 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import Stripe from 'stripe';
+import type { Db } from '../../db/client.js';
+import type { SmtpSink } from './smtp.js';
+
+/** Polls the flows table (what users see) until the row satisfies `predicate`. */
+export async function waitForFlowRow(
+  db: Db,
+  flowId: string,
+  predicate: (row: Awaited<ReturnType<typeof selectFlow>>) => boolean,
+  timeoutMs = 30_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = await selectFlow(db, flowId);
+    if (row && predicate(row)) return row;
+    if (Date.now() > deadline)
+      throw new Error(`flow ${flowId} did not get there; last row: ${JSON.stringify(row)}`);
+    await sleep(100);
+  }
+}
+
+function selectFlow(db: Db, flowId: string) {
+  return db.selectFrom('flows').selectAll().where('id', '=', flowId).executeTakeFirst();
+}
+
+/** The signing link from the contract email the customer received. */
+export async function signingLinkFor(
+  smtp: SmtpSink,
+  address: string,
+  subject = /ready to sign/,
+): Promise<string> {
+  const email = await smtp.waitFor(
+    (m) => m.envelope.to.includes(address) && subject.test(m.parsed.subject ?? ''),
+  );
+  const link = /(http:\/\/\S+\/sign\/\S+)/.exec(email.parsed.text ?? '')?.[1];
+  if (!link) throw new Error(`no signing link in: ${email.parsed.text}`);
+  return link;
+}
+
+/** Posts the signing form as a browser does after showing the page: with the fingerprint of the document shown. */
+export async function submitSigningForm(db: Db, link: string, fields: Record<string, string>) {
+  const envelopeId = decodeURIComponent(new URL(link).pathname.split('/').at(-1) ?? '');
+  const { document_sha256: documentSha256 } = await db
+    .selectFrom('signature_envelopes')
+    .select('document_sha256')
+    .where('id', '=', envelopeId)
+    .executeTakeFirstOrThrow();
+  return fetch(link, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ documentSha256, ...fields }).toString(),
+  });
+}
+
+const signer = new Stripe('sk_test_123');
+
+/** A Checkout event as Stripe sends it, for an invoice Flowdesk created the session for. */
+export function checkoutCompletedEvent(
+  id: string,
+  invoice: { id: string; flow_id: string; tenant_id: string },
+  amount: number,
+  type = 'checkout.session.completed',
+) {
+  return JSON.stringify({
+    id,
+    object: 'event',
+    type,
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      object: {
+        id: `cs_${id}`,
+        object: 'checkout.session',
+        amount_total: amount,
+        currency: 'eur',
+        payment_status: 'paid',
+        payment_intent: `pi_${id}`,
+        metadata: { tenantId: invoice.tenant_id, invoiceId: invoice.id, flowId: invoice.flow_id },
+      },
+    },
+  });
+}
+
+export function postStripeWebhook(apiUrl: string, payload: string, secret: string, signature?: string) {
+  return fetch(`${apiUrl}/webhooks/stripe`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'stripe-signature': signature ?? signer.webhooks.generateTestHeaderString({ payload, secret }),
+    },
+    body: payload,
+  });
+}

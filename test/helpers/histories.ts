@@ -1,0 +1,32 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { inject } from 'vitest';
+import { ensureTool, TEMPORAL_CLI } from '../../scripts/tools.js';
+
+export const HISTORIES_DIR = new URL('../histories/', import.meta.url);
+
+/**
+ * With RECORD_HISTORIES=1, saves the histories of completed flows to test/histories/{flowType}.json, to be
+ * committed: replaying them in every run proves a workflow change stays compatible with executions in flight.
+ * They are exported by the Temporal CLI, in the same JSON the Web UI downloads.
+ */
+export function recordHistories(flows: Record<string, string>): void {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  for (const [flowType, workflowId] of Object.entries(flows)) {
+    const json = execFileSync(
+      ensureTool(TEMPORAL_CLI),
+      [
+        'workflow',
+        'show',
+        '--workflow-id',
+        workflowId,
+        '--address',
+        inject('temporalAddress'),
+        '--output',
+        'json',
+      ],
+      { encoding: 'utf8' },
+    );
+    writeFileSync(new URL(`${flowType}.json`, HISTORIES_DIR), json);
+  }
+}

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createDb, type Db } from '../db/client.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { createDatabaseIfMissing, dropDatabase, withDatabase } from '../scripts/stack/postgres.js';
+
+describe('migrations', () => {
+  const name = `flowdesk_migrations_${randomBytes(4).toString('hex')}`;
+  let db: Db;
+
+  beforeAll(async () => {
+    await createDatabaseIfMissing(inject('databaseAdminUrl'), name);
+    db = createDb(withDatabase(inject('databaseAdminUrl'), name), 2);
+  });
+  afterAll(async () => {
+    await db.destroy();
+    await dropDatabase(inject('databaseAdminUrl'), name);
+  });
+
+  it('apply to an empty database, then apply nothing the second time', async () => {
+    const first = await migrateToLatest(db);
+    expect(first.applied).toEqual(['0001_flow_kernel', '0002_contracts', '0003_invoices']);
+    const tables = await sql<{ table_name: string }>`
+      select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(
+      db,
+    );
+    expect(tables.rows.map((r) => r.table_name)).toEqual(
+      expect.arrayContaining(['api_keys', 'domain_events', 'emails', 'flows', 'tenants', 'webhook_receipts']),
+    );
+
+    const second = await migrateToLatest(db);
+    expect(second.applied).toEqual([]);
+  });
+
+  it('make idempotent writes possible: a repeated webhook receipt or event key is refused', async () => {
+    await migrateToLatest(db);
+    const receipt = {
+      source: 'stripe',
+      external_id: 'evt_1',
+      event_type: 'checkout.session.completed',
+      payload: '{}',
+    };
+    await db.insertInto('webhook_receipts').values(receipt).execute();
+    const again = await db
+      .insertInto('webhook_receipts')
+      .values(receipt)
+      .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    expect(again).toBeUndefined();
+    await expect(db.insertInto('webhook_receipts').values(receipt).execute()).rejects.toThrow(
+      /duplicate key/,
+    );
+
+    const tenant = await db
+      .insertInto('tenants')
+      .values({ slug: 'acme', name: 'Acme' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const event = {
+      tenant_id: tenant.id,
+      type: 'flow.started',
+      occurred_at: new Date(),
+      actor: JSON.stringify({ type: 'system' }),
+      entity_type: 'flow',
+      entity_id: 'proposal:acme:1',
+      idempotency_key: 'proposal:acme:1/started',
+    };
+    await db.insertInto('domain_events').values(event).execute();
+    await expect(db.insertInto('domain_events').values(event).execute()).rejects.toThrow(/duplicate key/);
+  });
+});

@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { apiClient } from './helpers/api.js';
+import { freePort } from './helpers/ports.js';
+import { descendants, isAlive } from './helpers/processes.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+interface RunningStack {
+  npm: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startStack(env: NodeJS.ProcessEnv): Promise<RunningStack> {
+  // Its own process group, like a shell job: a "Ctrl-C" is then SIGINT to the whole group.
+  const npm = spawn('npm', ['start'], { cwd: REPO, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  npm.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  npm.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start not ready after 150 s:\n${output}`)), 150_000);
+    npm.stdout?.on('data', () => {
+      if (output.includes('Press Ctrl-C to stop.')) {
+        clearTimeout(timer);
+        resolve({ npm, output: () => output, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+async function waitForExit(pids: number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const alive = pids.filter(isAlive);
+    if (alive.length === 0 || Date.now() > deadline) return alive;
+    await sleep(200);
+  }
+}
+
+describe('npm start', () => {
+  let dataDir = '';
+  const leftovers: number[] = [];
+  afterAll(async () => {
+    for (const pid of leftovers.filter(isAlive)) process.kill(pid, 'SIGKILL');
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs the whole stack, stops without leaving a process behind, and finds its data again', async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'flowdesk-stack-'));
+    // An ordinary folder, as a project checkout would be (mkdtemp makes it private to its owner).
+    await chmod(dataDir, 0o755);
+    const ports = {
+      PORT: await freePort(),
+      TEMPORAL_DEV_PORT: await freePort(),
+      TEMPORAL_UI_PORT: await freePort(),
+      WORKER_METRICS_PORT: await freePort(),
+      EMBEDDED_POSTGRES_PORT: await freePort(),
+      STRIPE_MOCK_PORT: await freePort(),
+    };
+    const { DATABASE_URL: _db, TEMPORAL_ADDRESS: _temporal, ...inherited } = process.env;
+    const env = {
+      ...inherited,
+      DATA_DIR: dataDir,
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    };
+    const apiUrl = `http://127.0.0.1:${ports.PORT}`;
+    const supervisorLog = () => readFile(path.join(dataDir, 'logs', 'start.log'), 'utf8');
+    const temporalUi = `http://127.0.0.1:${ports.TEMPORAL_UI_PORT}`;
+
+    const first = await startStack(env);
+    const pids = descendants(first.npm.pid as number);
+    leftovers.push(...pids);
+    expect(pids.length).toBeGreaterThanOrEqual(5);
+    const banner = first.output();
+    for (const url of [
+      apiUrl,
+      `${apiUrl}/docs`,
+      `${apiUrl}/openapi.json`,
+      temporalUi,
+      `http://127.0.0.1:${ports.WORKER_METRICS_PORT}/metrics`,
+    ]) {
+      expect(banner).toContain(url);
+    }
+    const key = /Demo API key\s+(fdk_\S+)/.exec(banner)?.[1] ?? '';
+    expect((await readFile(path.join(dataDir, 'demo-api-key'), 'utf8')).trim()).toBe(key);
+    expect((await stat(path.join(dataDir, 'demo-api-key'))).mode & 0o777).toBe(0o600);
+
+    const api = apiClient(apiUrl, key);
+    expect((await api.get('/readyz')).body.status).toBe('ready');
+    expect((await api.get('/docs')).status).toBe(200);
+    expect((await api.get('/openapi.json')).body.openapi).toBe('3.1.0');
+    expect((await api.get('/v1/me')).body).toMatchObject({ tenant: 'demo', roles: ['admin'] });
+    expect((await fetch(temporalUi)).status).toBe(200);
+    expect(await (await fetch(`http://127.0.0.1:${ports.WORKER_METRICS_PORT}/metrics`)).text()).toMatch(
+      /^temporal_/m,
+    );
+
+    // A workflow started before the restart must still be there after it (file-backed Temporal state).
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.TEMPORAL_DEV_PORT}` });
+    const workflowId = 'restart-survivor';
+    await new Client({ connection }).workflow.start('parkedUntilTheRestart', {
+      taskQueue: 'nobody-polls-this',
+      workflowId,
+    });
+    await connection.close();
+
+    process.kill(first.npm.pid as number, 'SIGTERM');
+    await first.exited;
+    expect(await waitForExit(pids, 30_000)).toEqual([]);
+    expect(await supervisorLog()).toMatch(/Stopping Flowdesk \(SIGTERM\)…\n.*Stopped\.\n$/);
+
+    const second = await startStack(env);
+    const secondPids = descendants(second.npm.pid as number);
+    leftovers.push(...secondPids);
+    expect(second.output()).toContain(key);
+    expect((await apiClient(apiUrl, key).get('/v1/me')).status).toBe(200);
+    const again = await Connection.connect({ address: `127.0.0.1:${ports.TEMPORAL_DEV_PORT}` });
+    const description = await new Client({ connection: again }).workflow.getHandle(workflowId).describe();
+    expect(description.status.name).toBe('RUNNING');
+    await again.close();
+
+    process.kill(-(second.npm.pid as number), 'SIGINT');
+    await second.exited;
+    expect(await waitForExit(secondPids, 30_000)).toEqual([]);
+    expect(await supervisorLog()).toMatch(/Stopping Flowdesk \(SIGINT\)…\n.*Stopped\.\n$/);
+  }, 360_000);
+});

@@ -1,0 +1,153 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
+import { testEnvironment } from './helpers/config.js';
+import {
+  checkoutCompletedEvent,
+  postStripeWebhook,
+  signingLinkFor,
+  submitSigningForm,
+  waitForFlowRow,
+} from './helpers/flows.js';
+import { freePort } from './helpers/ports.js';
+import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
+import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
+
+const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
+const WEBHOOK_SECRET = 'whsec_test_crash';
+
+let api: TestApi;
+let smtp: SmtpSink;
+let stripeMock: StripeMock;
+let env: Record<string, string>;
+const workers: ChildProcess[] = [];
+
+/** The real worker entry point as its own process, as production runs it. */
+async function startWorkerProcess(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
+    env: { ...process.env, ...env, WORKER_METRICS_PORT: String(await freePort()) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  workers.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  return child;
+}
+
+function kill(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+beforeAll(async () => {
+  [smtp, stripeMock] = await Promise.all([startSmtpSink(), startStripeMock()]);
+  const stripe = {
+    STRIPE_SECRET_KEY: 'sk_test_123',
+    STRIPE_API_URL: stripeMock.url,
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  };
+  const taskQueue = `crash-${Date.now()}`;
+  api = await startTestApi({ env: { ...stripe, TEMPORAL_TASK_QUEUE: taskQueue } });
+  env = testEnvironment({
+    ...stripe,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    SMTP_URL: smtp.url,
+    PUBLIC_URL: api.url,
+  });
+});
+
+afterAll(async () => {
+  for (const worker of workers)
+    if (worker.exitCode === null && worker.signalCode === null) await kill(worker);
+  await api?.stop();
+  await Promise.all([smtp?.stop(), stripeMock?.stop()]);
+});
+
+describe('a worker killed mid-flow', () => {
+  it('is replaced and the flow completes, with every email and the payment exactly once', async () => {
+    const tenant = await createTestTenant(api.deps.db);
+    const client = apiClient(api.url, await tenant.key(['coordinator']));
+    const proposalId = `P-crash-${Date.now()}`;
+    const email = `crash+${proposalId.toLowerCase()}@example.com`;
+
+    let worker = await startWorkerProcess();
+    const started = await client.post('/v1/flows/proposal-to-payment', {
+      proposal: {
+        proposalId,
+        title: 'Wallbox',
+        currency: 'EUR',
+        customer: { name: 'Hedy Lamarr', email },
+        lines: [{ description: 'Wallbox 11 kW', quantity: 1, unitPrice: 150_000 }],
+      },
+      signing: { deadline: '1 hour', remindEvery: '1 hour' },
+      payment: { dueIn: '1 hour', dunning: ['1 hour'] },
+      retry: { maximumAttempts: 10, initialInterval: '200 milliseconds', maximumInterval: '1 second' },
+    });
+    const flowId: string = started.body.flowId;
+    const link = await signingLinkFor(smtp, email);
+    // Killed once the flow is waiting: between its steps, not inside an email's send (see the note on sendEmail).
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.waiting_for === 'awaitSignature');
+    await kill(worker);
+
+    // The customer signs while no worker runs; the signal waits in Temporal.
+    expect(
+      (
+        await submitSigningForm(api.deps.db, link, {
+          decision: 'sign',
+          signerName: 'Hedy Lamarr',
+          agree: 'yes',
+        })
+      ).status,
+    ).toBe(200);
+    worker = await startWorkerProcess();
+    // A flow held by a dead worker is handed to another once its sticky queue times out (10 s), parent and child alike.
+    await smtp.waitFor(
+      (m) => m.envelope.to.includes(email) && /^Invoice INV-/.test(m.parsed.subject ?? ''),
+      90_000,
+    );
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.waiting_for === 'awaitPayment', 90_000);
+    await kill(worker);
+
+    const invoice = await api.deps.db
+      .selectFrom('invoices')
+      .selectAll()
+      .where('invoice_key', '=', proposalId)
+      .executeTakeFirstOrThrow();
+    expect(
+      (
+        await postStripeWebhook(
+          api.url,
+          checkoutCompletedEvent(`evt_${proposalId}`, invoice, 150_000),
+          WEBHOOK_SECRET,
+        )
+      ).status,
+    ).toBe(200);
+    worker = await startWorkerProcess();
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'completed', 90_000);
+
+    const subjects = smtp.messages
+      .filter((m) => m.envelope.to.includes(email))
+      .map((m) => m.parsed.subject?.split(' ')[0]);
+    expect(subjects.sort()).toEqual(['Invoice', 'Receipt', 'Your']);
+    const sent = await api.deps.db
+      .selectFrom('emails')
+      .select(['idempotency_key', 'status'])
+      .where('tenant_id', '=', tenant.tenantId)
+      .execute();
+    expect(sent).toHaveLength(3);
+    expect(
+      await api.deps.db.selectFrom('payments').select('id').where('invoice_id', '=', invoice.id).execute(),
+    ).toHaveLength(1);
+    const numbers = await api.deps.db
+      .selectFrom('invoices')
+      .select('number')
+      .where('tenant_id', '=', tenant.tenantId)
+      .execute();
+    expect(numbers).toHaveLength(1);
+  }, 300_000);
+});

@@ -1,0 +1,61 @@
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { createDb } from '../db/client.js';
+import { configOrExit, requireSetting } from '../runtime/config.js';
+import { onShutdown } from '../runtime/lifecycle.js';
+import { createLogger } from '../runtime/logger.js';
+import { temporalConnectionOptions } from '../runtime/temporal.js';
+import { createFlowdeskWorker, workflowSource } from './createWorker.js';
+import { temporalLogger } from './logging.js';
+
+const config = configOrExit();
+const logger = createLogger(config, 'worker');
+
+// Temporal's own SDK metrics (task latencies, slots, sticky cache, activity failures) in Prometheus format.
+Runtime.install({
+  logger: temporalLogger(logger),
+  telemetryOptions: {
+    metrics: { prometheus: { bindAddress: `${config.api.host}:${config.worker.metricsPort}` } },
+  },
+  // The worker shuts down through onShutdown below, so the SDK must not also react to the signals.
+  shutdownSignals: [],
+});
+
+const db = createDb(requireSetting(config.database.url, 'DATABASE_URL'), config.database.poolSize);
+const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+const source = workflowSource();
+const worker = await createFlowdeskWorker({
+  connection,
+  namespace: config.temporal.namespace,
+  taskQueue: config.temporal.taskQueue,
+  activities: createActivities({ config, db, logger }),
+  shutdownGraceSeconds: config.worker.shutdownGraceSeconds,
+  workflows: source,
+});
+
+const running = worker.run();
+onShutdown(logger, async () => {
+  // In-flight activities get the grace period to finish, then are cancelled; run() settles after that.
+  worker.shutdown();
+  await running;
+  await db.destroy();
+  await connection.close();
+});
+
+logger.info(
+  {
+    taskQueue: config.temporal.taskQueue,
+    namespace: config.temporal.namespace,
+    workflows: 'bundlePath' in source ? 'prebuilt bundle' : 'sources',
+    metrics: `http://${config.api.host}:${config.worker.metricsPort}/metrics`,
+  },
+  'worker running',
+);
+process.send?.({ type: 'ready', service: 'worker' });
+
+try {
+  await running;
+} catch (error) {
+  logger.fatal({ err: error }, 'worker failed');
+  process.exit(1);
+}

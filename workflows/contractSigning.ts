@@ -1,0 +1,121 @@
+import { msToNumber } from '@temporalio/common';
+import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ContractActivities, Envelope } from '../activities/contracts.js';
+import {
+  CONTRACT_SIGNING_STEPS,
+  type ContractSigningInput,
+  contractDeclined,
+  contractSigned,
+  type SignatureEvent,
+  type SignedContract,
+} from '../domain/contract.js';
+import { Flow } from './kernel/index.js';
+import { retryPolicy } from './kernel/retry.js';
+
+/**
+ * Contract signing: render the contract, open an envelope, email the signing link, then wait for the signature
+ * with reminders. At the deadline, or when the customer declines, an operator decides: extend the deadline,
+ * resend a new version, or cancel (which voids the open envelope).
+ */
+export async function contractSigning(input: ContractSigningInput): Promise<SignedContract> {
+  const flow = new Flow({
+    flowType: 'contractSigning',
+    businessKey: input.contractId,
+    tenantId: input.tenantId,
+    steps: CONTRACT_SIGNING_STEPS,
+  });
+  const contracts = proxyActivities<ContractActivities>({
+    startToCloseTimeout: '1 minute',
+    retry: retryPolicy(input.retry),
+  });
+  const flowId = workflowInfo().workflowId;
+  const { proposal, contractId, tenantId } = input;
+
+  let envelope: Envelope | undefined;
+  let signature: SignatureEvent | undefined;
+  let declined: SignatureEvent | undefined;
+  // Only the envelope currently out for signature counts: a late event for a voided one is ignored.
+  setHandler(contractSigned, (event) => {
+    if (event.envelopeId === envelope?.envelopeId) signature ??= event;
+  });
+  setHandler(contractDeclined, (event) => {
+    if (event.envelopeId === envelope?.envelopeId && !signature) declined ??= event;
+  });
+  flow.onCancel('voidEnvelope', async () => {
+    if (envelope && !signature) {
+      await contracts.voidEnvelope({
+        tenantId,
+        flowId,
+        contractId,
+        version,
+        envelopeId: envelope.envelopeId,
+        reason: 'flow cancelled',
+      });
+    }
+  });
+
+  let version = 0;
+  return flow.run(async () => {
+    for (;;) {
+      version++;
+      const ref = { tenantId, flowId, contractId, version };
+      const contract = await flow.step('generateContract', () =>
+        contracts.generateContract({ ...ref, proposal }),
+      );
+      const current = await flow.step('createEnvelope', () =>
+        contracts.createEnvelope({
+          ...ref,
+          contractUuid: contract.contractUuid,
+          sha256: contract.sha256,
+          // The link outlives the deadline, so an operator's extension does not strand the customer.
+          linkValidForMs: msToNumber(input.signing.deadline) * 2,
+        }),
+      );
+      envelope = current;
+      await flow.step(
+        'sendSigningLink',
+        () => contracts.sendSigningLink({ ...ref, envelope: current, proposal }),
+        {
+          manual: () => undefined,
+        },
+      );
+
+      const outcome = await flow.waitFor(
+        'awaitSignature',
+        () => signature !== undefined || declined !== undefined,
+        {
+          deadline: input.signing.deadline,
+          remindEvery: input.signing.remindEvery,
+          remind: (reminder) =>
+            contracts.sendSigningReminder({ ...ref, envelope: current, proposal, reminder }),
+          onDeadline: ['extend', 'resend'],
+        },
+      );
+      if (signature) {
+        return {
+          contractId,
+          version,
+          documentSha256: contract.sha256,
+          envelopeId: current.envelopeId,
+          signerName: signature.signerName,
+          signedAt: signature.occurredAt,
+        };
+      }
+      if (outcome.done && declined) {
+        const reason = declined.reason ? `: ${declined.reason}` : '';
+        await flow.needsAttention(flow.stepNamed('awaitSignature'), {
+          reason: 'declined',
+          error: `the customer declined the contract${reason}`,
+          options: ['resend'],
+        });
+      }
+      // Resend: the open envelope is closed and a new version goes out.
+      await contracts.voidEnvelope({
+        ...ref,
+        envelopeId: current.envelopeId,
+        reason: 'replaced by a new version',
+      });
+      declined = undefined;
+    }
+  });
+}

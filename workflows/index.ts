@@ -1,0 +1,4 @@
+// The workflow bundle's entry: every workflow type the worker runs is exported from here.
+export { contractSigning } from './contractSigning.js';
+export { invoicePayment } from './invoicePayment.js';
+export { proposalToPayment } from './proposalToPayment.js';

@@ -1,0 +1,625 @@
+import { type Duration, msToNumber } from '@temporalio/common';
+import {
+  allHandlersFinished,
+  CancellationScope,
+  type ChildWorkflowOptions,
+  condition,
+  executeChild,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  type Actor,
+  type Attention,
+  type ChildProgress,
+  childProgress,
+  type FlowState,
+  type FlowStatus,
+  flowStatusQuery,
+  type PauseRequest,
+  pauseFlow,
+  type Resolution,
+  type ResolveRequest,
+  resolveStep,
+  resumeFlow,
+  type StepState,
+  type StepStatus,
+  SYSTEM,
+  TERMINAL_STATES,
+} from '../../domain/flow.js';
+import {
+  BusinessKey,
+  FlowState as FlowStateAttribute,
+  FlowStep,
+  TenantId,
+} from '../../domain/searchAttributes.js';
+import type { KernelActivities } from './activities.js';
+
+const { publishFlow } = proxyLocalActivities<KernelActivities>({
+  startToCloseTimeout: '10 seconds',
+  // Publishing must not be lost: while the database is away the flow waits here and tries again.
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
+
+export interface FlowDefinition {
+  flowType: string;
+  businessKey: string;
+  tenantId: string;
+  /** Every step the flow will show, in order; progress is counted against them. */
+  steps: readonly string[];
+  /** Set when this run continues an earlier one (continueAsNew): its row and audit trail carry on from there. */
+  continues?: FlowContinuation;
+}
+
+/** What a run hands to the next one when it continues as new. */
+export interface FlowContinuation {
+  sequence: number;
+  startedAt: string;
+}
+
+export interface StepOptions<T> {
+  /**
+   * How an operator's `skip` or `fallback` turns into the step's result. Without it the step can only be retried:
+   * a step whose result the process needs cannot be skipped.
+   */
+  manual?: (decision: ResolveRequest) => T;
+}
+
+export interface WaitOptions {
+  /** How long to wait before the flow needs attention (or until when, in workflow time); none waits for ever. */
+  deadline?: Duration | { at: number };
+  /** Reminders on an interval… */
+  remindEvery?: Duration;
+  /** …or at fixed moments (workflow time, ms since the epoch), e.g. the due date and each dunning step. */
+  remindAt?: readonly number[];
+  /**
+   * Sends the n-th reminder (an activity with its own idempotency key). Silenced while the flow is paused; with
+   * `remindAt`, n is the reminder's position in that list, and moments already past are not sent.
+   */
+  remind?: (n: number) => Promise<void>;
+  /** What an operator may decide when the deadline passes; `extend` is handled here, the others are returned. */
+  onDeadline?: Resolution[];
+}
+
+export type WaitOutcome = { done: true } | { done: false; decision: ResolveRequest };
+
+interface Compensation {
+  name: string;
+  run: () => Promise<void>;
+}
+
+const DONE_STATES: readonly StepState[] = ['completed', 'skipped', 'manual'];
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    // An activity failure wraps the real error as its cause; the cause says what went wrong.
+    const cause = (error as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? cause.message : error.message;
+  }
+  return String(error);
+}
+
+/**
+ * The flow kernel: one instance per workflow run. It owns the flow's status, the controls staff use on it
+ * (pause, resume, resolve), the step runner, waits with reminders and deadlines, compensation on cancellation,
+ * and publishing of every change (flows row, audit event, search attributes, current details).
+ */
+export class Flow {
+  private readonly status: FlowStatus;
+  private baseState: Exclude<FlowState, 'paused'> = 'running';
+  private sequence = 0;
+  private decision: ResolveRequest | undefined;
+  /** Decisions taken, and decisions the flow has acted on (published the state that follows from them). */
+  private decisionsTaken = 0;
+  private decisionsSettled = 0;
+  private readonly compensations: Compensation[] = [];
+  /** Child flows running now, with how their steps map onto this flow's steps. */
+  private readonly children = new Map<string, Record<string, string>>();
+
+  constructor(definition: FlowDefinition) {
+    const now = new Date().toISOString();
+    this.sequence = definition.continues?.sequence ?? 0;
+    this.status = {
+      flowId: workflowInfo().workflowId,
+      flowType: definition.flowType,
+      businessKey: definition.businessKey,
+      tenantId: definition.tenantId,
+      state: 'running',
+      currentStep: null,
+      steps: definition.steps.map((name) => ({ name, state: 'pending', attempts: 0 })),
+      progress: { done: 0, total: definition.steps.length },
+      waitingFor: null,
+      attention: null,
+      paused: false,
+      activeChild: null,
+      startedAt: definition.continues?.startedAt ?? now,
+      updatedAt: now,
+    };
+    setHandler(flowStatusQuery, () => this.status);
+    setHandler(pauseFlow, (request) => this.pause(request), {
+      validator: (request) => this.validatePause(request),
+    });
+    setHandler(resumeFlow, (request) => this.resume(request), {
+      validator: (_request) => this.validateResume(),
+    });
+    setHandler(resolveStep, (request) => this.resolve(request), {
+      validator: (request) => this.validateResolve(request),
+    });
+    setHandler(childProgress, (progress) => this.followChild(progress));
+  }
+
+  /** Where the next run of this flow starts from, for continueAsNew. */
+  get continuation(): FlowContinuation {
+    return { sequence: this.sequence, startedAt: this.status.startedAt };
+  }
+
+  /**
+   * Runs a child flow as part of this one. `milestones` maps the child's steps onto this flow's steps: they
+   * complete as the child's do, and while the child waits or needs attention, so does this flow (decisions go
+   * to the child, named in `attention.flowId`).
+   */
+  async child<T>(
+    workflow: (...args: never[]) => Promise<T>,
+    options: Pick<ChildWorkflowOptions, 'workflowId'> & { args: unknown[] },
+    milestones: Record<string, string>,
+  ): Promise<T> {
+    await this.holdWhilePaused();
+    const workflowId = options.workflowId ?? '';
+    this.children.set(workflowId, milestones);
+    this.status.activeChild = workflowId;
+    const first = Object.values(milestones)
+      .map((name) => this.stepNamed(name))
+      .find((step) => !DONE_STATES.includes(step.state));
+    if (first) {
+      first.startedAt ??= new Date().toISOString();
+      this.enterStep(first, 'running');
+    }
+    await this.publish('flow.child.started', SYSTEM, { child: workflowId });
+    try {
+      const result = await executeChild(workflow as (...args: unknown[]) => Promise<T>, {
+        workflowId,
+        args: options.args,
+      });
+      // The child's last progress may still be on its way; its completion settles every milestone.
+      const unsettled = Object.values(milestones)
+        .map((name) => this.stepNamed(name))
+        .filter((step) => !DONE_STATES.includes(step.state));
+      for (const step of unsettled) this.markStep(step, 'completed');
+      this.baseState = 'running';
+      this.refreshState();
+      for (const step of unsettled) {
+        await this.publish('flow.step.completed', SYSTEM, { step: step.name, child: workflowId });
+      }
+      return result;
+    } finally {
+      this.children.delete(workflowId);
+      this.status.activeChild = null;
+      if (this.status.attention?.flowId === workflowId) this.status.attention = null;
+    }
+  }
+
+  /** Runs the whole process: publishes its start and its end, and compensates when it is cancelled. */
+  async run<T>(process: () => Promise<T>): Promise<T> {
+    await this.publish('flow.started', SYSTEM, { steps: this.status.steps.map((s) => s.name) });
+    try {
+      const result = await process();
+      this.status.currentStep = null;
+      await this.setState('completed', 'flow.completed', SYSTEM, {});
+      await condition(allHandlersFinished);
+      return result;
+    } catch (error) {
+      if (isCancellation(error)) {
+        await CancellationScope.nonCancellable(() => this.compensate());
+      } else {
+        await this.setState('failed', 'flow.failed', SYSTEM, { error: describe(error) });
+      }
+      throw error;
+    }
+  }
+
+  /** Registers what to undo if the flow is cancelled from here on (void the envelope, credit the invoice…). */
+  onCancel(name: string, run: () => Promise<void>): void {
+    this.compensations.push({ name, run });
+  }
+
+  /**
+   * Runs one step: holds while paused, marks it current, runs it (the activity retries by its own policy), and
+   * when it still fails, waits for an operator to retry it (optionally with corrected input), skip it or
+   * complete it by hand.
+   */
+  async step<T>(
+    name: string,
+    run: (correction?: Record<string, unknown>) => Promise<T>,
+    options: StepOptions<T> = {},
+  ): Promise<T> {
+    let correction: Record<string, unknown> | undefined;
+    for (;;) {
+      await this.holdWhilePaused();
+      const step = this.stepNamed(name);
+      step.attempts++;
+      step.startedAt ??= new Date().toISOString();
+      this.enterStep(step, 'running');
+      await this.publish('flow.step.started', SYSTEM, { step: name, attempt: step.attempts });
+      try {
+        const result = await run(correction);
+        await this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {});
+        return result;
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        const manual = options.manual;
+        const decision = await this.needsAttention(step, {
+          reason: 'step_failed',
+          error: describe(error),
+          options: manual ? ['retry', 'skip', 'fallback'] : ['retry'],
+        });
+        if (decision?.action === 'retry' || !manual || !decision) {
+          correction = { ...correction, ...decision?.input };
+          continue;
+        }
+        await this.finishStep(
+          step,
+          decision.action === 'skip' ? 'skipped' : 'manual',
+          'flow.step.resolved',
+          decision.actor,
+          {
+            action: decision.action,
+            note: decision.note,
+          },
+        );
+        return manual(decision);
+      }
+    }
+  }
+
+  /**
+   * Waits for something outside the flow (a signature, a payment) as a step of its own: reminds on the interval,
+   * and at the deadline asks an operator, who may extend it or decide otherwise (returned to the caller).
+   */
+  async waitFor(name: string, until: () => boolean, options: WaitOptions = {}): Promise<WaitOutcome> {
+    await this.holdWhilePaused();
+    const step = this.stepNamed(name);
+    step.startedAt ??= new Date().toISOString();
+    this.status.waitingFor = name;
+    this.enterStep(step, 'waiting');
+    await this.publish('flow.waiting', SYSTEM, { step: name });
+
+    const remindEvery = options.remindEvery === undefined ? undefined : msToNumber(options.remindEvery);
+    const deadline = options.deadline;
+    let deadlineAt =
+      deadline === undefined
+        ? undefined
+        : typeof deadline === 'object'
+          ? deadline.at
+          : Date.now() + msToNumber(deadline);
+    const schedule = options.remindAt ?? [];
+    let reminders = schedule.filter((at) => at <= Date.now()).length;
+    const nextScheduled = () => schedule[reminders];
+    let nextReminderAt = remindEvery === undefined ? nextScheduled() : Date.now() + remindEvery;
+
+    while (!until()) {
+      if (this.status.paused) {
+        await condition(() => until() || !this.status.paused);
+        // Reminders missed while paused are not sent in a burst after resuming.
+        if (remindEvery !== undefined) nextReminderAt = Date.now() + remindEvery;
+        else {
+          reminders = Math.max(reminders, schedule.filter((at) => at <= Date.now()).length);
+          nextReminderAt = nextScheduled();
+        }
+        continue;
+      }
+      const wakeAt = Math.min(
+        deadlineAt ?? Number.POSITIVE_INFINITY,
+        nextReminderAt ?? Number.POSITIVE_INFINITY,
+      );
+      if (wakeAt === Number.POSITIVE_INFINITY) {
+        await condition(() => until() || this.status.paused);
+        continue;
+      }
+      const met = await condition(() => until() || this.status.paused, Math.max(1, wakeAt - Date.now()));
+      if (met) continue;
+      if (deadlineAt !== undefined && Date.now() >= deadlineAt) {
+        const decision = await this.needsAttention(
+          step,
+          {
+            reason: 'deadline_passed',
+            error: `${name}: the deadline passed`,
+            options: options.onDeadline ?? ['extend'],
+          },
+          until,
+        );
+        if (!decision) break;
+        if (decision.action !== 'extend') return { done: false, decision };
+        deadlineAt = Date.now() + msToNumber((decision.extendBy ?? '1 day') as Duration);
+        this.enterStep(step, 'waiting');
+        await this.publish('flow.waiting', decision.actor, { step: name, extendedBy: decision.extendBy });
+        continue;
+      }
+      if (nextReminderAt !== undefined && Date.now() >= nextReminderAt) {
+        reminders++;
+        await options.remind?.(reminders);
+        await this.publish('flow.reminder.sent', SYSTEM, { step: name, reminder: reminders });
+        nextReminderAt = remindEvery === undefined ? nextScheduled() : nextReminderAt + remindEvery;
+      }
+    }
+    this.status.waitingFor = null;
+    await this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {});
+    return { done: true };
+  }
+
+  /**
+   * Puts the flow in front of an operator and waits for a decision among `options`. With `unless`, the wait also
+   * ends (returning undefined) when that becomes true first, e.g. the customer signs while ops are deciding.
+   */
+  async needsAttention(
+    step: StepStatus,
+    problem: Pick<Attention, 'reason' | 'error' | 'options'>,
+    unless?: () => boolean,
+  ): Promise<ResolveRequest | undefined> {
+    step.lastError = problem.error;
+    this.status.attention = { step: step.name, since: new Date().toISOString(), ...problem };
+    this.baseState = 'needs_attention';
+    this.enterStep(step, 'needs_attention');
+    await this.publish('flow.needs_attention', SYSTEM, { step: step.name, ...problem });
+    this.decision = undefined;
+    await condition(() => this.decision !== undefined || (unless?.() ?? false));
+    // Set by the resolveStep handler while we waited (TypeScript cannot see that across the await).
+    const decision = this.decision as ResolveRequest | undefined;
+    this.decision = undefined;
+    this.status.attention = null;
+    this.baseState = 'running';
+    if (!decision) {
+      this.enterStep(step, 'running');
+      return undefined;
+    }
+    this.decisionsTaken++;
+    step.resolvedBy = {
+      actor: decision.actor,
+      action: decision.action,
+      note: decision.note,
+      at: new Date().toISOString(),
+    };
+    this.enterStep(step, 'running');
+    await this.publish('flow.attention.resolved', decision.actor, {
+      step: step.name,
+      action: decision.action,
+      note: decision.note,
+    });
+    return decision;
+  }
+
+  /** The step by its name; the name must be one of the flow's declared steps. */
+  stepNamed(name: string): StepStatus {
+    const step = this.status.steps.find((s) => s.name === name);
+    if (!step)
+      throw new Error(
+        `unknown step ${name}; declared steps: ${this.status.steps.map((s) => s.name).join(', ')}`,
+      );
+    return step;
+  }
+
+  /** Appends a business event of this flow to its audit trail, with the flow's current status. */
+  record(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
+    return this.publish(type, actor, payload);
+  }
+
+  get statusSnapshot(): FlowStatus {
+    return this.status;
+  }
+
+  private async followChild(progress: ChildProgress): Promise<void> {
+    const milestones = this.children.get(progress.flowId);
+    if (!milestones) return;
+    const completed = Object.entries(milestones)
+      .filter(([childStep]) => progress.completedSteps.includes(childStep))
+      .map(([, step]) => this.stepNamed(step))
+      .filter((step) => !DONE_STATES.includes(step.state));
+    const next = Object.values(milestones)
+      .map((name) => this.stepNamed(name))
+      .find((step) => !DONE_STATES.includes(step.state) && !completed.includes(step));
+    this.status.waitingFor = progress.waitingFor;
+    if (progress.attention) {
+      this.status.attention = { ...progress.attention, flowId: progress.attention.flowId ?? progress.flowId };
+      this.baseState = 'needs_attention';
+    } else if (this.status.attention?.flowId === progress.flowId) {
+      this.status.attention = null;
+      this.baseState = 'running';
+    }
+    // Every change is made before the first await: how long publishing takes must not decide what the flow sees.
+    for (const step of completed) this.markStep(step, 'completed');
+    if (next) {
+      next.startedAt ??= new Date().toISOString();
+      this.enterStep(
+        next,
+        progress.state === 'waiting' ? 'waiting' : progress.attention ? 'needs_attention' : 'running',
+      );
+    }
+    if (!this.status.attention && this.baseState === 'needs_attention') this.baseState = 'running';
+    if (progress.attention) this.baseState = 'needs_attention';
+    this.refreshState();
+    for (const step of completed) {
+      await this.publish('flow.step.completed', SYSTEM, { step: step.name, child: progress.flowId });
+    }
+    await this.publish('flow.child.progress', SYSTEM, { child: progress.flowId, childState: progress.state });
+  }
+
+  private async holdWhilePaused(): Promise<void> {
+    await condition(() => !this.status.paused);
+  }
+
+  private enterStep(step: StepStatus, state: StepState): void {
+    step.state = state;
+    this.status.currentStep = step.name;
+    if (this.baseState !== 'needs_attention') this.baseState = state === 'waiting' ? 'waiting' : 'running';
+    this.refreshState();
+  }
+
+  private async finishStep(
+    step: StepStatus,
+    state: StepState,
+    eventType: string,
+    actor: Actor,
+    payload: Record<string, unknown>,
+  ): Promise<void> {
+    this.markStep(step, state);
+    this.baseState = 'running';
+    this.refreshState();
+    await this.publish(eventType, actor, { step: step.name, ...payload });
+  }
+
+  /** Synchronous on purpose: state the flow decides on must never wait behind an await (see followChild). */
+  private markStep(step: StepStatus, state: StepState): void {
+    step.state = state;
+    step.endedAt = new Date().toISOString();
+    this.status.progress.done = this.status.steps.filter((s) => DONE_STATES.includes(s.state)).length;
+  }
+
+  private async setState(
+    state: Exclude<FlowState, 'paused'>,
+    eventType: string,
+    actor: Actor,
+    payload: Record<string, unknown>,
+  ): Promise<void> {
+    this.baseState = state;
+    this.status.paused = false;
+    this.status.waitingFor = null;
+    this.status.attention = null;
+    this.refreshState();
+    await this.publish(eventType, actor, payload);
+  }
+
+  private refreshState(): void {
+    this.status.state = this.status.paused ? 'paused' : this.baseState;
+  }
+
+  private async compensate(): Promise<void> {
+    for (const compensation of [...this.compensations].reverse()) {
+      await compensation.run();
+      await this.publish('flow.compensated', SYSTEM, { action: compensation.name });
+    }
+    await this.setState('cancelled', 'flow.cancelled', SYSTEM, {});
+  }
+
+  private isFinished(): boolean {
+    return TERMINAL_STATES.includes(this.status.state);
+  }
+
+  private validatePause(_request: PauseRequest): void {
+    if (this.isFinished()) throw new Error(`the flow is ${this.status.state} and cannot be paused`);
+    if (this.status.paused) throw new Error('the flow is already paused');
+  }
+
+  private async pause(request: PauseRequest): Promise<FlowStatus> {
+    this.status.paused = true;
+    this.refreshState();
+    await this.publish('flow.paused', request.actor, { reason: request.reason });
+    return this.status;
+  }
+
+  private validateResume(): void {
+    if (this.isFinished()) throw new Error(`the flow is ${this.status.state} and cannot be resumed`);
+    if (!this.status.paused) throw new Error(`the flow is not paused (it is ${this.status.state})`);
+  }
+
+  private async resume(request: PauseRequest): Promise<FlowStatus> {
+    this.status.paused = false;
+    this.refreshState();
+    await this.publish('flow.resumed', request.actor, { reason: request.reason });
+    return this.status;
+  }
+
+  private validateResolve(request: ResolveRequest): void {
+    const attention = this.status.attention;
+    if (!attention || this.decision !== undefined) {
+      throw new Error(`the flow does not need attention (it is ${this.status.state})`);
+    }
+    if (attention.flowId && attention.flowId !== this.status.flowId) {
+      throw new Error(`${attention.step} belongs to ${attention.flowId}; decide there`);
+    }
+    if (!attention.options.includes(request.action)) {
+      throw new Error(
+        `${request.action} does not apply to ${attention.step}; possible: ${attention.options.join(', ')}`,
+      );
+    }
+    if (request.action === 'extend') {
+      if (!request.extendBy) throw new Error('extend needs extendBy, e.g. "3 days"');
+      if (!(msToNumber(request.extendBy as Duration) > 0))
+        throw new Error(`extendBy "${request.extendBy}" is not a duration`);
+    }
+  }
+
+  private async resolve(request: ResolveRequest): Promise<FlowStatus> {
+    this.decision = request;
+    // Answer once the flow has acted on the decision (retried, extended, completed the step by hand), so the
+    // caller sees the status that follows from it.
+    const ticket = this.decisionsTaken + 1;
+    await condition(() => this.decisionsSettled >= ticket);
+    return this.status;
+  }
+
+  private async publish(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
+    this.sequence++;
+    const now = new Date().toISOString();
+    this.status.updatedAt = now;
+    const status: FlowStatus = JSON.parse(JSON.stringify(this.status));
+    upsertSearchAttributes([
+      { key: FlowStateAttribute, value: status.state },
+      { key: FlowStep, value: status.currentStep ?? '' },
+      { key: TenantId, value: status.tenantId },
+      { key: BusinessKey, value: status.businessKey },
+    ]);
+    setCurrentDetails(currentDetails(status));
+    const taken = this.decisionsTaken;
+    // Publishing is never cancelled: a flow cancelled mid-publish (from a handler, say) still records its state.
+    await CancellationScope.nonCancellable(() =>
+      publishFlow({
+        status,
+        runId: workflowInfo().runId,
+        sequence: this.sequence,
+        event: { type, actor, payload },
+        occurredAt: now,
+      }),
+    );
+    if (type !== 'flow.attention.resolved') this.decisionsSettled = Math.max(this.decisionsSettled, taken);
+    await this.tellParent(status);
+  }
+
+  /** A child flow keeps its parent informed, so the parent's status follows the work done here. */
+  private async tellParent(status: FlowStatus): Promise<void> {
+    const parent = workflowInfo().parent;
+    if (!parent) return;
+    try {
+      const parentFlow = getExternalWorkflowHandle(parent.workflowId, parent.runId);
+      await CancellationScope.nonCancellable(() =>
+        parentFlow.signal(childProgress, {
+          flowId: status.flowId,
+          state: status.state,
+          completedSteps: status.steps
+            .filter((step) => DONE_STATES.includes(step.state))
+            .map((step) => step.name),
+          waitingFor: status.waitingFor,
+          attention: status.attention,
+        }),
+      );
+    } catch {
+      // A parent that has closed (cancelled, say) no longer needs to know; the child's own work goes on.
+    }
+  }
+}
+
+/** What the Temporal Web UI shows under "Current details": the same truth as the flows list. */
+function currentDetails(status: FlowStatus): string {
+  const lines = [
+    `**${status.state}** · step ${status.progress.done} of ${status.progress.total}`,
+    status.currentStep ? `current step: \`${status.currentStep}\`` : '',
+    status.waitingFor ? `waiting for: ${status.waitingFor}` : '',
+    status.attention
+      ? `needs attention at \`${status.attention.step}\`: ${status.attention.error} (options: ${status.attention.options.join(', ')})`
+      : '',
+  ];
+  return lines.filter(Boolean).join('\n\n');
+}
