@@ -176,13 +176,16 @@ export function contractActivities(deps: ContractDeps) {
       };
     },
 
-    async sendSigningLink(input: ContractRef & { envelope: Envelope; proposal: Proposal }): Promise<void> {
+    async sendSigningLink(
+      input: ContractRef & { envelope: Envelope; proposal: Proposal; resend?: boolean },
+    ): Promise<void> {
       const { proposal } = input;
       await sendEmail(deps, {
         tenantId: input.tenantId,
         flowId: input.flowId,
         idempotencyKey: `${input.flowId}/signing-link/v${input.version}`,
         template: 'contract.signing-link',
+        resend: input.resend,
         to: proposal.customer.email,
         subject: `Your contract ${input.contractId} is ready to sign`,
         text: [

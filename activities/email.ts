@@ -17,6 +17,8 @@ export interface EmailRequest {
   template: string;
   flowId?: string;
   attachments?: OutgoingEmail['attachments'];
+  /** An operator checked that an interrupted earlier attempt did not arrive: send it even so. */
+  resend?: boolean;
 }
 
 export interface EmailDeps {
@@ -26,11 +28,13 @@ export interface EmailDeps {
 }
 
 /**
- * Sends an email once per idempotency key. The row is claimed first; a key already marked sent returns at
- * once. Temporal runs an activity's attempts one at a time, so the only way to send twice is a worker dying
- * between the SMTP server accepting the message and the row being marked (a window of milliseconds); the
- * Message-ID, derived from the key, then lets the receiving side drop the copy. Closing that window means
- * marking the row `sending` first and asking an operator when a retry finds it so.
+ * Sends an email once per idempotency key. The row is claimed first and marked `sending` before the SMTP
+ * conversation; a key already `sent` returns at once. SMTP has no idempotency: a worker that dies after the
+ * server accepted the message but before the row says `sent` leaves the row `sending`, and the retry cannot know
+ * whether the customer got it. It does not guess: it fails with `EmailDeliveryUncertain` (not retried) and an
+ * operator, having checked the mail server's log for the Message-ID, completes the step by hand or retries it
+ * with `{"resend": true}`. An error in the SMTP conversation means the server never confirmed taking the
+ * message, and a server must not deliver what it did not confirm, so that attempt is retried as usual.
  */
 export async function sendEmail(
   { db, mailer, from }: EmailDeps,
@@ -56,6 +60,19 @@ export async function sendEmail(
   if (row.status === 'sent') return { sent: false };
 
   const messageId = `<${createHash('sha256').update(`${request.tenantId}/${request.idempotencyKey}`).digest('hex').slice(0, 32)}@flowdesk>`;
+  if (row.status === 'sending' && !request.resend) {
+    throw ApplicationFailure.create({
+      type: 'EmailDeliveryUncertain',
+      nonRetryable: true,
+      message: `an earlier attempt to email ${request.to} ("${request.subject}") was interrupted after the mail server may have accepted it; check the mail log for Message-ID ${messageId}, then complete the step by hand or retry with {"resend": true}`,
+      details: [{ messageId, idempotencyKey: request.idempotencyKey }],
+    });
+  }
+  await db
+    .updateTable('emails')
+    .set((eb) => ({ status: 'sending', attempts: eb('attempts', '+', 1) }))
+    .where('id', '=', row.id)
+    .execute();
   try {
     await mailer.send({
       from,
@@ -70,7 +87,7 @@ export async function sendEmail(
     const message = error instanceof Error ? error.message : String(error);
     await db
       .updateTable('emails')
-      .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: message }))
+      .set({ status: 'pending', last_error: message })
       .where('id', '=', row.id)
       .execute();
     throw ApplicationFailure.retryable(
@@ -81,13 +98,12 @@ export async function sendEmail(
   await db.transaction().execute(async (trx) => {
     await trx
       .updateTable('emails')
-      .set((eb) => ({
+      .set({
         status: 'sent',
         message_id: messageId,
         sent_at: new Date(),
-        attempts: eb('attempts', '+', 1),
         last_error: null,
-      }))
+      })
       .where('id', '=', row.id)
       .execute();
     await appendEvent(trx, {

@@ -50,7 +50,7 @@ export function invoiceActivities(deps: InvoiceDeps) {
   /** A letter to the invoice's customer (greeting, body, the company's name), sent once per `{flowId}/{key}`. */
   const writeToCustomer = (
     input: Invoice,
-    letter: { key: string; template: string; subject: string; body: string[] },
+    letter: { key: string; template: string; subject: string; body: string[]; resend?: boolean },
   ) =>
     sendEmail(deps, {
       tenantId: input.tenantId,
@@ -60,6 +60,7 @@ export function invoiceActivities(deps: InvoiceDeps) {
       to: input.customer.email,
       subject: letter.subject,
       text: [`Hello ${input.customer.name},`, '', ...letter.body, '', deps.companyName].join('\n'),
+      resend: letter.resend,
     });
 
   return {
@@ -202,11 +203,12 @@ export function invoiceActivities(deps: InvoiceDeps) {
       return { sessionId: session.id, url: session.url, amount: input.amount };
     },
 
-    async sendInvoice(input: Invoice & { checkout: CheckoutSession }): Promise<void> {
+    async sendInvoice(input: Invoice & { checkout: CheckoutSession; resend?: boolean }): Promise<void> {
       const { invoice } = input;
       await writeToCustomer(input, {
         key: `invoice/${invoice.number}`,
         template: 'invoice.issued',
+        resend: input.resend,
         subject: `Invoice ${invoice.number} from ${deps.companyName}`,
         body: [
           `here is invoice ${invoice.number} for "${input.title}": ${money(invoice.total, invoice.currency)}, due on ${invoice.dueAt.slice(0, 10)}.`,

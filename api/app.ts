@@ -7,7 +7,7 @@ import type { ApiMetrics } from './metrics.js';
 import { fieldErrors, problemResponse, problemType, validationProblem } from './problem.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerFlowRoutes } from './routes/flows.js';
-import { type Check, readinessChecks, registerHealthRoutes } from './routes/health.js';
+import { type Check, registerHealthRoutes } from './routes/health.js';
 import { registerMeRoute } from './routes/me.js';
 import { registerPaymentRoutes } from './routes/payments.js';
 import { registerProposalRoutes } from './routes/proposals.js';
@@ -16,8 +16,8 @@ import { registerSigningRoutes } from './routes/signing.js';
 export interface AppOptions {
   metrics: ApiMetrics;
   version: string;
-  /** Readiness checks; defaults to the database and Temporal. */
-  checks?: Record<string, Check>;
+  /** What `/readyz` checks. */
+  checks: Record<string, Check>;
 }
 
 export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEnv> {
@@ -50,7 +50,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   });
   app.use('*', options.metrics.middleware);
 
-  registerHealthRoutes(app, options.checks ?? readinessChecks(deps));
+  registerHealthRoutes(app, options.checks);
   registerDocsRoutes(app, options.version);
   app.get('/metrics', async (c) =>
     c.body(await options.metrics.registry.metrics(), 200, {

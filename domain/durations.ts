@@ -21,5 +21,7 @@ export const RetrySettings = z.object({
   maximumAttempts: z.number().int().min(1).max(100).default(5),
   initialInterval: DurationText.prefault('1 second'),
   maximumInterval: DurationText.prefault('1 minute'),
+  /** How long one attempt may run; a worker that died mid-attempt is noticed after this. */
+  attemptTimeout: DurationText.prefault('1 minute'),
 });
 export type RetrySettings = z.infer<typeof RetrySettings>;

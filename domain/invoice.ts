@@ -49,6 +49,9 @@ export interface PaymentReceived {
 
 export const paymentReceived = defineSignal<[PaymentReceived]>('paymentReceived');
 
+/** Stripe closed a Checkout Session unpaid (they last 24 hours); the flow opens a new one for the balance. */
+export const checkoutExpired = defineSignal<[{ sessionId: string }]>('checkoutExpired');
+
 export interface PaidInvoice {
   invoiceId: string;
   number: string;

@@ -79,6 +79,7 @@ const environmentSchema = z.object({
 
   SIGNING_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   COMPANY_NAME: z.string().min(1).default('Flowdesk Installations'),
+  DOCUSIGN_CONNECT_SECRET: z.string().min(16, { error: 'must be a DocuSign Connect HMAC key' }).optional(),
 
   STRIPE_SECRET_KEY: z.string().startsWith('sk_', { error: 'must be a Stripe secret key (sk_…)' }).optional(),
   STRIPE_WEBHOOK_SECRET: z
@@ -111,6 +112,8 @@ export interface Config {
   /** Signs customer links (signing pages); the same secret must reach the API and the worker. */
   signingSecret?: string;
   companyName: string;
+  /** Verifies DocuSign Connect messages (its HMAC key); without it, /webhooks/esign/docusign refuses everything. */
+  docusignConnectSecret?: string;
   stripe: { secretKey?: string; webhookSecret?: string; apiUrl?: string; mockPort: number };
 }
 
@@ -164,6 +167,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
       },
       signingSecret: e.SIGNING_SECRET,
       companyName: e.COMPANY_NAME,
+      docusignConnectSecret: e.DOCUSIGN_CONNECT_SECRET,
       stripe: {
         secretKey: e.STRIPE_SECRET_KEY,
         webhookSecret: e.STRIPE_WEBHOOK_SECRET,

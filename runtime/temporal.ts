@@ -19,3 +19,27 @@ export function createTemporalClient(config: Config): { client: Client; connecti
   const client = new Client({ connection, namespace: config.temporal.namespace });
   return { client, connection };
 }
+
+export interface TemporalProbe {
+  /** Resolves when the namespace answers before the deadline. */
+  check(deadline: number): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * Readiness asks "is Temporal reachable now?", so its connection has no retry interceptor: retries
+ * would only hide the answer, and a retry timer still pending when the API stops fires on a closed channel.
+ */
+export function createTemporalProbe(config: Config): TemporalProbe {
+  const connection = Connection.lazy({
+    ...(temporalConnectionOptions(config) as ConnectionOptions),
+    interceptors: [],
+  });
+  return {
+    check: (deadline) =>
+      connection.withDeadline(deadline, () =>
+        connection.workflowService.describeNamespace({ namespace: config.temporal.namespace }),
+      ),
+    close: () => connection.close(),
+  };
+}

@@ -19,6 +19,7 @@ describe('flow settings', () => {
       maximumAttempts: 5,
       initialInterval: '1 second',
       maximumInterval: '1 minute',
+      attemptTimeout: '1 minute',
     });
   });
 });

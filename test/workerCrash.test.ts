@@ -76,6 +76,7 @@ describe('a worker killed mid-flow', () => {
     const email = `crash+${proposalId.toLowerCase()}@example.com`;
 
     let worker = await startWorkerProcess();
+    smtp.holdReplies();
     const started = await client.post('/v1/flows/proposal-to-payment', {
       proposal: {
         proposalId,
@@ -86,11 +87,29 @@ describe('a worker killed mid-flow', () => {
       },
       signing: { deadline: '1 hour', remindEvery: '1 hour' },
       payment: { dueIn: '1 hour', dunning: ['1 hour'] },
-      retry: { maximumAttempts: 10, initialInterval: '200 milliseconds', maximumInterval: '1 second' },
+      retry: {
+        maximumAttempts: 10,
+        initialInterval: '200 milliseconds',
+        maximumInterval: '1 second',
+        attemptTimeout: '3 seconds',
+      },
     });
     const flowId: string = started.body.flowId;
+
+    // Killed inside the signing link's send: the mail server has the message, the worker never heard so.
     const link = await signingLinkFor(smtp, email);
-    // Killed once the flow is waiting: between its steps, not inside an email's send (see the note on sendEmail).
+    await kill(worker);
+    smtp.releaseReplies();
+    worker = await startWorkerProcess();
+    // The retry cannot know whether the customer got it, so it does not send it again: a person decides.
+    const stuck = await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'needs_attention', 90_000);
+    expect(stuck.attention).toMatchObject({ step: 'sendSigningLink', reason: 'step_failed' });
+    expect(stuck.attention?.error).toMatch(/interrupted.*Message-ID <[0-9a-f]{32}@flowdesk>/);
+    const resolved = await client.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, {
+      action: 'fallback',
+      note: 'the mail log shows the message delivered',
+    });
+    expect(resolved.status).toBe(200);
     await waitForFlowRow(api.deps.db, flowId, (r) => r?.waiting_for === 'awaitSignature');
     await kill(worker);
 
@@ -139,7 +158,8 @@ describe('a worker killed mid-flow', () => {
       .select(['idempotency_key', 'status'])
       .where('tenant_id', '=', tenant.tenantId)
       .execute();
-    expect(sent).toHaveLength(3);
+    // The interrupted signing link stays on record as it was left: possibly delivered, confirmed by a person.
+    expect(sent.map((e) => e.status).sort()).toEqual(['sending', 'sent', 'sent']);
     expect(
       await api.deps.db.selectFrom('payments').select('id').where('invoice_id', '=', invoice.id).execute(),
     ).toHaveLength(1);

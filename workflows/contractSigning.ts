@@ -10,7 +10,7 @@ import {
   type SignedContract,
 } from '../domain/contract.js';
 import { Flow } from './kernel/index.js';
-import { retryPolicy } from './kernel/retry.js';
+import { stepActivityOptions } from './kernel/retry.js';
 
 /**
  * Contract signing: render the contract, open an envelope, email the signing link, then wait for the signature
@@ -24,10 +24,7 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
     tenantId: input.tenantId,
     steps: CONTRACT_SIGNING_STEPS,
   });
-  const contracts = proxyActivities<ContractActivities>({
-    startToCloseTimeout: '1 minute',
-    retry: retryPolicy(input.retry),
-  });
+  const contracts = proxyActivities<ContractActivities>(stepActivityOptions(input.retry));
   const flowId = workflowInfo().workflowId;
   const { proposal, contractId, tenantId } = input;
 
@@ -74,7 +71,13 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
       envelope = current;
       await flow.step(
         'sendSigningLink',
-        () => contracts.sendSigningLink({ ...ref, envelope: current, proposal }),
+        (correction) =>
+          contracts.sendSigningLink({
+            ...ref,
+            envelope: current,
+            proposal,
+            resend: correction?.resend === true,
+          }),
         {
           manual: () => undefined,
         },

@@ -2,13 +2,14 @@ import { msToNumber } from '@temporalio/common';
 import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CheckoutSession, InvoiceActivities, IssuedInvoice } from '../activities/invoices.js';
 import {
+  checkoutExpired,
   INVOICE_PAYMENT_STEPS,
   type InvoicePaymentInput,
   type PaidInvoice,
   paymentReceived,
 } from '../domain/invoice.js';
 import { Flow } from './kernel/index.js';
-import { retryPolicy } from './kernel/retry.js';
+import { stepActivityOptions } from './kernel/retry.js';
 
 /**
  * Invoice to payment: issue the invoice with the next number, open a Stripe Checkout Session for the balance,
@@ -23,10 +24,7 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
     tenantId: input.tenantId,
     steps: INVOICE_PAYMENT_STEPS,
   });
-  const invoices = proxyActivities<InvoiceActivities>({
-    startToCloseTimeout: '1 minute',
-    retry: retryPolicy(input.retry),
-  });
+  const invoices = proxyActivities<InvoiceActivities>(stepActivityOptions(input.retry));
   const flowId = workflowInfo().workflowId;
   const { tenantId, customer, title } = input;
 
@@ -35,6 +33,10 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
     if (!payments.has(payment.paymentId)) payments.set(payment.paymentId, payment.amount);
   });
   const paid = () => [...payments.values()].reduce((sum, amount) => sum + amount, 0);
+  const expiredSessions = new Set<string>();
+  setHandler(checkoutExpired, ({ sessionId }) => {
+    expiredSessions.add(sessionId);
+  });
 
   let invoice: IssuedInvoice | undefined;
   let checkout: CheckoutSession | undefined;
@@ -70,17 +72,27 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
       invoices.createCheckoutSession({ ...ref, attempt, amount: issued.total }),
     );
     checkout = link;
-    await flow.step('sendInvoice', () => invoices.sendInvoice({ ...ref, checkout: link }), {
-      manual: () => undefined,
-    });
+    await flow.step(
+      'sendInvoice',
+      (correction) => invoices.sendInvoice({ ...ref, checkout: link, resend: correction?.resend === true }),
+      {
+        manual: () => undefined,
+      },
+    );
 
     const dueAt = Date.parse(issued.dueAt);
     const reminderTimes = [dueAt, ...input.payment.dunning.map((after) => dueAt + msToNumber(after))];
     const open = () => issued.total - paid();
     // Payments may arrive at any moment, even before the wait starts: whenever the open balance differs from
-    // what the current link charges, the customer gets a link for the balance.
+    // what the current link charges, the customer gets a link for the balance. A link Stripe let expire is
+    // replaced quietly; the next letter carries the new one.
     for (;;) {
       if (open() <= 0) break;
+      if (open() === link.amount && expiredSessions.has(link.sessionId)) {
+        attempt++;
+        link = await invoices.createCheckoutSession({ ...ref, attempt, amount: open() });
+        checkout = link;
+      }
       if (open() !== link.amount) {
         attempt++;
         const paidSoFar = paid();
@@ -88,8 +100,8 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
         checkout = link;
         await invoices.sendBalanceRequest({ ...ref, checkout: link, attempt, paid: paidSoFar });
       }
-      const charged = link.amount;
-      await flow.waitFor('awaitPayment', () => open() !== charged, {
+      const { amount: charged, sessionId } = link;
+      await flow.waitFor('awaitPayment', () => open() !== charged || expiredSessions.has(sessionId), {
         remindAt: reminderTimes,
         remind: (reminder) =>
           invoices.sendPaymentReminder({ ...ref, reminder, paid: paid(), checkout: link }),

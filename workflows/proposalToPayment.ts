@@ -11,7 +11,7 @@ import {
 import { contractSigning } from './contractSigning.js';
 import { invoicePayment } from './invoicePayment.js';
 import { Flow } from './kernel/index.js';
-import { retryPolicy } from './kernel/retry.js';
+import { stepActivityOptions } from './kernel/retry.js';
 
 /**
  * Proposal to payment, as the business tells it: the proposal is accepted, a contract is generated, sent and
@@ -27,10 +27,7 @@ export async function proposalToPayment(input: ProposalToPaymentInput): Promise<
     steps: billing ? BILLING_CYCLE_STEPS : PROPOSAL_TO_PAYMENT_STEPS,
     continues: billing?.continues,
   });
-  const proposals = proxyActivities<ProposalActivities>({
-    startToCloseTimeout: '30 seconds',
-    retry: retryPolicy(input.retry),
-  });
+  const proposals = proxyActivities<ProposalActivities>(stepActivityOptions(input.retry));
   const flowId = workflowInfo().workflowId;
   const cycle = billing?.cycle ?? 1;
 

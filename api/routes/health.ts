@@ -1,6 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { sql } from 'kysely';
-import type { ApiDeps, ApiEnv } from '../context.js';
+import type { Db } from '../../db/client.js';
+import type { TemporalProbe } from '../../runtime/temporal.js';
+import type { ApiEnv } from '../context.js';
 import { PROBLEM_CONTENT_TYPE, problemType } from '../problem.js';
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -39,13 +41,10 @@ async function runCheck(check: Check): Promise<CheckResult> {
   }
 }
 
-export function readinessChecks({ db, temporal, config }: ApiDeps): Record<string, Check> {
+export function readinessChecks(db: Db, temporal: TemporalProbe): Record<string, Check> {
   return {
     database: () => sql`select 1`.execute(db),
-    temporal: () =>
-      temporal.connection.withDeadline(Date.now() + CHECK_TIMEOUT_MS, () =>
-        temporal.workflowService.describeNamespace({ namespace: config.temporal.namespace }),
-      ),
+    temporal: () => temporal.check(Date.now() + CHECK_TIMEOUT_MS),
   };
 }
 

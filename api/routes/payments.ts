@@ -1,17 +1,16 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import type { Context } from 'hono';
 import Stripe from 'stripe';
 import type { Db } from '../../db/client.js';
 import { appendEvent } from '../../db/events.js';
 import { type RecordedPayment, recordPayment } from '../../db/invoices.js';
-import { paymentReceived } from '../../domain/invoice.js';
+import { checkoutExpired, paymentReceived } from '../../domain/invoice.js';
 import { Currency } from '../../domain/proposal.js';
 import { STRIPE_API_VERSION } from '../../integrations/payments/stripe.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { problemContent, problemJson, problemResponse, problemType } from '../problem.js';
-import { actorOf } from './shared.js';
+import { problemContent, problemJson, problemType } from '../problem.js';
+import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
+import { actorOf, signalIfRunning } from './shared.js';
 
 const ManualPayment = z
   .object({
@@ -26,6 +25,16 @@ const ManualPayment = z
     receivedAt: z.iso.datetime().optional(),
   })
   .openapi('ManualPayment');
+
+const StripeEvent = z
+  .object({
+    id: z.string().min(1),
+    type: z.string().min(1),
+    created: z.number().int(),
+    data: z.object({ object: z.record(z.string(), z.unknown()) }),
+  })
+  .loose()
+  .openapi('StripeEvent', { description: 'A Stripe event object, as Stripe sends it' });
 
 const PaymentResult = z
   .object({
@@ -43,17 +52,12 @@ async function notifyFlow(deps: ApiDeps, flowId: string, paymentId: string, db: 
     .selectAll()
     .where('id', '=', paymentId)
     .executeTakeFirstOrThrow();
-  try {
-    await deps.temporal.workflow.getHandle(flowId).signal(paymentReceived, {
-      paymentId,
-      amount: Number(payment.amount),
-      source: payment.source as 'stripe' | 'bank_transfer',
-      occurredAt: payment.received_at.toISOString(),
-    });
-  } catch (error) {
-    // A finished flow already has everything it needs; the payment itself is recorded either way.
-    if (!(error instanceof WorkflowNotFoundError)) throw error;
-  }
+  await signalIfRunning(deps, flowId, paymentReceived, {
+    paymentId,
+    amount: Number(payment.amount),
+    source: payment.source as 'stripe' | 'bank_transfer',
+    occurredAt: payment.received_at.toISOString(),
+  });
 }
 
 function paymentRefusal(result: Extract<RecordedPayment, { recorded: false }>) {
@@ -148,70 +152,111 @@ export function registerPaymentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
   );
 
   const stripe = new Stripe(config.stripe.secretKey ?? 'sk_unused', { apiVersion: STRIPE_API_VERSION });
-
-  app.post('/webhooks/stripe', async (c: Context) => {
+  const genuineStripeEvent = verifiedWebhook((raw, c) => {
     const secret = config.stripe.webhookSecret;
-    const raw = await c.req.text();
-    let event: Stripe.Event;
+    if (!secret) return 'STRIPE_WEBHOOK_SECRET is not configured';
     try {
-      if (!secret) throw new Error('STRIPE_WEBHOOK_SECRET is not configured');
-      event = stripe.webhooks.constructEvent(raw, c.req.header('stripe-signature') ?? '', secret);
+      stripe.webhooks.constructEvent(raw, c.req.header('stripe-signature') ?? '', secret);
+      return undefined;
     } catch (error) {
-      return problemResponse({
-        type: problemType('invalid-signature'),
-        title: 'Invalid webhook signature',
-        status: 400,
-        detail: error instanceof Error ? error.message : String(error),
-      });
+      return error instanceof Error ? error.message : String(error);
     }
-    const notify: { flowId: string; paymentId: string }[] = [];
-    const duplicate = await db.transaction().execute(async (trx) => {
-      const receipt = await trx
-        .insertInto('webhook_receipts')
-        .values({ source: 'stripe', external_id: event.id, event_type: event.type, payload: raw })
-        .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      const session = event.data.object as Stripe.Checkout.Session;
-      const metadata = session.metadata ?? {};
-      const paid =
-        (event.type === 'checkout.session.completed' && session.payment_status === 'paid') ||
-        event.type === 'checkout.session.async_payment_succeeded';
-      if (paid && metadata.invoiceId && metadata.tenantId) {
-        // Recorded on the first delivery; looked up again on a repeat, so a lost signal is sent again.
-        const result = await recordPayment(trx, {
-          tenantId: metadata.tenantId,
-          invoiceId: metadata.invoiceId,
-          source: 'stripe',
-          externalId: typeof session.payment_intent === 'string' ? session.payment_intent : session.id,
-          amount: session.amount_total ?? 0,
-          currency: (session.currency ?? '').toUpperCase(),
-          receivedAt: new Date(event.created * 1000),
-          actor: { type: 'webhook', id: `stripe:${event.id}` },
-        });
-        if (result.recorded || result.reason === 'duplicate')
-          notify.push({ flowId: result.flowId, paymentId: result.paymentId });
-      } else if (
-        receipt &&
-        metadata.tenantId &&
-        ['checkout.session.async_payment_failed', 'checkout.session.expired', 'charge.refunded'].includes(
-          event.type,
-        )
-      ) {
-        // Recorded for finance; none of these moves a flow backwards.
-        await appendEvent(trx, {
-          tenantId: metadata.tenantId,
-          type: `stripe.${event.type}`,
-          actor: { type: 'webhook', id: `stripe:${event.id}` },
-          entity: { type: 'invoice', id: metadata.invoiceId ?? session.id },
-          flowId: metadata.flowId,
-          payload: { stripeEventId: event.id, objectId: session.id },
-          idempotencyKey: `stripe/${event.id}`,
-        });
-      }
-      return !receipt;
-    });
-    for (const { flowId, paymentId } of notify) await notifyFlow(deps, flowId, paymentId, db);
-    return c.json({ received: true, duplicate }, 200);
   });
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/webhooks/stripe',
+      tags: ['Webhooks'],
+      summary: 'Stripe events (signed with the endpoint secret)',
+      description:
+        'Verified with `Stripe-Signature` over the raw body (5 minutes tolerance), deduplicated by event id. ' +
+        'Paid Checkout Sessions record a payment and tell the flow; an expired session makes the flow open a new ' +
+        'one; failed async payments and refunds are recorded for finance. Nothing here moves a flow backwards.',
+      middleware: [genuineStripeEvent] as const,
+      request: { body: { required: true, content: { 'application/json': { schema: StripeEvent } } } },
+      responses: {
+        200: { description: 'Received', content: { 'application/json': { schema: WebhookReceipt } } },
+        400: { description: 'Forged, stale or malformed', content: problemContent },
+      },
+    }),
+    async (c) => {
+      const raw = await c.req.text();
+      const event = JSON.parse(raw) as Stripe.Event;
+      const notify: { flowId: string; paymentId: string }[] = [];
+      let expired: { flowId: string; sessionId: string } | undefined;
+      const duplicate = await db.transaction().execute(async (trx) => {
+        const receipt = await trx
+          .insertInto('webhook_receipts')
+          .values({ source: 'stripe', external_id: event.id, event_type: event.type, payload: raw })
+          .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        const session = event.data.object as Stripe.Checkout.Session;
+        const metadata = session.metadata ?? {};
+        const paid =
+          (event.type === 'checkout.session.completed' && session.payment_status === 'paid') ||
+          event.type === 'checkout.session.async_payment_succeeded';
+        if (paid && metadata.invoiceId && metadata.tenantId) {
+          // Recorded on the first delivery; looked up again on a repeat, so a lost signal is sent again.
+          const result = await recordPayment(trx, {
+            tenantId: metadata.tenantId,
+            invoiceId: metadata.invoiceId,
+            source: 'stripe',
+            externalId: typeof session.payment_intent === 'string' ? session.payment_intent : session.id,
+            amount: session.amount_total ?? 0,
+            currency: (session.currency ?? '').toUpperCase(),
+            receivedAt: new Date(event.created * 1000),
+            actor: { type: 'webhook', id: `stripe:${event.id}` },
+          });
+          if (result.recorded || result.reason === 'duplicate')
+            notify.push({ flowId: result.flowId, paymentId: result.paymentId });
+          await trx
+            .updateTable('checkout_sessions')
+            .set({ status: 'complete' })
+            .where('id', '=', session.id)
+            .execute();
+          return !receipt;
+        }
+        if (event.type === 'checkout.session.expired' && metadata.flowId) {
+          // Only an open session expires; one already paid stays paid, whatever arrives late.
+          await trx
+            .updateTable('checkout_sessions')
+            .set({ status: 'expired' })
+            .where('id', '=', session.id)
+            .where('status', '=', 'open')
+            .execute();
+          const current = await trx
+            .selectFrom('checkout_sessions')
+            .select('status')
+            .where('id', '=', session.id)
+            .executeTakeFirst();
+          if (current?.status === 'expired') expired = { flowId: metadata.flowId, sessionId: session.id };
+        }
+        if (
+          receipt &&
+          metadata.tenantId &&
+          ['checkout.session.async_payment_failed', 'checkout.session.expired', 'charge.refunded'].includes(
+            event.type,
+          )
+        ) {
+          // Recorded for finance; none of these moves a flow backwards.
+          await appendEvent(trx, {
+            tenantId: metadata.tenantId,
+            type: `stripe.${event.type}`,
+            actor: { type: 'webhook', id: `stripe:${event.id}` },
+            entity: { type: 'invoice', id: metadata.invoiceId ?? session.id },
+            flowId: metadata.flowId,
+            payload: { stripeEventId: event.id, objectId: session.id },
+            idempotencyKey: `stripe/${event.id}`,
+          });
+        }
+        return !receipt;
+      });
+      for (const { flowId, paymentId } of notify) await notifyFlow(deps, flowId, paymentId, db);
+      if (expired)
+        await signalIfRunning(deps, expired.flowId, checkoutExpired, { sessionId: expired.sessionId });
+      return c.json({ received: true as const, duplicate }, 200);
+    },
+  );
 }

@@ -1,5 +1,8 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/workflow';
 import type { Actor } from '../../domain/flow.js';
 import type { Principal } from '../apiKeys.js';
+import type { ApiDeps } from '../context.js';
 
 /** Who did it, as the audit trail records a person acting through an API key. */
 export function actorOf(principal: Principal): Actor {
@@ -19,5 +22,22 @@ export function decodeCursor(cursor: string): { updatedAt: string; id: string } 
     return { updatedAt, id };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Signals a flow about something already recorded in the database. A flow that has finished had everything it
+ * needed, so its absence is not an error; the record stands either way.
+ */
+export async function signalIfRunning<Args extends unknown[]>(
+  deps: Pick<ApiDeps, 'temporal'>,
+  flowId: string,
+  signal: SignalDefinition<Args>,
+  ...args: Args
+): Promise<void> {
+  try {
+    await deps.temporal.workflow.getHandle(flowId).signal(signal, ...args);
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
 }

@@ -1,13 +1,11 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Context } from 'hono';
 import { html } from 'hono/html';
 import { sql } from 'kysely';
-import { appendEvent } from '../../db/events.js';
-import { contractDeclined, contractSigned, type SignatureEvent } from '../../domain/contract.js';
 import { checkSigningToken } from '../../integrations/esign/local.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
+import { recordSignatureDecision } from '../signatures.js';
 
 const EnvelopeParam = z.object({ envelopeId: z.string().min(1).max(200) });
 const LinkQuery = z.object({ expires: z.string().max(20), token: z.string().max(100) });
@@ -51,7 +49,7 @@ function page(c: Context, status: 200 | 403 | 404 | 409 | 410, title: string, bo
 }
 
 export function registerSigningRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
-  const { db, temporal, config } = deps;
+  const { db, config } = deps;
 
   /** The envelope behind a signing link, or the page saying why the link does not work. */
   async function openEnvelope(c: Context, envelopeId: string, query: z.infer<typeof LinkQuery>) {
@@ -200,69 +198,17 @@ export function registerSigningRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
         return page(c, 409, 'Please confirm', html`<p>Tick the box to confirm you agree, then sign.</p>`);
       }
       const signing = form.decision === 'sign';
-      const now = new Date();
-      const ip = getConnInfo(c).remote.address ?? 'unknown';
-      const recorded = await db.transaction().execute(async (trx) => {
-        const updated = await trx
-          .updateTable('signature_envelopes')
-          .set(
-            signing
-              ? { status: 'completed', signer_name: form.signerName ?? null, signer_ip: ip, signed_at: now }
-              : { status: 'declined', declined_at: now, decline_reason: form.reason ?? null, signer_ip: ip },
-          )
-          .where('id', '=', envelopeId)
-          .where('status', '=', 'sent')
-          .executeTakeFirst();
-        if (updated.numUpdatedRows === 0n) return false;
-        await trx
-          .updateTable('contracts')
-          .set({ state: signing ? 'SIGNED' : 'DECLINED', signed_at: signing ? now : null, updated_at: now })
-          .where('tenant_id', '=', envelope.tenant_id)
-          .where('contract_key', '=', envelope.contract_key)
-          .execute();
-        await appendEvent(trx, {
-          tenantId: envelope.tenant_id,
-          type: signing ? 'contract.signed' : 'contract.declined',
-          actor: { type: 'customer', id: envelope.customer_email, name: form.signerName },
-          entity: { type: 'contract', id: envelope.contract_key },
-          flowId: envelope.flow_id,
-          payload: {
-            envelopeId,
-            version: envelope.contract_version,
-            documentSha256: envelope.document_sha256,
-            signerName: signing ? form.signerName : undefined,
-            ip,
-            reason: form.reason,
-          },
-          occurredAt: now,
-          idempotencyKey: `${envelope.flow_id}/contract.${signing ? 'signed' : 'declined'}/${envelopeId}`,
-        });
-        return true;
-      });
-      const current = recorded
-        ? envelope
-        : await db
-            .selectFrom('signature_envelopes')
-            .selectAll()
-            .where('id', '=', envelopeId)
-            .executeTakeFirstOrThrow();
-      if (!recorded && current.status !== (signing ? 'completed' : 'declined')) {
-        return page(c, 409, 'Already decided', html`<p>This contract was already ${current.status}.</p>`);
-      }
-      // Signalled after the commit, and again on a repeated submission: the flow ignores what it already has.
-      const event: SignatureEvent = {
+      const outcome = await recordSignatureDecision(deps, {
         envelopeId,
+        outcome: signing ? 'signed' : 'declined',
         signerName: form.signerName,
         reason: form.reason,
-        occurredAt: now.toISOString(),
-      };
-      try {
-        await temporal.workflow
-          .getHandle(envelope.flow_id)
-          .signal(signing ? contractSigned : contractDeclined, event);
-      } catch (error) {
-        // A flow that has already finished had this answer already; anything else must surface.
-        if (recorded || !(error instanceof WorkflowNotFoundError)) throw error;
+        ip: getConnInfo(c).remote.address ?? 'unknown',
+        occurredAt: new Date(),
+        actor: { type: 'customer', id: envelope.customer_email, name: form.signerName },
+      });
+      if (outcome.result === 'already_decided') {
+        return page(c, 409, 'Already decided', html`<p>This contract was already ${outcome.status}.</p>`);
       }
       return signing
         ? page(

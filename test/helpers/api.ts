@@ -1,47 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { createApiKey } from '../../api/apiKeys.js';
-import { createApp } from '../../api/app.js';
-import type { ApiDeps } from '../../api/context.js';
-import { createApiMetrics } from '../../api/metrics.js';
 import type { Check } from '../../api/routes/health.js';
-import { createDb, type Db } from '../../db/client.js';
+import { type RunningApi, startApi } from '../../api/server.js';
+import type { Db } from '../../db/client.js';
 import { ensureTenant } from '../../db/tenants.js';
 import type { Role } from '../../domain/roles.js';
 import { createLogger } from '../../runtime/logger.js';
-import { createTemporalClient } from '../../runtime/temporal.js';
 import { testConfig } from './config.js';
 
-export interface TestApi {
-  url: string;
-  deps: ApiDeps;
-  stop(): Promise<void>;
-}
+export type TestApi = RunningApi;
 
-/** The real API app served over HTTP on a free port, wired to the run's database and Temporal server. */
-export async function startTestApi(
+/** The real API served over HTTP on a free port, wired to the run's database and Temporal server. */
+export function startTestApi(
   options: { env?: Record<string, string>; checks?: Record<string, Check> } = {},
 ): Promise<TestApi> {
-  const config = testConfig(options.env);
-  if (!config.database.url) throw new Error('the test run has no database');
-  const db = createDb(config.database.url, 5);
-  const { client: temporal, connection } = createTemporalClient(config);
-  const deps: ApiDeps = { config, db, temporal, logger: createLogger(config, 'api-test') };
-  const app = createApp(deps, { metrics: createApiMetrics(), version: 'test', checks: options.checks });
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+  const config = testConfig({ HOST: '127.0.0.1', DATABASE_POOL_SIZE: '5', ...options.env });
+  return startApi(config, {
+    logger: createLogger(config, 'api-test'),
+    version: 'test',
+    checks: options.checks,
+    port: 0,
   });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    deps,
-    async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await db.destroy();
-      await connection.close();
-    },
-  };
 }
 
 export interface TestTenant {

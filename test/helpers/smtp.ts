@@ -17,6 +17,12 @@ export interface SmtpSink {
   /** Refuse every message with a 451 until `accept()` (an SMTP server that is up but failing). */
   reject(): void;
   accept(): void;
+  /**
+   * Keep each message but hold back the server's final "250 accepted" until `releaseReplies()`: the moment in
+   * which a client that dies cannot know the message arrived.
+   */
+  holdReplies(): void;
+  releaseReplies(): void;
   stop(): Promise<void>;
 }
 
@@ -25,6 +31,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   const messages: CapturedEmail[] = [];
   const waiters = new Set<() => void>();
   let rejecting = false;
+  let holding = false;
+  const held: (() => void)[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -49,7 +57,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
               parsed,
             });
             for (const wake of waiters) wake();
-            callback();
+            if (holding) held.push(() => callback());
+            else callback();
           },
           (error: Error) => callback(error),
         );
@@ -85,6 +94,16 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     accept: () => {
       rejecting = false;
     },
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    holdReplies: () => {
+      holding = true;
+    },
+    releaseReplies: () => {
+      holding = false;
+      for (const reply of held.splice(0)) reply();
+    },
+    stop: () => {
+      for (const reply of held.splice(0)) reply();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
 }

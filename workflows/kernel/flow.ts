@@ -341,8 +341,19 @@ export class Flow {
       }
       if (nextReminderAt !== undefined && Date.now() >= nextReminderAt) {
         reminders++;
-        await options.remind?.(reminders);
-        await this.publish('flow.reminder.sent', SYSTEM, { step: name, reminder: reminders });
+        try {
+          await options.remind?.(reminders);
+          await this.publish('flow.reminder.sent', SYSTEM, { step: name, reminder: reminders });
+        } catch (error) {
+          if (isCancellation(error)) throw error;
+          // A reminder is a courtesy: one that cannot be sent is on record, and the wait and its deadline go on.
+          step.lastError = describe(error);
+          await this.publish('flow.reminder.failed', SYSTEM, {
+            step: name,
+            reminder: reminders,
+            error: step.lastError,
+          });
+        }
         nextReminderAt = remindEvery === undefined ? nextScheduled() : nextReminderAt + remindEvery;
       }
     }
