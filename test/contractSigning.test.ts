@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
@@ -15,6 +16,8 @@ import {
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { startTestWorker, type TestWorker } from './helpers/temporal.js';
 
+const CONNECT_KEY = 'docusign-connect-test-key-0123456789';
+
 let api: TestApi;
 let smtp: SmtpSink;
 let worker: TestWorker;
@@ -25,7 +28,7 @@ let counter = 0;
 
 beforeAll(async () => {
   smtp = await startSmtpSink();
-  api = await startTestApi();
+  api = await startTestApi({ env: { DOCUSIGN_CONNECT_SECRET: CONNECT_KEY } });
   const config = testConfig({ SMTP_URL: smtp.url, PUBLIC_URL: api.url });
   worker = await startTestWorker({
     activities: createActivities({ config, db: api.deps.db, logger: createLogger(config, 'worker-test') }),
@@ -412,5 +415,120 @@ describe('contractSigning', () => {
     const listed = await apiClient(api.url, otherKey).get('/v1/flows');
     expect(listed.body.flows).toEqual([]);
     await apiClient(api.url, coordinatorKey).post(`${path}/cancel`);
+  });
+});
+
+/** A DocuSign Connect (JSON SIM) message about an envelope, signed as Connect signs it (or with another key). */
+function postConnect(envelopeId: string, event: string, summary: Record<string, unknown>, key = CONNECT_KEY) {
+  const body = JSON.stringify({
+    event,
+    apiVersion: 'v2.1',
+    uri: `/restapi/v2.1/accounts/acc/envelopes/${envelopeId}`,
+    retryCount: 0,
+    configurationId: 10001,
+    generatedDateTime: new Date().toISOString(),
+    data: { accountId: 'acc', userId: 'user', envelopeId, envelopeSummary: summary },
+  });
+  return fetch(`${api.url}/webhooks/esign/docusign`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-docusign-signature-1': createHmac('sha256', 'an-older-connect-key').update(body).digest('base64'),
+      'x-docusign-signature-2': createHmac('sha256', key).update(body).digest('base64'),
+    },
+    body,
+  });
+}
+
+async function envelopeOf(flowId: string) {
+  return api.deps.db
+    .selectFrom('signature_envelopes')
+    .selectAll()
+    .where('flow_id', '=', flowId)
+    .executeTakeFirstOrThrow();
+}
+
+describe('DocuSign Connect', () => {
+  it('records envelope-completed once from a genuine message and completes the flow; a forged one changes nothing', async () => {
+    const input = contractInput();
+    const { flowId, handle } = await startContract(input);
+    await waitForFlow(flowId, (r) => r.state === 'waiting');
+    const envelope = await envelopeOf(flowId);
+    const completed = {
+      status: 'completed',
+      recipients: {
+        signers: [{ name: 'Ada King', email: input.proposal.customer.email, status: 'completed' }],
+      },
+    };
+
+    const forged = await postConnect(envelope.id, 'envelope-completed', completed, 'not-the-connect-key');
+    expect(forged.status).toBe(400);
+    expect(forged.headers.get('content-type')).toBe('application/problem+json');
+    expect((await envelopeOf(flowId)).status).toBe('sent');
+    const receipts = () =>
+      api.deps.db
+        .selectFrom('webhook_receipts')
+        .select('id')
+        .where('source', '=', 'docusign')
+        .where('external_id', 'like', `${envelope.id}/%`)
+        .execute();
+    expect(await receipts()).toHaveLength(0);
+
+    const first = await postConnect(envelope.id, 'envelope-completed', completed);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ received: true, duplicate: false });
+    const again = await postConnect(envelope.id, 'envelope-completed', completed);
+    expect(await again.json()).toEqual({ received: true, duplicate: true });
+    // Events Flowdesk does not act on are acknowledged, so Connect does not retry them.
+    expect((await postConnect(envelope.id, 'recipient-delivered', completed)).status).toBe(200);
+
+    expect(await handle.result()).toMatchObject({ signerName: 'Ada King', envelopeId: envelope.id });
+    expect(await receipts()).toHaveLength(1);
+    expect((await envelopeOf(flowId)).signer_name).toBe('Ada King');
+    const signed = await api.deps.db
+      .selectFrom('domain_events')
+      .select(['actor'])
+      .where('flow_id', '=', flowId)
+      .where('type', '=', 'contract.signed')
+      .execute();
+    expect(signed).toEqual([{ actor: { type: 'webhook', id: `docusign:${envelope.id}`, name: 'Ada King' } }]);
+  });
+
+  it('treats envelope-voided and envelope-declined as a decision for an operator', async () => {
+    const voidedInput = contractInput();
+    const voidedFlow = await startContract(voidedInput);
+    await waitForFlow(voidedFlow.flowId, (r) => r.state === 'waiting');
+    const voided = await envelopeOf(voidedFlow.flowId);
+    expect(
+      (
+        await postConnect(voided.id, 'envelope-voided', {
+          status: 'voided',
+          voidedReason: 'sender corrected',
+        })
+      ).status,
+    ).toBe(200);
+    const stuck = await waitForFlow(voidedFlow.flowId, (r) => r.state === 'needs_attention');
+    expect(stuck.attention).toMatchObject({
+      step: 'awaitSignature',
+      reason: 'declined',
+      options: ['resend'],
+    });
+    expect(String(stuck.attention?.error)).toContain('voided: sender corrected');
+    expect((await envelopeOf(voidedFlow.flowId)).status).toBe('voided');
+
+    const declinedInput = contractInput();
+    const declinedFlow = await startContract(declinedInput);
+    await waitForFlow(declinedFlow.flowId, (r) => r.state === 'waiting');
+    const declined = await envelopeOf(declinedFlow.flowId);
+    await postConnect(declined.id, 'envelope-declined', {
+      status: 'declined',
+      recipients: { signers: [{ name: 'Ada', status: 'declined', declinedReason: 'price too high' }] },
+    });
+    const refused = await waitForFlow(declinedFlow.flowId, (r) => r.state === 'needs_attention');
+    expect(String(refused.attention?.error)).toContain('price too high');
+    for (const { flowId } of [voidedFlow, declinedFlow]) {
+      await apiClient(api.url, coordinatorKey).post(`/v1/flows/${encodeURIComponent(flowId)}/cancel`);
+      await waitForFlow(flowId, (r) => r.state === 'cancelled');
+    }
   });
 });

@@ -101,7 +101,26 @@ const checkoutEvent = (
   type: string,
   invoice: { id: string; flow_id: string; tenant_id: string },
   amount: number,
-) => checkoutCompletedEvent(id, invoice, amount, type);
+  session: Record<string, unknown> = {},
+) => checkoutCompletedEvent(id, invoice, amount, type, session);
+
+function sessionsOf(invoiceId: string) {
+  return api.deps.db
+    .selectFrom('checkout_sessions')
+    .selectAll()
+    .where('invoice_id', '=', invoiceId)
+    .orderBy('attempt')
+    .execute();
+}
+
+async function waitForSessions(invoiceId: string, count: number) {
+  for (let i = 0; i < 200; i++) {
+    const sessions = await sessionsOf(invoiceId);
+    if (sessions.length >= count) return sessions;
+    await sleep(100);
+  }
+  throw new Error(`invoice ${invoiceId} never had ${count} checkout sessions`);
+}
 
 const postStripe = (payload: string, signature?: string) =>
   postStripeWebhook(api.url, payload, WEBHOOK_SECRET, signature);
@@ -331,5 +350,67 @@ describe('invoicePayment', () => {
       reference: 'LATE',
     });
     expect(late.status).toBe(409);
+  });
+
+  it('counts a delayed payment once when Stripe’s events arrive out of order and twice over', async () => {
+    const input = invoiceInput();
+    const { flowId, handle } = await startInvoice(input);
+    const invoice = await invoiceOf(flowId);
+    const [session] = await waitForSessions(invoice.id, 1);
+    const id = `evt_async_${counter}`;
+    // A bank debit: the session completes unpaid, the money follows. Here the success comes first.
+    const object = { id: session?.id, payment_intent: `pi_${id}` };
+    const succeeded = checkoutEvent(
+      `${id}_ok`,
+      'checkout.session.async_payment_succeeded',
+      invoice,
+      1_000_000,
+      object,
+    );
+    const completed = checkoutEvent(`${id}_done`, 'checkout.session.completed', invoice, 1_000_000, {
+      ...object,
+      payment_status: 'unpaid',
+    });
+    const expired = checkoutEvent(`${id}_late`, 'checkout.session.expired', invoice, 1_000_000, object);
+    for (const payload of [succeeded, completed, succeeded, expired, completed]) {
+      expect((await postStripe(payload)).status).toBe(200);
+    }
+    expect(await handle.result()).toMatchObject({ paid: 1_000_000, overpaid: 0 });
+    expect(await paymentsOf(invoice.id)).toHaveLength(1);
+    // The late expiry of a paid session neither reopens it nor opens another.
+    expect((await sessionsOf(invoice.id)).map((s) => [s.attempt, s.status])).toEqual([[1, 'complete']]);
+    await waitForFlow(flowId, 'completed');
+  });
+
+  it('replaces a Checkout Session Stripe let expire with a new one for the balance, without writing to the customer', async () => {
+    const input = invoiceInput();
+    const { flowId, handle } = await startInvoice(input);
+    const invoice = await invoiceOf(flowId);
+    await waitForFlow(flowId, 'waiting');
+    const [first] = await waitForSessions(invoice.id, 1);
+    const expiry = checkoutEvent(`evt_expired_${counter}`, 'checkout.session.expired', invoice, 1_000_000, {
+      id: first?.id,
+      payment_status: 'unpaid',
+    });
+    expect((await postStripe(expiry, 't=1,v1=forged')).status).toBe(400);
+    expect((await sessionsOf(invoice.id)).map((s) => s.status)).toEqual(['open']);
+
+    expect((await postStripe(expiry)).status).toBe(200);
+    expect((await postStripe(expiry)).status).toBe(200);
+    const sessions = await waitForSessions(invoice.id, 2);
+    expect(sessions.map((s) => [s.attempt, s.status, Number(s.amount)])).toEqual([
+      [1, 'expired', 1_000_000],
+      [2, 'open', 1_000_000],
+    ]);
+    await waitForFlow(flowId, 'waiting');
+    await sleep(500);
+    expect(await sessionsOf(invoice.id)).toHaveLength(2);
+    expect(smtp.messages.filter((m) => m.envelope.to.includes(input.customer.email))).toHaveLength(1);
+
+    const paid = checkoutEvent(`evt_paid_${counter}`, 'checkout.session.completed', invoice, 1_000_000, {
+      id: sessions[1]?.id,
+    });
+    expect((await postStripe(paid)).status).toBe(200);
+    expect(await handle.result()).toMatchObject({ paid: 1_000_000 });
   });
 });

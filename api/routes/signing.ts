@@ -3,9 +3,16 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { html } from 'hono/html';
 import { sql } from 'kysely';
+import {
+  ConnectMessage,
+  connectDecision,
+  verifyConnectSignature,
+} from '../../integrations/esign/docusign.js';
 import { checkSigningToken } from '../../integrations/esign/local.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
+import { problemContent } from '../problem.js';
 import { recordSignatureDecision } from '../signatures.js';
+import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
 
 const EnvelopeParam = z.object({ envelopeId: z.string().min(1).max(200) });
 const LinkQuery = z.object({ expires: z.string().max(20), token: z.string().max(100) });
@@ -218,6 +225,63 @@ export function registerSigningRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
             html`<p>We have recorded your signature and will send the invoice shortly.</p>`,
           )
         : page(c, 200, 'We have recorded your answer', html`<p>Someone from our team will contact you.</p>`);
+    },
+  );
+
+  const genuineConnectMessage = verifiedWebhook((raw, c) => {
+    const secret = config.docusignConnectSecret;
+    if (!secret) return 'DOCUSIGN_CONNECT_SECRET is not configured';
+    return verifyConnectSignature(raw, c.req.header(), secret)
+      ? undefined
+      : 'no X-DocuSign-Signature-N header matches the body';
+  });
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/webhooks/esign/{provider}',
+      tags: ['Webhooks'],
+      summary: 'E-signature provider events (DocuSign Connect, JSON SIM)',
+      description:
+        'Verified with the Connect HMAC key over the raw body (`X-DocuSign-Signature-1`…`-N`). ' +
+        '`envelope-completed`, `envelope-declined` and `envelope-voided` are recorded once per envelope and ' +
+        'tell its flow; other events are acknowledged and ignored.',
+      middleware: [genuineConnectMessage] as const,
+      request: {
+        params: z.object({ provider: z.enum(['docusign']) }),
+        body: {
+          required: true,
+          content: { 'application/json': { schema: ConnectMessage.openapi('ConnectMessage') } },
+        },
+      },
+      responses: {
+        200: { description: 'Received', content: { 'application/json': { schema: WebhookReceipt } } },
+        400: { description: 'Forged or malformed', content: problemContent },
+      },
+    }),
+    async (c) => {
+      const message = c.req.valid('json');
+      const decision = connectDecision(message);
+      if (!decision) return c.json({ received: true as const, duplicate: false }, 200);
+      const outcome = await recordSignatureDecision(deps, {
+        ...decision,
+        actor: { type: 'webhook', id: `docusign:${decision.envelopeId}`, name: decision.signerName },
+      });
+      // Account-wide Connect also reports envelopes Flowdesk did not send: acknowledged, so it stops retrying.
+      if (outcome.result === 'unknown_envelope')
+        return c.json({ received: true as const, duplicate: false }, 200);
+      const receipt = await db
+        .insertInto('webhook_receipts')
+        .values({
+          source: 'docusign',
+          external_id: `${decision.envelopeId}/${message.event}`,
+          event_type: message.event,
+          payload: await c.req.text(),
+        })
+        .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      return c.json({ received: true as const, duplicate: !receipt || outcome.result !== 'recorded' }, 200);
     },
   );
 }

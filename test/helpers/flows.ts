@@ -61,6 +61,7 @@ export function checkoutCompletedEvent(
   invoice: { id: string; flow_id: string; tenant_id: string },
   amount: number,
   type = 'checkout.session.completed',
+  session: Record<string, unknown> = {},
 ) {
   return JSON.stringify({
     id,
@@ -76,6 +77,7 @@ export function checkoutCompletedEvent(
         payment_status: 'paid',
         payment_intent: `pi_${id}`,
         metadata: { tenantId: invoice.tenant_id, invoiceId: invoice.id, flowId: invoice.flow_id },
+        ...session,
       },
     },
   });
