@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { flowStatusQuery } from '../domain/flow.js';
@@ -260,5 +261,87 @@ describe('proposalToPayment through the API', () => {
       .select((eb) => eb.fn.countAll().as('n'))
       .executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
+  });
+
+  it('bills a recurring agreement once per cycle, each cycle a new run of the same flow, then completes', async () => {
+    const client = apiClient(api.url, coordinatorKey);
+    const body = { ...proposal(), recurring: { every: '2 seconds', cycles: 2 } };
+    const { proposalId } = body.proposal;
+    const email = body.proposal.customer.email;
+    const flowId: string = (await client.post('/v1/flows/proposal-to-payment', body)).body.flowId;
+    const link = await signingLinkFor(smtp, email);
+    await submitSigningForm(api.deps.db, link, {
+      decision: 'sign',
+      signerName: 'Katherine Johnson',
+      agree: 'yes',
+    });
+
+    const invoiceFor = async (invoiceKey: string) => {
+      for (;;) {
+        const row = await api.deps.db
+          .selectFrom('invoices')
+          .selectAll()
+          .where('tenant_id', '=', tenant.tenantId)
+          .where('invoice_key', '=', invoiceKey)
+          .executeTakeFirst();
+        if (row?.number) {
+          await smtp.waitFor(
+            (m) =>
+              m.envelope.to.includes(email) &&
+              m.parsed.subject === `Invoice ${row.number} from Flowdesk Installations`,
+          );
+          return row;
+        }
+        await sleep(100);
+      }
+    };
+    const first = await invoiceFor(`${proposalId}-1`);
+    const firstRun = (await worker.client.workflow.getHandle(flowId).describe()).runId;
+    await postStripeWebhook(
+      api.url,
+      checkoutCompletedEvent(`evt_${proposalId}-1`, first, 700_000),
+      WEBHOOK_SECRET,
+    );
+
+    // The next cycle waits for its billing date in a new run, then invoices again.
+    const second = await invoiceFor(`${proposalId}-2`);
+    const secondRun = await worker.client.workflow.getHandle(flowId).describe();
+    expect(secondRun.runId).not.toBe(firstRun);
+    const [year, n] = (first.number ?? '').split('-').slice(1).map(Number);
+    expect(second.number).toBe(`INV-${year}-${String((n ?? 0) + 1).padStart(6, '0')}`);
+    await postStripeWebhook(
+      api.url,
+      checkoutCompletedEvent(`evt_${proposalId}-2`, second, 700_000),
+      WEBHOOK_SECRET,
+    );
+
+    const result = await worker.client.workflow.getHandle(flowId).result();
+    expect(result.invoices).toEqual([expect.objectContaining({ number: second.number, paid: 700_000 })]);
+    const done = await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'completed');
+    expect([done.run_id, done.progress_done, done.progress_total]).toEqual([secondRun.runId, 3, 3]);
+    const invoices = await api.deps.db
+      .selectFrom('invoices')
+      .select(['invoice_key', 'state'])
+      .where('tenant_id', '=', tenant.tenantId)
+      .where('invoice_key', 'like', `${proposalId}-%`)
+      .orderBy('invoice_key')
+      .execute();
+    expect(invoices).toEqual([
+      { invoice_key: `${proposalId}-1`, state: 'PAID' },
+      { invoice_key: `${proposalId}-2`, state: 'PAID' },
+    ]);
+    // One contract for the agreement, however many invoices follow.
+    expect(
+      smtp.messages.filter(
+        (m) => m.envelope.to.includes(email) && /ready to sign/.test(m.parsed.subject ?? ''),
+      ),
+    ).toHaveLength(1);
+    const started = await api.deps.db
+      .selectFrom('domain_events')
+      .select('type')
+      .where('flow_id', '=', flowId)
+      .where('type', '=', 'flow.completed')
+      .execute();
+    expect(started).toHaveLength(1);
   });
 });

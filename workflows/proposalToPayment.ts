@@ -30,6 +30,7 @@ export async function proposalToPayment(input: ProposalToPaymentInput): Promise<
   const proposals = proxyActivities<ProposalActivities>(stepActivityOptions(input.retry));
   const flowId = workflowInfo().workflowId;
   const cycle = billing?.cycle ?? 1;
+  const anotherCycle = input.recurring !== undefined && cycle < input.recurring.cycles;
 
   const invoice = (invoiceKey: string) =>
     flow.child(
@@ -53,39 +54,42 @@ export async function proposalToPayment(input: ProposalToPaymentInput): Promise<
       { issueInvoice: 'invoiceIssued', awaitPayment: 'paymentReceived' },
     );
 
-  const result = await flow.run(async () => {
-    if (billing) {
-      await flow.step('nextBillingDate', () => sleep(input.recurring?.every ?? 0));
-      const paid = await invoice(`${proposal.proposalId}-${cycle}`);
-      return { proposalId: proposal.proposalId, contract: billing.contract, invoices: [paid] };
-    }
-    await flow.step('proposalAccepted', () => proposals.acceptProposal({ tenantId, flowId, proposal }));
-    const contract = await flow.child(
-      contractSigning,
-      {
-        workflowId: contractFlowId(tenantSlug, proposal.proposalId),
-        args: [
-          {
-            tenantId,
-            tenantSlug,
-            contractId: proposal.proposalId,
-            proposal,
-            signing: input.signing,
-            retry: input.retry,
-          },
-        ],
-      },
-      {
-        generateContract: 'contractGenerated',
-        sendSigningLink: 'contractSent',
-        awaitSignature: 'contractSigned',
-      },
-    );
-    const paid = await invoice(input.recurring ? `${proposal.proposalId}-1` : proposal.proposalId);
-    return { proposalId: proposal.proposalId, contract, invoices: [paid] };
-  });
+  const result = await flow.run(
+    async () => {
+      if (billing) {
+        await flow.step('nextBillingDate', () => sleep(input.recurring?.every ?? 0));
+        const paid = await invoice(`${proposal.proposalId}-${cycle}`);
+        return { proposalId: proposal.proposalId, contract: billing.contract, invoices: [paid] };
+      }
+      await flow.step('proposalAccepted', () => proposals.acceptProposal({ tenantId, flowId, proposal }));
+      const contract = await flow.child(
+        contractSigning,
+        {
+          workflowId: contractFlowId(tenantSlug, proposal.proposalId),
+          args: [
+            {
+              tenantId,
+              tenantSlug,
+              contractId: proposal.proposalId,
+              proposal,
+              signing: input.signing,
+              retry: input.retry,
+            },
+          ],
+        },
+        {
+          generateContract: 'contractGenerated',
+          sendSigningLink: 'contractSent',
+          awaitSignature: 'contractSigned',
+        },
+      );
+      const paid = await invoice(input.recurring ? `${proposal.proposalId}-1` : proposal.proposalId);
+      return { proposalId: proposal.proposalId, contract, invoices: [paid] };
+    },
+    { continuesAsNew: anotherCycle },
+  );
 
-  if (input.recurring && cycle < input.recurring.cycles) {
+  if (anotherCycle) {
     // Each billing cycle is a new run, so the history stays short however long the agreement lasts.
     return continueAsNew<typeof proposalToPayment>({
       ...input,

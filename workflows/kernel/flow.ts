@@ -113,6 +113,7 @@ export class Flow {
   private readonly status: FlowStatus;
   private baseState: Exclude<FlowState, 'paused'> = 'running';
   private sequence = 0;
+  private readonly continued: boolean;
   private decision: ResolveRequest | undefined;
   /** Decisions taken, and decisions the flow has acted on (published the state that follows from them). */
   private decisionsTaken = 0;
@@ -124,6 +125,7 @@ export class Flow {
   constructor(definition: FlowDefinition) {
     const now = new Date().toISOString();
     this.sequence = definition.continues?.sequence ?? 0;
+    this.continued = definition.continues !== undefined;
     this.status = {
       flowId: workflowInfo().workflowId,
       flowType: definition.flowType,
@@ -203,13 +205,18 @@ export class Flow {
     }
   }
 
-  /** Runs the whole process: publishes its start and its end, and compensates when it is cancelled. */
-  async run<T>(process: () => Promise<T>): Promise<T> {
-    await this.publish('flow.started', SYSTEM, { steps: this.status.steps.map((s) => s.name) });
+  /**
+   * Runs the whole process: publishes its start and its end, and compensates when it is cancelled. A run that
+   * will continue as new (a billing cycle) ends its cycle, not the flow: the flow stays running in between.
+   */
+  async run<T>(process: () => Promise<T>, options: { continuesAsNew?: boolean } = {}): Promise<T> {
+    const steps = this.status.steps.map((s) => s.name);
+    await this.publish(this.continued ? 'flow.cycle.started' : 'flow.started', SYSTEM, { steps });
     try {
       const result = await process();
       this.status.currentStep = null;
-      await this.setState('completed', 'flow.completed', SYSTEM, {});
+      if (options.continuesAsNew) await this.setState('running', 'flow.cycle.completed', SYSTEM, {});
+      else await this.setState('completed', 'flow.completed', SYSTEM, {});
       await condition(allHandlersFinished);
       return result;
     } catch (error) {
