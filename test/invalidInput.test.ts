@@ -1,0 +1,204 @@
+import { createHmac } from 'node:crypto';
+import { sql } from 'kysely';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
+
+const STRIPE_SECRET = 'whsec_test_sweep';
+const CONNECT_KEY = 'docusign-connect-sweep-key-0123456789';
+const TABLES = [
+  'flows',
+  'domain_events',
+  'webhook_receipts',
+  'emails',
+  'payments',
+  'invoices',
+  'signature_envelopes',
+  'api_keys',
+];
+
+let api: TestApi;
+let key: string;
+
+beforeAll(async () => {
+  api = await startTestApi({
+    env: { STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, DOCUSIGN_CONNECT_SECRET: CONNECT_KEY },
+  });
+  key = await (await createTestTenant(api.deps.db)).key(['admin']);
+});
+afterAll(() => api?.stop());
+
+interface BadRequest {
+  path: string;
+  body?: unknown;
+  /** Sent as is (malformed JSON, a form). */
+  raw?: string;
+  headers?: Record<string, string>;
+  fields: string[];
+  /** 400 unless the request is refused for its media type. */
+  status?: 415;
+}
+
+const stripeSigner = new Stripe('sk_test_123');
+const signedForStripe = (payload: string) => ({
+  'stripe-signature': stripeSigner.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET }),
+});
+const signedForConnect = (payload: string) => ({
+  'x-docusign-signature-1': createHmac('sha256', CONNECT_KEY).update(payload).digest('base64'),
+});
+const long = 'x'.repeat(600);
+const stripeEvent = JSON.stringify({ id: 'evt_sweep', type: 'checkout.session.completed' });
+const connectMessage = JSON.stringify({ event: '', data: {} });
+
+/**
+ * One invalid request per operation in the OpenAPI document, and the fields its answer must name. An operation
+ * added without a case here fails the sweep, so no route escapes it.
+ */
+const CASES: Record<string, BadRequest[] | 'takes no input'> = {
+  'GET /healthz': 'takes no input',
+  'GET /readyz': 'takes no input',
+  'GET /v1/me': 'takes no input',
+  'GET /v1/flows': [
+    { path: '/v1/flows?limit=0&state=asleep&q=' + long, fields: ['query.limit', 'query.state', 'query.q'] },
+  ],
+  'GET /v1/flows/{flowId}': [{ path: `/v1/flows/${long}`, fields: ['path.flowId'] }],
+  'GET /v1/flows/{flowId}/events': [{ path: `/v1/flows/${long}/events`, fields: ['path.flowId'] }],
+  'POST /v1/flows/{flowId}/pause': [
+    { path: '/v1/flows/f/pause', body: { reason: long }, fields: ['body.reason'] },
+  ],
+  'POST /v1/flows/{flowId}/resume': [
+    { path: '/v1/flows/f/resume', body: { reason: 7 }, fields: ['body.reason'] },
+  ],
+  'POST /v1/flows/{flowId}/cancel': [
+    { path: '/v1/flows/f/cancel', body: { reason: [] }, fields: ['body.reason'] },
+  ],
+  'POST /v1/flows/{flowId}/resolve': [
+    { path: '/v1/flows/f/resolve', body: { action: 'dance' }, fields: ['body.action'] },
+    { path: '/v1/flows/f/resolve', raw: '{"action":', fields: [] },
+  ],
+  'POST /v1/flows/proposal-to-payment': [
+    {
+      path: '/v1/flows/proposal-to-payment',
+      body: { proposal: { proposalId: '', lines: [{ quantity: -1 }] }, payment: { dunning: ['never'] } },
+      fields: [
+        'body.proposal.proposalId',
+        'body.proposal.title',
+        'body.proposal.currency',
+        'body.proposal.customer',
+        'body.proposal.lines.0.description',
+        'body.proposal.lines.0.quantity',
+        'body.proposal.lines.0.unitPrice',
+        'body.payment.dunning.0',
+      ],
+    },
+    {
+      path: '/v1/flows/proposal-to-payment',
+      raw: 'proposal=1',
+      headers: { 'content-type': 'text/plain' },
+      fields: [],
+      status: 415,
+    },
+  ],
+  'POST /v1/invoices/{number}/payments': [
+    {
+      path: '/v1/invoices/INV-1/payments',
+      body: { amount: 1.5, currency: 'EUR', reference: 'r' },
+      fields: ['path.number'],
+    },
+    {
+      path: '/v1/invoices/INV-2026-000001/payments',
+      body: { amount: 0, currency: 'euro', receivedAt: 'yesterday' },
+      fields: ['body.amount', 'body.currency', 'body.reference', 'body.receivedAt'],
+    },
+  ],
+  'POST /webhooks/stripe': [
+    {
+      path: '/webhooks/stripe',
+      raw: stripeEvent,
+      headers: signedForStripe(stripeEvent),
+      fields: ['body.created', 'body.data'],
+    },
+  ],
+  'POST /webhooks/esign/{provider}': [
+    {
+      path: '/webhooks/esign/docusign',
+      raw: connectMessage,
+      headers: signedForConnect(connectMessage),
+      fields: ['body.event', 'body.data.envelopeId'],
+    },
+    {
+      path: '/webhooks/esign/hellosign',
+      raw: JSON.stringify({ event: 'envelope-completed', data: { envelopeId: 'e' } }),
+      headers: signedForConnect(JSON.stringify({ event: 'envelope-completed', data: { envelopeId: 'e' } })),
+      fields: ['path.provider'],
+    },
+  ],
+  'GET /sign/{envelopeId}': [{ path: '/sign/env-1', fields: ['query.expires', 'query.token'] }],
+  'POST /sign/{envelopeId}': [
+    {
+      path: '/sign/env-1?expires=1&token=t',
+      raw: 'decision=maybe',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      fields: ['form.decision', 'form.documentSha256'],
+    },
+  ],
+};
+
+async function rowCounts() {
+  const counts: Record<string, number> = {};
+  for (const table of TABLES) {
+    const { rows } = await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(
+      api.deps.db,
+    );
+    counts[table] = Number(rows[0]?.n);
+  }
+  return counts;
+}
+
+describe('every route', () => {
+  it('answers invalid input with 400 problem+json naming each bad field, and writes nothing', async () => {
+    const document = (await apiClient(api.url).get('/openapi.json')).body;
+    const operations = Object.entries(document.paths as Record<string, object>).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(operations.sort()).toEqual(Object.keys(CASES).sort());
+
+    const before = await rowCounts();
+    const client = apiClient(api.url, key);
+    for (const [operation, cases] of Object.entries(CASES)) {
+      if (cases === 'takes no input') continue;
+      const method = operation.split(' ')[0] ?? 'GET';
+      for (const bad of cases) {
+        const res = await client.request(method, bad.path, {
+          body: bad.raw ?? bad.body,
+          headers: {
+            ...(bad.raw === undefined ? {} : { 'content-type': 'application/json' }),
+            ...bad.headers,
+          },
+        });
+        const label = `${operation} ${bad.raw ?? JSON.stringify(bad.body ?? '')}`.slice(0, 120);
+        expect(res.status, label).toBe(bad.status ?? 400);
+        expect(res.headers.get('content-type'), label).toBe('application/problem+json');
+        expect(res.body.detail, label).toEqual(expect.any(String));
+        const named = (res.body.errors ?? []).map((e: { field: string }) => e.field);
+        expect(named.sort(), label).toEqual(expect.arrayContaining(bad.fields));
+        if (bad.fields.length > 0) expect(named.length, label).toBeGreaterThanOrEqual(bad.fields.length);
+      }
+    }
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it('under /v1 refuses a request without a key with 401 problem+json', async () => {
+    const document = (await apiClient(api.url).get('/openapi.json')).body;
+    for (const [path, methods] of Object.entries(document.paths as Record<string, object>)) {
+      if (!path.startsWith('/v1/')) continue;
+      for (const method of Object.keys(methods)) {
+        const res = await apiClient(api.url).request(method.toUpperCase(), path.replace(/\{[^}]+\}/g, 'x'), {
+          body: method === 'get' ? undefined : {},
+        });
+        expect(res.status, `${method} ${path}`).toBe(401);
+        expect(res.headers.get('content-type')).toBe('application/problem+json');
+      }
+    }
+  });
+});
