@@ -33,6 +33,7 @@ export function createActivities({ config, db, mailer }: ActivityDeps) {
       ...emailDeps,
       stripe,
       publicUrl: config.api.publicUrl,
+      signingSecret: config.signingSecret,
       companyName: config.companyName,
     }),
     ...contractActivities({

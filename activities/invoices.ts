@@ -6,11 +6,14 @@ import { SYSTEM } from '../domain/flow.js';
 import type { InvoicePaymentInput } from '../domain/invoice.js';
 import { formatMoney } from '../domain/money.js';
 import { proposalTotal } from '../domain/proposal.js';
+import { payUrl } from '../integrations/payments/payLink.js';
 import { type EmailDeps, sendEmail } from './email.js';
 
 export interface InvoiceDeps extends EmailDeps {
   stripe?: Stripe;
   publicUrl: string;
+  /** Signs the customers' payment links. */
+  signingSecret?: string;
   companyName: string;
 }
 
@@ -46,6 +49,16 @@ export function invoiceActivities(deps: InvoiceDeps) {
   }
 
   const money = (amount: number, currency: string) => formatMoney(amount, currency);
+
+  /** The link in every letter: it leads to whichever Checkout Session is open when the customer clicks. */
+  function payLink(invoice: IssuedInvoice): string {
+    if (!deps.signingSecret)
+      throw ApplicationFailure.nonRetryable(
+        'SIGNING_SECRET is not configured on the worker',
+        'ConfigurationError',
+      );
+    return payUrl(deps.publicUrl, deps.signingSecret, invoice.invoiceId);
+  }
 
   /** A letter to the invoice's customer (greeting, body, the company's name), sent once per `{flowId}/{key}`. */
   const writeToCustomer = (
@@ -203,7 +216,7 @@ export function invoiceActivities(deps: InvoiceDeps) {
       return { sessionId: session.id, url: session.url, amount: input.amount };
     },
 
-    async sendInvoice(input: Invoice & { checkout: CheckoutSession; resend?: boolean }): Promise<void> {
+    async sendInvoice(input: Invoice & { resend?: boolean }): Promise<void> {
       const { invoice } = input;
       await writeToCustomer(input, {
         key: `invoice/${invoice.number}`,
@@ -214,7 +227,7 @@ export function invoiceActivities(deps: InvoiceDeps) {
           `here is invoice ${invoice.number} for "${input.title}": ${money(invoice.total, invoice.currency)}, due on ${invoice.dueAt.slice(0, 10)}.`,
           'Pay online here:',
           '',
-          input.checkout.url,
+          payLink(invoice),
         ],
       });
       await db
@@ -226,9 +239,7 @@ export function invoiceActivities(deps: InvoiceDeps) {
     },
 
     /** After a partial payment: the open balance and a new payment link. */
-    async sendBalanceRequest(
-      input: Invoice & { checkout: CheckoutSession; attempt: number; paid: number },
-    ): Promise<void> {
+    async sendBalanceRequest(input: Invoice & { attempt: number; paid: number }): Promise<void> {
       const { invoice } = input;
       await writeToCustomer(input, {
         key: `balance/${input.attempt}`,
@@ -237,15 +248,13 @@ export function invoiceActivities(deps: InvoiceDeps) {
         body: [
           `thank you for your payment. ${money(input.paid, invoice.currency)} of ${money(invoice.total, invoice.currency)} is paid; the rest can be paid here:`,
           '',
-          input.checkout.url,
+          payLink(invoice),
         ],
       });
     },
 
     /** Reminder 1 is the due date itself (the invoice becomes overdue); the later ones are the dunning letters. */
-    async sendPaymentReminder(
-      input: Invoice & { reminder: number; paid: number; checkout: CheckoutSession },
-    ): Promise<void> {
+    async sendPaymentReminder(input: Invoice & { reminder: number; paid: number }): Promise<void> {
       const { invoice } = input;
       await db.transaction().execute(async (trx) => {
         if (input.reminder === 1) {
@@ -274,7 +283,7 @@ export function invoiceActivities(deps: InvoiceDeps) {
           `invoice ${invoice.number} was due on ${invoice.dueAt.slice(0, 10)}; ${money(invoice.total - input.paid, invoice.currency)} is still open.`,
           'Pay online here:',
           '',
-          input.checkout.url,
+          payLink(invoice),
         ],
       });
     },

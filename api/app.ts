@@ -9,6 +9,7 @@ import { registerDocsRoutes } from './routes/docs.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { type Check, registerHealthRoutes } from './routes/health.js';
 import { registerMeRoute } from './routes/me.js';
+import { registerPaymentPages } from './routes/paymentPages.js';
 import { registerPaymentRoutes } from './routes/payments.js';
 import { registerProposalRoutes } from './routes/proposals.js';
 import { registerSigningRoutes } from './routes/signing.js';
@@ -59,6 +60,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   );
 
   registerSigningRoutes(app, deps);
+  registerPaymentPages(app, deps);
 
   app.use('/v1/*', requireApiKey(deps.db));
   registerMeRoute(app);

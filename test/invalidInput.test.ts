@@ -133,6 +133,8 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       fields: ['path.provider'],
     },
   ],
+  'GET /pay/{invoiceId}': [{ path: '/pay/INV-2026-000001?token=t', fields: ['path.invoiceId'] }],
+  'GET /paid/{number}': [{ path: `/paid/${long}`, fields: ['path.number'] }],
   'GET /sign/{envelopeId}': [{ path: '/sign/env-1', fields: ['query.expires', 'query.token'] }],
   'POST /sign/{envelopeId}': [
     {

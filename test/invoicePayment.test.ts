@@ -104,6 +104,17 @@ const checkoutEvent = (
   session: Record<string, unknown> = {},
 ) => checkoutCompletedEvent(id, invoice, amount, type, session);
 
+function payLinkIn(text: string | undefined): string {
+  const link = /(http:\/\/\S+\/pay\/\S+)/.exec(text ?? '')?.[1];
+  if (!link) throw new Error(`no payment link in: ${text}`);
+  return link;
+}
+
+async function followPayLink(link: string) {
+  const res = await fetch(link, { redirect: 'manual' });
+  return { status: res.status, location: res.headers.get('location') };
+}
+
 function sessionsOf(invoiceId: string) {
   return api.deps.db
     .selectFrom('checkout_sessions')
@@ -179,7 +190,10 @@ describe('invoicePayment', () => {
       .selectAll()
       .where('invoice_id', '=', invoice.id)
       .executeTakeFirstOrThrow();
-    expect(email.parsed.text).toContain(session.url);
+    // The letter's link leads to the open session, however long after the email the customer clicks it.
+    const payLink = payLinkIn(email.parsed.text);
+    expect(await followPayLink(payLink)).toEqual({ status: 303, location: session.url });
+    expect((await followPayLink(payLink.replace(/token=.{4}/, 'token=AAAA'))).status).toBe(403);
     expect(Number(session.amount)).toBe(1_000_000);
 
     const forged = await postStripe(
@@ -405,12 +419,17 @@ describe('invoicePayment', () => {
     await waitForFlow(flowId, 'waiting');
     await sleep(500);
     expect(await sessionsOf(invoice.id)).toHaveLength(2);
-    expect(smtp.messages.filter((m) => m.envelope.to.includes(input.customer.email))).toHaveLength(1);
+    const letters = smtp.messages.filter((m) => m.envelope.to.includes(input.customer.email));
+    expect(letters).toHaveLength(1);
+    // The link already sent now leads to the new session.
+    const payLink = payLinkIn(letters[0]?.parsed.text);
+    expect(await followPayLink(payLink)).toEqual({ status: 303, location: sessions[1]?.url });
 
     const paid = checkoutEvent(`evt_paid_${counter}`, 'checkout.session.completed', invoice, 1_000_000, {
       id: sessions[1]?.id,
     });
     expect((await postStripe(paid)).status).toBe(200);
     expect(await handle.result()).toMatchObject({ paid: 1_000_000 });
+    expect((await followPayLink(payLink)).status).toBe(200);
   });
 });

@@ -74,7 +74,7 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
     checkout = link;
     await flow.step(
       'sendInvoice',
-      (correction) => invoices.sendInvoice({ ...ref, checkout: link, resend: correction?.resend === true }),
+      (correction) => invoices.sendInvoice({ ...ref, resend: correction?.resend === true }),
       {
         manual: () => undefined,
       },
@@ -98,13 +98,12 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
         const paidSoFar = paid();
         link = await invoices.createCheckoutSession({ ...ref, attempt, amount: open() });
         checkout = link;
-        await invoices.sendBalanceRequest({ ...ref, checkout: link, attempt, paid: paidSoFar });
+        await invoices.sendBalanceRequest({ ...ref, attempt, paid: paidSoFar });
       }
       const { amount: charged, sessionId } = link;
       await flow.waitFor('awaitPayment', () => open() !== charged || expiredSessions.has(sessionId), {
         remindAt: reminderTimes,
-        remind: (reminder) =>
-          invoices.sendPaymentReminder({ ...ref, reminder, paid: paid(), checkout: link }),
+        remind: (reminder) => invoices.sendPaymentReminder({ ...ref, reminder, paid: paid() }),
         // A little after the last dunning letter, a person takes over.
         deadline: { at: (reminderTimes.at(-1) ?? dueAt) + 1_000 },
         onDeadline: ['extend'],

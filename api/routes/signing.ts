@@ -10,6 +10,7 @@ import {
 } from '../../integrations/esign/docusign.js';
 import { checkSigningToken } from '../../integrations/esign/local.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
+import { HtmlPage, page } from '../pages.js';
 import { problemContent } from '../problem.js';
 import { recordSignatureDecision } from '../signatures.js';
 import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
@@ -29,31 +30,6 @@ const SigningForm = z
       ctx.addIssue({ code: 'custom', path: ['signerName'], message: 'type your full name to sign' });
     }
   });
-
-const HtmlPage = { 'text/html': { schema: z.string() } };
-
-function page(c: Context, status: 200 | 403 | 404 | 409 | 410, title: string, body: ReturnType<typeof html>) {
-  return c.html(
-    html`<!doctype html>
-      <html lang="en">
-        <head>
-          <meta charset="utf-8" />
-          <meta name="viewport" content="width=device-width, initial-scale=1" />
-          <title>${title}</title>
-          <style>
-            body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; }
-            iframe { width: 100%; height: 32rem; border: 1px solid #ccc; }
-            form { margin-top: 1rem; } label { display: block; margin: .5rem 0; }
-          </style>
-        </head>
-        <body>
-          <h1>${title}</h1>
-          ${body}
-        </body>
-      </html>`,
-    status,
-  );
-}
 
 export function registerSigningRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, config } = deps;
