@@ -31,11 +31,13 @@ export function spawnManaged(
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
   }
+  const watchdog = child.pid === undefined ? undefined : watchParent(child.pid, stopSignal);
   const exited = new Promise<number | null>((resolve) => {
     if (child.exitCode !== null) resolve(child.exitCode);
     child.once('exit', (code) => resolve(code));
     child.once('error', () => resolve(null));
   });
+  void exited.then(() => watchdog?.stop());
   const signalGroup = (signal: NodeJS.Signals) => {
     if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     try {
@@ -59,6 +61,35 @@ export function spawnManaged(
       if (timedOut) {
         signalGroup('SIGKILL');
         await exited;
+      }
+    },
+  };
+}
+
+/**
+ * A detached child outlives a parent that is killed outright (SIGKILL, an out-of-memory kill, a test runner's
+ * timeout), and nothing would ever stop it. A small shell watches this process and, once it is gone, stops
+ * the child's group the way `stop` would.
+ */
+function watchParent(childPid: number, stopSignal: NodeJS.Signals): { stop(): void } {
+  const group = `-${childPid}`;
+  const script = [
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`,
+    `kill -${stopSignal.replace('SIG', '')} ${group} 2>/dev/null`,
+    'sleep 10',
+    `kill -KILL ${group} 2>/dev/null`,
+  ].join('; ');
+  const watchdog = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
+  return {
+    stop() {
+      // The whole group: the shell and the `sleep` it may be in.
+      if (watchdog.pid !== undefined && watchdog.exitCode === null) {
+        try {
+          process.kill(-watchdog.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
       }
     },
   };
