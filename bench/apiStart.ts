@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { proposalFlowId } from '../domain/proposalToPayment.js';
 import { BusinessKey, FlowState, FlowStep, TenantId } from '../domain/searchAttributes.js';
-import { startBenchStack } from './lib/stack.js';
+import { startBenchStack, TASK_QUEUE } from './lib/stack.js';
 import { measure, summarize, writeReport } from './lib/stats.js';
 
 /**
@@ -27,7 +27,7 @@ const body = (proposalId: string) => ({
 });
 
 async function throughApi(proposalId: string) {
-  const res = await fetch(`${stack.api.url}/v1/flows/proposal-to-payment`, {
+  const res = await fetch(`${stack.apiUrl}/v1/flows/proposal-to-payment`, {
     method: 'POST',
     headers: { authorization: `Bearer ${stack.key}`, 'content-type': 'application/json' },
     body: JSON.stringify(body(proposalId)),
@@ -37,7 +37,7 @@ async function throughApi(proposalId: string) {
 
 async function direct(proposalId: string) {
   await stack.client.workflow.start('proposalToPayment', {
-    taskQueue: stack.config.temporal.taskQueue,
+    taskQueue: TASK_QUEUE,
     workflowId: proposalFlowId(stack.tenant.slug, proposalId),
     args: [{ ...body(proposalId), tenantId: stack.tenant.id, tenantSlug: stack.tenant.slug }],
     typedSearchAttributes: [

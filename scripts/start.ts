@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createApiKey } from '../api/apiKeys.js';
 import { createDb } from '../db/client.js';
 import { migrateToLatest } from '../db/migrate.js';
@@ -11,6 +10,7 @@ import { type Config, configOrExit } from '../runtime/config.js';
 import { embeddedPostgresDir } from './stack/database.js';
 import { startEmbeddedPostgres } from './stack/postgres.js';
 import { type ManagedProcess, spawnManaged, waitUntil } from './stack/process.js';
+import { serviceCommand } from './stack/services.js';
 import { startStripeMock } from './stack/stripeMock.js';
 import { startTemporalDevServer } from './stack/temporal.js';
 
@@ -92,12 +92,6 @@ async function seedDemoTenant(databaseUrl: string): Promise<string | undefined> 
 }
 
 /** Source entry points run through tsx; the compiled build (npm run build) runs as plain JavaScript. */
-function serviceCommand(service: 'api' | 'worker'): string[] {
-  const compiled = import.meta.url.endsWith('.js');
-  const entry = fileURLToPath(new URL(`../${service}/main.${compiled ? 'js' : 'ts'}`, import.meta.url));
-  return compiled ? [entry] : ['--import', 'tsx', entry];
-}
-
 async function startService(service: 'api' | 'worker', env: NodeJS.ProcessEnv): Promise<ManagedProcess> {
   const logFile = path.join(logsDir, `${service}.log`);
   const child = spawnManaged(service, process.execPath, serviceCommand(service), {

@@ -4,37 +4,51 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createApiKey } from '../../api/apiKeys.js';
-import { type RunningApi, startApi } from '../../api/server.js';
-import { createDb } from '../../db/client.js';
+import { createDb, type Db } from '../../db/client.js';
 import { migrateToLatest } from '../../db/migrate.js';
 import { ensureTenant } from '../../db/tenants.js';
-import { type Config, loadConfig } from '../../runtime/config.js';
-import { createLogger } from '../../runtime/logger.js';
 import {
   createDatabaseIfMissing,
   startEmbeddedPostgres,
   withDatabase,
 } from '../../scripts/stack/postgres.js';
+import { spawnManaged, waitUntil } from '../../scripts/stack/process.js';
+import { serviceCommand } from '../../scripts/stack/services.js';
+import { startStripeMock } from '../../scripts/stack/stripeMock.js';
 import { startTemporalDevServer } from '../../scripts/stack/temporal.js';
 import { freePort } from '../../test/helpers/ports.js';
+import { type SmtpSink, startSmtpSink } from '../../test/helpers/smtp.js';
+
+export const STRIPE_WEBHOOK_SECRET = 'whsec_bench';
+export const TASK_QUEUE = 'flowdesk';
 
 export interface BenchStack {
-  config: Config;
-  api: RunningApi;
+  apiUrl: string;
+  /** The run's database, for the harness to read what users would see. */
+  db: Db;
+  databaseUrl: string;
+  temporalAddress: string;
   /** A Temporal client of its own, for the baselines. */
   client: Client;
-  /** An API key with every role, for a fresh tenant. */
+  /** An admin API key of the `bench` tenant. */
   key: string;
   tenant: { id: string; slug: string };
+  smtp: SmtpSink;
+  /** Stops the worker process (SIGTERM); the harness may start another. */
+  startWorker(extraEnv?: Record<string, string>): Promise<{ pid: number; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
 /**
- * The stack `npm start` runs, on free ports in a temporary folder: the Temporal dev server with file-backed
- * SQLite, PostgreSQL (embedded, or a fresh database on BENCH_DATABASE_URL's server), migrations, the API.
+ * The stack `npm start` runs, on free ports in a temporary folder, with the API and the worker as processes of
+ * their own: the Temporal dev server with file-backed SQLite, PostgreSQL (embedded, or a fresh database on
+ * BENCH_DATABASE_URL's server), migrations, stripe-mock and an SMTP sink in the harness.
  */
-export async function startBenchStack(): Promise<BenchStack> {
+export async function startBenchStack(options: { worker?: boolean } = {}): Promise<BenchStack> {
   const stops: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
   const dir = await mkdtemp(path.join(tmpdir(), 'flowdesk-bench-'));
   await chmod(dir, 0o755);
   stops.push(() => rm(dir, { recursive: true, force: true }));
@@ -56,42 +70,84 @@ export async function startBenchStack(): Promise<BenchStack> {
     const name = `flowdesk_bench_${randomBytes(4).toString('hex')}`;
     await createDatabaseIfMissing(adminUrl, name);
     const databaseUrl = withDatabase(adminUrl, name);
-    const setup = createDb(databaseUrl, 1);
-    await migrateToLatest(setup);
-    const tenant = await ensureTenant(setup, 'bench', 'Benchmarks');
-    const { key } = await createApiKey(setup, { tenantId: tenant.id, name: 'bench', roles: ['admin'] });
-    await setup.destroy();
+    const db = createDb(databaseUrl, 10);
+    stops.push(() => db.destroy());
+    await migrateToLatest(db);
+    const tenant = await ensureTenant(db, 'bench', 'Benchmarks');
+    const { key } = await createApiKey(db, { tenantId: tenant.id, name: 'bench', roles: ['admin'] });
 
-    const loaded = loadConfig({
+    const smtp = await startSmtpSink();
+    stops.push(() => smtp.stop());
+    const stripeMock = await startStripeMock(await freePort());
+    stops.push(() => stripeMock.stop());
+
+    const apiPort = await freePort();
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const env = {
+      ...process.env,
       DATA_DIR: dir,
       DATABASE_URL: databaseUrl,
       DATABASE_POOL_SIZE: '20',
       TEMPORAL_ADDRESS: temporal.address,
-      LOG_LEVEL: 'silent',
+      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+      HOST: '127.0.0.1',
+      PORT: String(apiPort),
+      PUBLIC_URL: apiUrl,
+      LOG_LEVEL: 'warn',
       SIGNING_SECRET: randomBytes(24).toString('hex'),
-    });
-    if (!loaded.ok) throw new Error(loaded.errors.join('; '));
-    const config = loaded.config;
-    const api = await startApi(config, {
-      logger: createLogger(config, 'api-bench'),
-      version: 'bench',
-      port: 0,
-    });
+      SMTP_URL: smtp.url,
+      STRIPE_SECRET_KEY: 'sk_test_bench',
+      STRIPE_API_URL: stripeMock.url,
+      STRIPE_WEBHOOK_SECRET,
+    };
+    const service = async (which: 'api' | 'worker', extra: Record<string, string> = {}) => {
+      const child = spawnManaged(which, process.execPath, serviceCommand(which), {
+        env: { ...env, WORKER_METRICS_PORT: String(await freePort()), ...extra },
+        logFile: path.join(dir, `${which}.log`),
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      });
+      let ready = false;
+      child.child.on('message', () => {
+        ready = true;
+      });
+      await waitUntil(which, async () => ready, { process: child, timeoutMs: 120_000 });
+      return child;
+    };
+    const api = await service('api');
     stops.push(() => api.stop());
+    const workers = new Set<() => Promise<void>>();
+    stops.push(async () => {
+      for (const stop of workers) await stop();
+    });
+    const startWorker = async (extra: Record<string, string> = {}) => {
+      const worker = await service('worker', extra);
+      const stop = () => worker.stop(20_000);
+      workers.add(stop);
+      return {
+        pid: worker.child.pid ?? 0,
+        stop: async () => {
+          workers.delete(stop);
+          await stop();
+        },
+      };
+    };
+    if (options.worker) await startWorker();
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
     return {
-      config,
-      api,
+      apiUrl,
+      db,
+      databaseUrl,
+      temporalAddress: temporal.address,
       client: new Client({ connection, namespace: 'default' }),
       key,
       tenant: { id: tenant.id, slug: 'bench' },
-      stop: async () => {
-        for (const stop of stops.reverse()) await stop().catch(() => undefined);
-      },
+      smtp,
+      startWorker,
+      stop: stopAll,
     };
   } catch (error) {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await stopAll();
     throw error;
   }
 }
