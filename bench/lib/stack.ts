@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { createApiKey } from '../../api/apiKeys.js';
 import { createDb, type Db } from '../../db/client.js';
@@ -21,6 +22,8 @@ import { type SmtpSink, startSmtpSink } from '../../test/helpers/smtp.js';
 
 export const STRIPE_WEBHOOK_SECRET = 'whsec_bench';
 export const TASK_QUEUE = 'flowdesk';
+export const BASELINE_TASK_QUEUE = 'baseline';
+const BASELINE_WORKER = fileURLToPath(new URL('../baseline/worker.ts', import.meta.url));
 
 export interface BenchStack {
   apiUrl: string;
@@ -34,8 +37,11 @@ export interface BenchStack {
   key: string;
   tenant: { id: string; slug: string };
   smtp: SmtpSink;
-  /** Stops the worker process (SIGTERM); the harness may start another. */
-  startWorker(extraEnv?: Record<string, string>): Promise<{ pid: number; stop(): Promise<void> }>;
+  /** A worker process (Flowdesk's, or the baseline's); `stop` sends it SIGTERM. */
+  startWorker(
+    extraEnv?: Record<string, string>,
+    which?: 'worker' | 'baseline-worker',
+  ): Promise<{ pid: number; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -100,8 +106,13 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
       STRIPE_API_URL: stripeMock.url,
       STRIPE_WEBHOOK_SECRET,
     };
-    const service = async (which: 'api' | 'worker', extra: Record<string, string> = {}) => {
-      const child = spawnManaged(which, process.execPath, serviceCommand(which), {
+    const service = async (
+      which: 'api' | 'worker' | 'baseline-worker',
+      extra: Record<string, string> = {},
+    ) => {
+      const command =
+        which === 'baseline-worker' ? ['--import', 'tsx', BASELINE_WORKER] : serviceCommand(which);
+      const child = spawnManaged(which, process.execPath, command, {
         env: { ...env, WORKER_METRICS_PORT: String(await freePort()), ...extra },
         logFile: path.join(dir, `${which}.log`),
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -119,8 +130,11 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
     stops.push(async () => {
       for (const stop of workers) await stop();
     });
-    const startWorker = async (extra: Record<string, string> = {}) => {
-      const worker = await service('worker', extra);
+    const startWorker = async (
+      extra: Record<string, string> = {},
+      which: 'worker' | 'baseline-worker' = 'worker',
+    ) => {
+      const worker = await service(which, extra);
       const stop = () => worker.stop(20_000);
       workers.add(stop);
       return {

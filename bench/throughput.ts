@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { proposalFlowId } from '../domain/proposalToPayment.js';
+import {
+  checkoutCompletedEvent,
+  postStripeWebhook,
+  signingLinkFor,
+  submitSigningForm,
+} from '../test/helpers/flows.js';
+import { baselineParent, proceed } from './baseline/workflows.js';
+import { BASELINE_TASK_QUEUE, STRIPE_WEBHOOK_SECRET, startBenchStack } from './lib/stack.js';
+import { measure, summarize, writeReport } from './lib/stats.js';
+
+/**
+ * Flow throughput: N proposal-to-payment flows driven to completion through the API as users and providers
+ * would (signing page, signed Stripe webhook), against the bare baseline of the same shape signalled directly,
+ * both with at most C in flight. Target: Flowdesk's flows per second ≥ 0.8 × the baseline's.
+ */
+const FLOWS = Number(process.env.BENCH_FLOWS ?? 100);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 20);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+
+const stack = await startBenchStack({ worker: true });
+await stack.startWorker({ TEMPORAL_TASK_QUEUE: BASELINE_TASK_QUEUE }, 'baseline-worker');
+const run = randomBytes(3).toString('hex');
+
+async function flowdeskFlow(proposalId: string) {
+  const email = `${proposalId.toLowerCase()}@example.com`;
+  const started = await fetch(`${stack.apiUrl}/v1/flows/proposal-to-payment`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      proposal: {
+        proposalId,
+        title: 'Heat pump',
+        currency: 'EUR',
+        customer: { name: 'Bench Customer', email },
+        lines: [{ description: 'Heat pump', quantity: 1, unitPrice: 900_000 }],
+      },
+    }),
+  });
+  if (started.status !== 201) throw new Error(`start answered ${started.status}`);
+  const link = await signingLinkFor(stack.smtp, email);
+  const signed = await submitSigningForm(stack.db, link, {
+    decision: 'sign',
+    signerName: 'Bench Customer',
+    agree: 'yes',
+  });
+  if (signed.status !== 200) throw new Error(`signing answered ${signed.status}`);
+  await stack.smtp.waitFor(
+    (m) => m.envelope.to.includes(email) && /^Invoice INV-/.test(m.parsed.subject ?? ''),
+  );
+  const invoice = await stack.db
+    .selectFrom('invoices')
+    .select(['id', 'flow_id', 'tenant_id'])
+    .where('invoice_key', '=', proposalId)
+    .executeTakeFirstOrThrow();
+  const paid = await postStripeWebhook(
+    stack.apiUrl,
+    checkoutCompletedEvent(`evt_${proposalId}`, invoice, 900_000),
+    STRIPE_WEBHOOK_SECRET,
+  );
+  if (paid.status !== 200) throw new Error(`webhook answered ${paid.status}`);
+  await stack.client.workflow.getHandle(proposalFlowId(stack.tenant.slug, proposalId)).result();
+}
+
+/** Signals a child as soon as it exists, as the customer and Stripe answer as soon as they are asked. */
+async function proceedWhenStarted(workflowId: string) {
+  for (;;) {
+    try {
+      await stack.client.workflow.getHandle(workflowId).signal(proceed);
+      return;
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      await sleep(20);
+    }
+  }
+}
+
+async function baselineFlow(id: string) {
+  const handle = await stack.client.workflow.start(baselineParent, {
+    taskQueue: BASELINE_TASK_QUEUE,
+    workflowId: id,
+    args: [id],
+  });
+  await proceedWhenStarted(`${id}/contract`);
+  await proceedWhenStarted(`${id}/invoice`);
+  await handle.result();
+}
+
+interface RepeatResult {
+  rate: number;
+  p50: number;
+  p99: number;
+}
+const results: Record<'flowdesk' | 'baseline', RepeatResult[]> = { flowdesk: [], baseline: [] };
+try {
+  await measure(5, 5, (i) => flowdeskFlow(`warm-${run}-${i}`));
+  await measure(5, 5, (i) => baselineFlow(`warm-${run}-${i}`));
+  for (let repeat = 0; repeat < REPEATS; repeat++) {
+    const order =
+      repeat % 2 === 0 ? (['flowdesk', 'baseline'] as const) : (['baseline', 'flowdesk'] as const);
+    for (const which of order) {
+      const flow = which === 'flowdesk' ? flowdeskFlow : baselineFlow;
+      const { latencies, seconds } = await measure(FLOWS, IN_FLIGHT, (i) => flow(`P-${run}-${repeat}-${i}`));
+      const summary = summarize(latencies);
+      results[which].push({ rate: FLOWS / seconds, p50: summary.p50, p99: summary.p99 });
+    }
+  }
+  const spread = (values: number[], digits = 1) => {
+    const s = summarize(values);
+    return [s.min, s.p50, s.max].map((v) => v.toFixed(digits)).join(' / ');
+  };
+  const ratios = results.flowdesk.map((r, i) => r.rate / (results.baseline[i]?.rate ?? 1));
+  const ratio = summarize(ratios).p50;
+  const rows = (['flowdesk', 'baseline'] as const).map((which) => ({
+    flows: which,
+    'completed/s (min/med/max)': spread(
+      results[which].map((r) => r.rate),
+      2,
+    ),
+    'end-to-end p50 ms': spread(
+      results[which].map((r) => r.p50),
+      0,
+    ),
+    'end-to-end p99 ms': spread(
+      results[which].map((r) => r.p99),
+      0,
+    ),
+  }));
+  const markdown = await writeReport({
+    name: 'flow-throughput',
+    machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    startedAt: new Date().toISOString(),
+    rows,
+    notes: [
+      `${FLOWS} flows per repeat, at most ${IN_FLIGHT} in flight, ${REPEATS} repeats alternating which goes first.`,
+      `Ratio Flowdesk / baseline (completed flows per second, median of the repeats' ratios): ${ratio.toFixed(2)} (per repeat: ${ratios.map((r) => r.toFixed(2)).join(', ')}); target ≥ 0.8: ${ratio >= 0.8 ? 'met' : 'not met'}.`,
+      'Flowdesk: API start, contract rendered and emailed over SMTP, signed on the signing page, invoice and Stripe session (stripe-mock) emailed, signed webhook, receipt emailed; every state change published to PostgreSQL.',
+      'Baseline: the same workflows, activities, children and outside signals with activities that do nothing, signalled directly.',
+    ],
+  });
+  process.stdout.write(markdown);
+} finally {
+  await stack.stop();
+}

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import Stripe from 'stripe';
+import { invoiceActivities } from '../activities/invoices.js';
+import { paymentReceived } from '../domain/invoice.js';
+import { createMailer } from '../integrations/email/mailer.js';
+import { checkoutCompletedEvent } from '../test/helpers/flows.js';
+import { paymentSink } from './baseline/workflows.js';
+import { BASELINE_TASK_QUEUE, STRIPE_WEBHOOK_SECRET, startBenchStack } from './lib/stack.js';
+import { measure, summarize, writeReport } from './lib/stats.js';
+
+/**
+ * Webhook intake: correctly signed Stripe `checkout.session.completed` events, a fifth of them repeats, posted
+ * as fast as the API takes them, against signalling the same flows directly. Each event pays one cent on one of
+ * the invoices; the flows are sinks that take the signal and do nothing, so both sides measure intake alone.
+ * Duplicated effects (payments recorded more than once) must be 0.
+ */
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 5_000);
+const INVOICES = Number(process.env.BENCH_INVOICES ?? 200);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 32);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const DUPLICATE_SHARE = 0.2;
+
+const stack = await startBenchStack();
+await stack.startWorker({ TEMPORAL_TASK_QUEUE: BASELINE_TASK_QUEUE }, 'baseline-worker');
+const run = randomBytes(3).toString('hex');
+const stripe = new Stripe('sk_test_bench');
+
+const issuing = invoiceActivities({
+  db: stack.db,
+  mailer: createMailer({ outboxDir: os.tmpdir() }),
+  from: 'bench@example.com',
+  publicUrl: stack.apiUrl,
+  companyName: 'Bench',
+});
+const invoices: { id: string; flow_id: string; tenant_id: string }[] = [];
+for (let i = 0; i < INVOICES; i++) {
+  const flowId = `sink-${run}-${i}`;
+  await stack.client.workflow.start(paymentSink, { taskQueue: BASELINE_TASK_QUEUE, workflowId: flowId });
+  const issued = await issuing.issueInvoice({
+    tenantId: stack.tenant.id,
+    invoiceKey: `W-${run}-${i}`,
+    flowId,
+    customer: { name: 'Bench', email: 'bench@example.com' },
+    currency: 'EUR',
+    lines: [{ description: 'Service', quantity: 1, unitPrice: 1_000_000 }],
+    dueInMs: 86_400_000,
+  });
+  invoices.push({ id: issued.invoiceId, flow_id: flowId, tenant_id: stack.tenant.id });
+}
+
+/** Unique events, then a fifth of them again, shuffled in among the rest. */
+function deliveries(repeat: number): string[] {
+  const unique = Math.round(EVENTS * (1 - DUPLICATE_SHARE));
+  const payloads = Array.from({ length: unique }, (_, i) => {
+    const invoice = invoices[i % INVOICES];
+    if (!invoice) throw new Error('no invoices');
+    return checkoutCompletedEvent(`evt_${run}_${repeat}_${i}`, invoice, 1);
+  });
+  const all = [...payloads, ...payloads.slice(0, EVENTS - unique)];
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [all[i], all[j]] = [all[j] ?? '', all[i] ?? ''];
+  }
+  return all;
+}
+
+async function postSigned(payload: string) {
+  const res = await fetch(`${stack.apiUrl}/webhooks/stripe`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'stripe-signature': stripe.webhooks.generateTestHeaderString({
+        payload,
+        secret: STRIPE_WEBHOOK_SECRET,
+      }),
+    },
+    body: payload,
+  });
+  if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
+async function signalDirectly(payload: string) {
+  const event = JSON.parse(payload);
+  await stack.client.workflow.getHandle(event.data.object.metadata.flowId).signal(paymentReceived, {
+    paymentId: event.id,
+    amount: 1,
+    source: 'stripe',
+    occurredAt: new Date().toISOString(),
+  });
+}
+
+const rows: Record<string, unknown>[] = [];
+let duplicatedEffects = 0;
+let expectedPayments = 0;
+try {
+  const rates = { flowdesk: [] as number[], direct: [] as number[] };
+  const p99 = { flowdesk: [] as number[], direct: [] as number[] };
+  for (let repeat = 0; repeat < REPEATS; repeat++) {
+    const events = deliveries(repeat);
+    expectedPayments += Math.round(EVENTS * (1 - DUPLICATE_SHARE));
+    const order = repeat % 2 === 0 ? (['flowdesk', 'direct'] as const) : (['direct', 'flowdesk'] as const);
+    for (const which of order) {
+      const deliver = which === 'flowdesk' ? postSigned : signalDirectly;
+      const { latencies, seconds } = await measure(events.length, IN_FLIGHT, (i) => deliver(events[i] ?? ''));
+      rates[which].push(events.length / seconds);
+      p99[which].push(summarize(latencies).p99);
+    }
+  }
+  const recorded = await stack.db
+    .selectFrom('payments')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('tenant_id', '=', stack.tenant.id)
+    .executeTakeFirstOrThrow();
+  duplicatedEffects = Number(recorded.n) - expectedPayments;
+  const spread = (values: number[], digits: number) => {
+    const s = summarize(values);
+    return [s.min, s.p50, s.max].map((v) => v.toFixed(digits)).join(' / ');
+  };
+  const ratios = rates.flowdesk.map((rate, i) => rate / (rates.direct[i] ?? 1));
+  for (const which of ['flowdesk', 'direct'] as const) {
+    rows.push({
+      path: which === 'flowdesk' ? 'POST /webhooks/stripe' : 'signal directly',
+      'events/s (min/med/max)': spread(rates[which], 0),
+      'p99 ms': spread(p99[which], 1),
+    });
+  }
+  const ratio = summarize(ratios).p50;
+  const markdown = await writeReport({
+    name: 'webhook-intake',
+    machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+    startedAt: new Date().toISOString(),
+    rows,
+    notes: [
+      `${EVENTS} deliveries per repeat (${DUPLICATE_SHARE * 100} % repeats, shuffled) over ${INVOICES} invoices, at most ${IN_FLIGHT} in flight, ${REPEATS} repeats.`,
+      `Ratio Flowdesk / direct (events per second, median): ${ratio.toFixed(2)} (per repeat: ${ratios.map((r) => r.toFixed(2)).join(', ')}); target ≥ 0.8: ${ratio >= 0.8 ? 'met' : 'not met'}.`,
+      `Payments recorded: ${recorded.n} for ${expectedPayments} distinct events; duplicated effects: ${duplicatedEffects}.`,
+      'Flowdesk: signature check, receipt deduplicated by event id, payment recorded once in one transaction, then the signal.',
+    ],
+  });
+  process.stdout.write(markdown);
+} finally {
+  await stack.stop();
+}
+process.exit(duplicatedEffects === 0 ? 0 : 1);
