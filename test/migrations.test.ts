@@ -20,7 +20,12 @@ describe('migrations', () => {
 
   it('apply to an empty database, then apply nothing the second time', async () => {
     const first = await migrateToLatest(db);
-    expect(first.applied).toEqual(['0001_flow_kernel', '0002_contracts', '0003_invoices']);
+    expect(first.applied).toEqual([
+      '0001_flow_kernel',
+      '0002_contracts',
+      '0003_invoices',
+      '0004_flow_search',
+    ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(
       db,

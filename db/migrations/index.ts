@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as flowKernel from './0001_flow_kernel.js';
 import * as contracts from './0002_contracts.js';
 import * as invoices from './0003_invoices.js';
+import * as flowSearch from './0004_flow_search.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -11,6 +12,7 @@ const migrations: Record<string, Migration> = {
   '0001_flow_kernel': flowKernel,
   '0002_contracts': contracts,
   '0003_invoices': invoices,
+  '0004_flow_search': flowSearch,
 };
 
 export const migrationProvider: MigrationProvider = {
