@@ -1,0 +1,37 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../db/client.js';
+import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
+import { testEnvironment } from './helpers/config.js';
+
+const APPLICATION = `flowdesk-dropped-${process.pid}`;
+let api: TestApi;
+
+beforeAll(async () => {
+  const url = new URL(testEnvironment().DATABASE_URL ?? '');
+  url.searchParams.set('application_name', APPLICATION);
+  api = await startTestApi({ env: { DATABASE_URL: url.toString() } });
+});
+afterAll(() => api?.stop());
+
+describe('when PostgreSQL drops every connection', () => {
+  it('the API keeps running and answers the next request on new connections', async () => {
+    const key = await (await createTestTenant(api.deps.db)).key(['viewer']);
+    const client = apiClient(api.url, key);
+    expect((await client.get('/v1/flows')).status).toBe(200);
+
+    const admin = createDb(testEnvironment().DATABASE_URL ?? '', 1);
+    const dropped = await sql<{ pid: number }>`
+      select pg_terminate_backend(pid) as pid from pg_stat_activity where application_name = ${APPLICATION}`.execute(
+      admin,
+    );
+    await admin.destroy();
+    expect(dropped.rows.length).toBeGreaterThan(0);
+    // The pool learns of the loss from its idle connections; the process must not end over it.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const after = await client.get('/v1/flows');
+    expect(after.status).toBe(200);
+    expect((await apiClient(api.url).get('/readyz')).status).toBe(200);
+  });
+});
