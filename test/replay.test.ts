@@ -9,10 +9,12 @@ import { quietLogger } from './helpers/temporal.js';
 describe('recorded histories', () => {
   it('of every workflow type replay against the current workflow code', async () => {
     const files = (await readdir(HISTORIES_DIR)).filter((file) => file.endsWith('.json')).sort();
-    expect(files).toEqual(['contractSigning.json', 'invoicePayment.json', 'proposalToPayment.json']);
+    expect(new Set(files.map((file) => file.split('.')[0]))).toEqual(
+      new Set(['contractSigning', 'invoicePayment', 'proposalToPayment']),
+    );
     const histories = await Promise.all(
       files.map(async (file) => ({
-        workflowId: file.replace(/\.json$/, ''),
+        workflowId: file,
         history: historyFromJSON(JSON.parse(await readFile(new URL(file, HISTORIES_DIR), 'utf8'))),
       })),
     );

@@ -6,8 +6,9 @@ import { ensureTool, TEMPORAL_CLI } from '../../scripts/tools.js';
 export const HISTORIES_DIR = new URL('../histories/', import.meta.url);
 
 /**
- * With RECORD_HISTORIES=1, saves the histories of completed flows to test/histories/{flowType}.json, to be
- * committed: replaying them in every run proves a workflow change stays compatible with executions in flight.
+ * With RECORD_HISTORIES=1, saves the histories of completed flows to test/histories/{flowType}.{date}.json, to
+ * be committed beside the older ones: replaying all of them in every run proves a workflow change stays
+ * compatible with executions started under any earlier version.
  * They are exported by the Temporal CLI, in the same JSON the Web UI downloads.
  */
 export function recordHistories(flows: Record<string, string>): void {
@@ -27,6 +28,6 @@ export function recordHistories(flows: Record<string, string>): void {
       ],
       { encoding: 'utf8' },
     );
-    writeFileSync(new URL(`${flowType}.json`, HISTORIES_DIR), json);
+    writeFileSync(new URL(`${flowType}.${new Date().toISOString().slice(0, 10)}.json`, HISTORIES_DIR), json);
   }
 }
