@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
 import { testEnvironment } from './helpers/config.js';
@@ -10,11 +9,10 @@ import {
   submitSigningForm,
   waitForFlowRow,
 } from './helpers/flows.js';
-import { freePort } from './helpers/ports.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
+import { killProcess, startWorkerProcess } from './helpers/workerProcess.js';
 
-const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
 const WEBHOOK_SECRET = 'whsec_test_crash';
 
 let api: TestApi;
@@ -23,25 +21,10 @@ let stripeMock: StripeMock;
 let env: Record<string, string>;
 const workers: ChildProcess[] = [];
 
-/** The real worker entry point as its own process, as production runs it. */
-async function startWorkerProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
-    env: { ...process.env, ...env, WORKER_METRICS_PORT: String(await freePort()) },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+async function startWorker(): Promise<ChildProcess> {
+  const child = await startWorkerProcess(env);
   workers.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-  });
   return child;
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
 }
 
 beforeAll(async () => {
@@ -63,7 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const worker of workers)
-    if (worker.exitCode === null && worker.signalCode === null) await kill(worker);
+    if (worker.exitCode === null && worker.signalCode === null) await killProcess(worker);
   await api?.stop();
   await Promise.all([smtp?.stop(), stripeMock?.stop()]);
 });
@@ -75,7 +58,7 @@ describe('a worker killed mid-flow', () => {
     const proposalId = `P-crash-${Date.now()}`;
     const email = `crash+${proposalId.toLowerCase()}@example.com`;
 
-    let worker = await startWorkerProcess();
+    let worker = await startWorker();
     smtp.holdReplies();
     const started = await client.post('/v1/flows/proposal-to-payment', {
       proposal: {
@@ -98,9 +81,9 @@ describe('a worker killed mid-flow', () => {
 
     // Killed inside the signing link's send: the mail server has the message, the worker never heard so.
     const link = await signingLinkFor(smtp, email);
-    await kill(worker);
+    await killProcess(worker);
     smtp.releaseReplies();
-    worker = await startWorkerProcess();
+    worker = await startWorker();
     // The retry cannot know whether the customer got it, so it does not send it again: a person decides.
     const stuck = await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'needs_attention', 90_000);
     expect(stuck.attention).toMatchObject({ step: 'sendSigningLink', reason: 'step_failed' });
@@ -111,7 +94,7 @@ describe('a worker killed mid-flow', () => {
     });
     expect(resolved.status).toBe(200);
     await waitForFlowRow(api.deps.db, flowId, (r) => r?.waiting_for === 'awaitSignature');
-    await kill(worker);
+    await killProcess(worker);
 
     // The customer signs while no worker runs; the signal waits in Temporal.
     expect(
@@ -123,14 +106,14 @@ describe('a worker killed mid-flow', () => {
         })
       ).status,
     ).toBe(200);
-    worker = await startWorkerProcess();
+    worker = await startWorker();
     // A flow held by a dead worker is handed to another once its sticky queue times out (10 s), parent and child alike.
     await smtp.waitFor(
       (m) => m.envelope.to.includes(email) && /^Invoice INV-/.test(m.parsed.subject ?? ''),
       90_000,
     );
     await waitForFlowRow(api.deps.db, flowId, (r) => r?.waiting_for === 'awaitPayment', 90_000);
-    await kill(worker);
+    await killProcess(worker);
 
     const invoice = await api.deps.db
       .selectFrom('invoices')
@@ -146,7 +129,7 @@ describe('a worker killed mid-flow', () => {
         )
       ).status,
     ).toBe(200);
-    worker = await startWorkerProcess();
+    worker = await startWorker();
     await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'completed', 90_000);
 
     const subjects = smtp.messages

@@ -1,4 +1,11 @@
-import { condition, defineSignal, executeChild, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  condition,
+  defineQuery,
+  defineSignal,
+  executeChild,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import { paymentReceived } from '../../domain/invoice.js';
 
 /**
@@ -9,6 +16,7 @@ import { paymentReceived } from '../../domain/invoice.js';
 const { nothing } = proxyActivities<{ nothing(): Promise<void> }>({ startToCloseTimeout: '1 minute' });
 
 export const proceed = defineSignal('proceed');
+export const isWaiting = defineQuery<boolean>('isWaiting');
 
 export async function baselineParent(id: string): Promise<void> {
   await nothing();
@@ -18,10 +26,13 @@ export async function baselineParent(id: string): Promise<void> {
 
 export async function baselineChild(activities: number): Promise<void> {
   let proceeded = false;
+  let waiting = false;
   setHandler(proceed, () => {
     proceeded = true;
   });
+  setHandler(isWaiting, () => waiting);
   for (let i = 0; i < activities; i++) await nothing();
+  waiting = true;
   await condition(() => proceeded);
 }
 

@@ -29,9 +29,11 @@ export async function signingLinkFor(
   smtp: SmtpSink,
   address: string,
   subject = /ready to sign/,
+  timeoutMs = 30_000,
 ): Promise<string> {
   const email = await smtp.waitFor(
     (m) => m.envelope.to.includes(address) && subject.test(m.parsed.subject ?? ''),
+    timeoutMs,
   );
   const link = /(http:\/\/\S+\/sign\/\S+)/.exec(email.parsed.text ?? '')?.[1];
   if (!link) throw new Error(`no signing link in: ${email.parsed.text}`);

@@ -1,0 +1,288 @@
+import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'vitest';
+import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from '../helpers/api.js';
+import { testEnvironment } from '../helpers/config.js';
+import {
+  checkoutCompletedEvent,
+  postStripeWebhook,
+  signingLinkFor,
+  submitSigningForm,
+} from '../helpers/flows.js';
+import { type SmtpSink, startSmtpSink } from '../helpers/smtp.js';
+import { type StripeMock, startStripeMock } from '../helpers/stripeMock.js';
+import { killProcess, startWorkerProcess } from '../helpers/workerProcess.js';
+
+const WEBHOOK_SECRET = 'whsec_test_chaos';
+
+/** Everything a chaos scenario runs against: the API, worker processes, SMTP, stripe-mock, a tenant of its own. */
+export interface Rig {
+  api: TestApi;
+  smtp: SmtpSink;
+  tenant: TestTenant;
+  key: string;
+  workers: ChildProcess[];
+  startWorker(): Promise<ChildProcess>;
+  log(line: string): void;
+  stop(): Promise<void>;
+}
+
+export async function startRig(name: string): Promise<Rig> {
+  const [smtp, stripeMock]: [SmtpSink, StripeMock] = await Promise.all([startSmtpSink(), startStripeMock()]);
+  const stripe = {
+    STRIPE_SECRET_KEY: 'sk_test_123',
+    STRIPE_API_URL: stripeMock.url,
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  };
+  const taskQueue = `chaos-${name}-${Date.now()}`;
+  const api = await startTestApi({ env: { ...stripe, TEMPORAL_TASK_QUEUE: taskQueue } });
+  const env = testEnvironment({
+    ...stripe,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    SMTP_URL: smtp.url,
+    PUBLIC_URL: api.url,
+  });
+  const tenant = await createTestTenant(api.deps.db);
+  const workers: ChildProcess[] = [];
+  return {
+    api,
+    smtp,
+    tenant,
+    key: await tenant.key(['coordinator', 'finance']),
+    workers,
+    async startWorker() {
+      const worker = await startWorkerProcess(env);
+      workers.push(worker);
+      return worker;
+    },
+    log: (line) => process.stdout.write(`[chaos ${name}] ${line}\n`),
+    async stop() {
+      for (const worker of workers) await killProcess(worker);
+      await api.stop();
+      await Promise.all([smtp.stop(), stripeMock.stop()]);
+    },
+  };
+}
+
+function shuffle<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
+}
+
+const flowPath = (flowId: string) => `/v1/flows/${encodeURIComponent(flowId)}`;
+
+/**
+ * One proposal driven the way the outside world drives it: started (twice, as a retrying client would), signed
+ * on the signing page and paid by a signed Stripe webhook, each delivered `deliveries` times in a shuffled order,
+ * some of them late. Resolves with the flow id once the payment has been delivered.
+ */
+export async function driveProposal(rig: Rig, proposalId: string, deliveries = 1): Promise<string> {
+  const client = apiClient(rig.api.url, rig.key);
+  const email = `${proposalId.toLowerCase()}@example.com`;
+  const body = {
+    proposal: {
+      proposalId,
+      title: 'Battery storage',
+      currency: 'EUR',
+      customer: { name: 'Chaos Customer', email },
+      lines: [{ description: 'Battery 10 kWh', quantity: 1, unitPrice: 480_000 }],
+    },
+    signing: { deadline: '1 hour', remindEvery: '1 hour' },
+    payment: { dueIn: '1 hour', dunning: ['1 hour'] },
+    retry: {
+      maximumAttempts: 20,
+      initialInterval: '200 milliseconds',
+      maximumInterval: '2 seconds',
+      attemptTimeout: '5 seconds',
+    },
+  };
+  const [first, second] = await Promise.all([
+    client.post('/v1/flows/proposal-to-payment', body),
+    client.post('/v1/flows/proposal-to-payment', body),
+  ]);
+  expect([first.status, second.status].sort()).toEqual([200, 201]);
+  const flowId: string = first.body.flowId;
+
+  const link = await signingLinkFor(rig.smtp, email, /ready to sign/, 300_000);
+  const form = { decision: 'sign', signerName: 'Chaos Customer', agree: 'yes' };
+  await Promise.all(
+    Array.from({ length: deliveries }, async (_, i) => {
+      await sleep(i === 0 ? 0 : Math.random() * 2_000);
+      const res = await submitSigningForm(rig.api.deps.db, link, form);
+      expect(res.status).toBe(200);
+    }),
+  );
+
+  await rig.smtp.waitFor(
+    (m) => m.envelope.to.includes(email) && /^Invoice INV-/.test(m.parsed.subject ?? ''),
+    300_000,
+  );
+  const invoice = await rig.api.deps.db
+    .selectFrom('invoices')
+    .select(['id', 'flow_id', 'tenant_id'])
+    .where('tenant_id', '=', rig.tenant.tenantId)
+    .where('invoice_key', '=', proposalId)
+    .executeTakeFirstOrThrow();
+  const events = [
+    checkoutCompletedEvent(`evt_${proposalId}_done`, invoice, 480_000, 'checkout.session.completed', {
+      payment_status: 'unpaid',
+    }),
+    checkoutCompletedEvent(
+      `evt_${proposalId}_paid`,
+      invoice,
+      480_000,
+      'checkout.session.async_payment_succeeded',
+    ),
+  ];
+  const storm = shuffle(events.flatMap((event) => Array.from({ length: deliveries }, () => event)));
+  await Promise.all(
+    storm.map(async (payload, i) => {
+      // Some arrive late: after the flow has long moved on.
+      await sleep(i % 3 === 2 ? 1_000 + Math.random() * 3_000 : Math.random() * 300);
+      const res = await postStripeWebhook(rig.api.url, payload, WEBHOOK_SECRET);
+      expect(res.status).toBe(200);
+    }),
+  );
+  return flowId;
+}
+
+/**
+ * The operator, on duty while the scenario runs: an email whose delivery was interrupted is looked up in the
+ * mail server (here, the SMTP sink) by its Message-ID and either confirmed by hand or sent again; any other
+ * failing step is retried. `done()` waits until the given flows have all completed and returns the decisions.
+ */
+export function startOperator(rig: Rig, timeoutMs = 1_200_000) {
+  const client = apiClient(rig.api.url, rig.key);
+  let decisions = 0;
+  let stopped = false;
+  const decide = async () => {
+    const stuck = await rig.api.deps.db
+      .selectFrom('flows')
+      .select(['id', 'attention'])
+      .where('tenant_id', '=', rig.tenant.tenantId)
+      .where('flow_type', '=', 'proposalToPayment')
+      .where('state', '=', 'needs_attention')
+      .execute();
+    for (const row of stuck) {
+      const error = String(row.attention?.error ?? '');
+      const messageId = /Message-ID (<[^>]+>)/.exec(error)?.[1];
+      const delivered = messageId && rig.smtp.messages.some((m) => m.parsed.messageId === messageId);
+      const decision = messageId
+        ? delivered
+          ? { action: 'fallback', note: `the mail server has ${messageId}` }
+          : { action: 'retry', input: { resend: true } }
+        : { action: 'retry' };
+      const res = await client.post(`${flowPath(row.id)}/resolve`, decision);
+      if (res.status === 200) {
+        decisions++;
+        rig.log(`${row.id}: ${decision.action} (${error.slice(0, 100)})`);
+      }
+    }
+  };
+  const onDuty = (async () => {
+    while (!stopped) {
+      await decide().catch((error) => rig.log(`operator: ${error}`));
+      await sleep(500);
+    }
+  })();
+  return {
+    async done(flowIds: string[]): Promise<number> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const rows = await rig.api.deps.db
+          .selectFrom('flows')
+          .select(['id', 'state'])
+          .where('id', 'in', flowIds)
+          .execute();
+        if (rows.length === flowIds.length && rows.every((row) => row.state === 'completed')) break;
+        if (Date.now() > deadline) {
+          const open = rows.filter((row) => row.state !== 'completed').map((row) => `${row.id}=${row.state}`);
+          throw new Error(`not completed in time: ${open.join(', ')}`);
+        }
+        await sleep(500);
+      }
+      stopped = true;
+      await onDuty;
+      return decisions;
+    },
+  };
+}
+
+/**
+ * What must hold however the run was disturbed: every flow completed; every email delivered once per key; one
+ * payment per invoice, for its total; invoice numbers unique and without gaps; each flow's milestones recorded
+ * once; one Checkout Session per invoice (its idempotency key held across retries).
+ */
+export async function expectNothingLostOrDoubled(
+  rig: Rig,
+  flowIds: string[],
+): Promise<Record<string, number>> {
+  const { db } = rig.api.deps;
+  const tenantId = rig.tenant.tenantId;
+  const flows = await db.selectFrom('flows').select(['id', 'state']).where('id', 'in', flowIds).execute();
+  expect(flows.filter((f) => f.state !== 'completed')).toEqual([]);
+
+  const received = new Map<string, number>();
+  for (const message of rig.smtp.messages) {
+    const id = message.parsed.messageId ?? '';
+    received.set(id, (received.get(id) ?? 0) + 1);
+  }
+  const emails = await db
+    .selectFrom('emails')
+    .select(['idempotency_key', 'message_id'])
+    .where('tenant_id', '=', tenantId)
+    .execute();
+  const doubled = [...received.entries()].filter(([, count]) => count > 1);
+  expect(doubled).toEqual([]);
+  // Three letters per flow: the signing link, the invoice, the receipt.
+  expect(emails).toHaveLength(flowIds.length * 3);
+
+  const invoices = await db
+    .selectFrom('invoices')
+    .select(['id', 'number', 'total', 'paid', 'state'])
+    .where('tenant_id', '=', tenantId)
+    .execute();
+  expect(invoices).toHaveLength(flowIds.length);
+  expect(invoices.filter((invoice) => invoice.state !== 'PAID' || invoice.paid !== invoice.total)).toEqual(
+    [],
+  );
+  const numbers = invoices.map((invoice) => Number(invoice.number?.split('-')[2])).sort((a, b) => a - b);
+  expect(numbers).toEqual(Array.from({ length: invoices.length }, (_, i) => i + 1));
+  const payments = await db
+    .selectFrom('payments')
+    .select('invoice_id')
+    .where('tenant_id', '=', tenantId)
+    .execute();
+  expect(payments).toHaveLength(invoices.length);
+  const sessions = await db
+    .selectFrom('checkout_sessions')
+    .select('invoice_id')
+    .where('tenant_id', '=', tenantId)
+    .execute();
+  expect(sessions).toHaveLength(invoices.length);
+
+  const milestones = await db
+    .selectFrom('domain_events')
+    .select(['flow_id', 'type'])
+    .where('tenant_id', '=', tenantId)
+    .where('type', 'in', ['proposal.accepted', 'contract.signed', 'payment.received', 'flow.completed'])
+    .execute();
+  const perFlow = new Map<string, number>();
+  for (const event of milestones) {
+    const key = `${event.type} ${event.flow_id}`;
+    perFlow.set(key, (perFlow.get(key) ?? 0) + 1);
+  }
+  expect([...perFlow.entries()].filter(([, count]) => count > 1)).toEqual([]);
+  return {
+    flows: flows.length,
+    emails: emails.length,
+    messagesReceived: rig.smtp.messages.length,
+    invoices: invoices.length,
+    payments: payments.length,
+    milestoneEvents: milestones.length,
+  };
+}
