@@ -34,4 +34,26 @@ describe('when PostgreSQL drops every connection', () => {
     expect(after.status).toBe(200);
     expect((await apiClient(api.url).get('/readyz')).status).toBe(200);
   });
+
+  it('a transaction whose connection is dropped between statements fails alone; the pool goes on', async () => {
+    const url = new URL(testEnvironment().DATABASE_URL ?? '');
+    url.searchParams.set('application_name', `${APPLICATION}-trx`);
+    const db = createDb(url.toString(), 2);
+    const admin = createDb(testEnvironment().DATABASE_URL ?? '', 1);
+    try {
+      const transaction = db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${`${APPLICATION}-trx`}`.execute(
+          admin,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sql`select 2`.execute(trx);
+      });
+      await expect(transaction).rejects.toThrow();
+      const { rows } = await sql<{ n: number }>`select 3 as n`.execute(db);
+      expect(rows).toEqual([{ n: 3 }]);
+    } finally {
+      await Promise.all([db.destroy(), admin.destroy()]);
+    }
+  });
 });
