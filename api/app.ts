@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requireApiKey } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
@@ -13,6 +14,8 @@ import { registerPaymentPages } from './routes/paymentPages.js';
 import { registerPaymentRoutes } from './routes/payments.js';
 import { registerProposalRoutes } from './routes/proposals.js';
 import { registerSigningRoutes } from './routes/signing.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface AppOptions {
   metrics: ApiMetrics;
@@ -50,6 +53,21 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
     );
   });
   app.use('*', options.metrics.middleware);
+  // Nothing Flowdesk accepts comes near this; a larger body is refused before it is read into memory.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        problemResponse({
+          type: problemType('too-large'),
+          title: 'Request body too large',
+          status: 413,
+          detail: `The body may be at most ${MAX_BODY_BYTES / 1024} KiB.`,
+          instance: c.req.path,
+        }),
+    }),
+  );
 
   registerHealthRoutes(app, options.checks);
   registerDocsRoutes(app, options.version);

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { request } from 'node:http';
 import { sql } from 'kysely';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -215,4 +216,41 @@ describe('every route', () => {
       }
     }
   });
+
+  it('refuses a body over 1 MiB with 413 problem+json before reading it, and writes nothing', async () => {
+    const before = await rowCounts();
+    const huge = JSON.stringify({ proposal: { title: 'x'.repeat(2 * 1024 * 1024) } });
+    for (const path of ['/v1/flows/proposal-to-payment', '/webhooks/stripe', '/webhooks/esign/docusign']) {
+      const res = await postWithoutWaiting(`${api.url}${path}`, huge);
+      expect(res.status, path).toBe(413);
+      expect(res.contentType).toBe('application/problem+json');
+    }
+    expect(await rowCounts()).toEqual(before);
+  });
 });
+
+/**
+ * Announces a body of this size and waits for the answer before sending it: the API must refuse an oversized
+ * body from its length alone, without reading it.
+ */
+function postWithoutWaiting(url: string, body: string): Promise<{ status: number; contentType?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        authorization: `Bearer ${key}`,
+      },
+    });
+    req.on('response', (res) => {
+      resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] });
+      res.resume();
+      req.destroy();
+    });
+    req.on('error', (error) => {
+      if (!('code' in error) || !['EPIPE', 'ECONNRESET'].includes(String(error.code))) reject(error);
+    });
+    req.flushHeaders();
+  });
+}

@@ -3,7 +3,14 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../db/client.js';
 import { testEnvironment } from '../helpers/config.js';
-import { driveProposal, expectNothingLostOrDoubled, type Rig, startOperator, startRig } from './rig.js';
+import {
+  driveProposal,
+  expectNothingLostOrDoubled,
+  type Rig,
+  retrying,
+  startOperator,
+  startRig,
+} from './rig.js';
 
 const FLOWS = Number(process.env.CHAOS_FLOWS ?? 100);
 let rig: Rig;
@@ -49,15 +56,3 @@ describe('PostgreSQL dropping every connection mid-run', () => {
     expect(drops).toBeGreaterThan(0);
   });
 });
-
-/** The harness's own reads can meet a dropped connection too; like any client, it tries again. */
-async function retrying<T>(run: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await run();
-    } catch (error) {
-      if (attempt >= 5 || !/terminat|Connection|ECONNRESET|expected/i.test(String(error))) throw error;
-      await sleep(500);
-    }
-  }
-}

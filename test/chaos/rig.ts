@@ -27,7 +27,7 @@ export interface Rig {
   stop(): Promise<void>;
 }
 
-export async function startRig(name: string): Promise<Rig> {
+export async function startRig(name: string, options: { temporalAddress?: string } = {}): Promise<Rig> {
   const [smtp, stripeMock]: [SmtpSink, StripeMock] = await Promise.all([startSmtpSink(), startStripeMock()]);
   const stripe = {
     STRIPE_SECRET_KEY: 'sk_test_123',
@@ -35,9 +35,13 @@ export async function startRig(name: string): Promise<Rig> {
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
   };
   const taskQueue = `chaos-${name}-${Date.now()}`;
-  const api = await startTestApi({ env: { ...stripe, TEMPORAL_TASK_QUEUE: taskQueue } });
+  const temporal: Record<string, string> = options.temporalAddress
+    ? { TEMPORAL_ADDRESS: options.temporalAddress }
+    : {};
+  const api = await startTestApi({ env: { ...stripe, ...temporal, TEMPORAL_TASK_QUEUE: taskQueue } });
   const env = testEnvironment({
     ...stripe,
+    ...temporal,
     TEMPORAL_TASK_QUEUE: taskQueue,
     SMTP_URL: smtp.url,
     PUBLIC_URL: api.url,
@@ -286,4 +290,16 @@ export async function expectNothingLostOrDoubled(
     payments: payments.length,
     milestoneEvents: milestones.length,
   };
+}
+
+/** Runs a drive again when it failed on a disturbed dependency, as Stripe and browsers retry: it is idempotent. */
+export async function retrying<T>(run: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await sleep(1_000 * attempt);
+    }
+  }
 }
