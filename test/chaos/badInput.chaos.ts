@@ -1,0 +1,158 @@
+import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
+import { sql } from 'kysely';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, createTestTenant, startTestApi, type TestApi } from '../helpers/api.js';
+
+const RUNS = Number(process.env.CHAOS_RUNS ?? 300);
+const STRIPE_SECRET = 'whsec_test_fuzz';
+const CONNECT_KEY = 'docusign-connect-fuzz-key-0123456789';
+const stripe = new Stripe('sk_test_123');
+
+let api: TestApi;
+let key: string;
+let tenantId: string;
+
+beforeAll(async () => {
+  api = await startTestApi({
+    env: { STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, DOCUSIGN_CONNECT_SECRET: CONNECT_KEY },
+  });
+  const tenant = await createTestTenant(api.deps.db);
+  tenantId = tenant.tenantId;
+  key = await tenant.key(['admin']);
+});
+afterAll(() => api?.stop());
+
+/** A valid body for each route; the fuzzer breaks one leaf of it at a time, or throws it away entirely. */
+const ROUTES: { path: string; template: unknown; sign?: (body: string) => Record<string, string> }[] = [
+  {
+    path: '/v1/flows/proposal-to-payment',
+    template: {
+      proposal: {
+        proposalId: 'P-FUZZ',
+        title: 'Fuzz',
+        currency: 'EUR',
+        customer: { name: 'Fuzz Customer', email: 'fuzz@example.com' },
+        lines: [{ description: 'Panel', quantity: 1, unitPrice: 100 }],
+      },
+    },
+  },
+  {
+    path: '/v1/invoices/INV-2026-000001/payments',
+    template: { amount: 100, currency: 'EUR', reference: 'R-1' },
+  },
+  { path: '/v1/flows/proposal%3Afuzz%3AP-1/resolve', template: { action: 'retry' } },
+  {
+    path: '/webhooks/stripe',
+    // Stripe's objects are Stripe's to shape: only the event around them is checked.
+    template: { id: 'evt_fuzz', type: 'checkout.session.completed', created: 1, data: { object: {} } },
+    sign: (payload) => ({
+      'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET }),
+    }),
+  },
+  {
+    path: '/webhooks/esign/docusign',
+    template: { event: 'envelope-completed', data: { envelopeId: 'env-fuzz' } },
+    sign: (payload) => ({
+      'x-docusign-signature-1': createHmac('sha256', CONNECT_KEY).update(payload).digest('base64'),
+    }),
+  },
+];
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function leaves(value: Json, path: (string | number)[] = []): (string | number)[][] {
+  if (Array.isArray(value)) return value.flatMap((item, i) => leaves(item, [...path, i]));
+  if (value && typeof value === 'object')
+    return Object.entries(value).flatMap(([k, v]) => leaves(v, [...path, k]));
+  return [path];
+}
+
+/** The template with the leaf at `path` replaced by a value of another JSON type: invalid by construction. */
+function breakLeaf(template: Json, path: (string | number)[], replacement: Json): Json {
+  const copy = structuredClone(template) as Json;
+  let node = copy as Record<string | number, Json>;
+  for (const step of path.slice(0, -1)) node = node[step] as Record<string | number, Json>;
+  node[path.at(-1) as string | number] = replacement;
+  return copy;
+}
+
+const otherType = (original: Json) =>
+  fc
+    .oneof(fc.constant(null), fc.boolean(), fc.double(), fc.string(), fc.array(fc.integer()), fc.object())
+    .filter((value) => typeof value !== typeof original || (value === null) !== (original === null));
+
+async function tenantRows() {
+  const counts: Record<string, number> = {};
+  for (const table of ['flows', 'domain_events', 'payments', 'invoices', 'emails']) {
+    const { rows } = await sql<{
+      n: string;
+    }>`select count(*) as n from ${sql.table(table)} where tenant_id = ${tenantId}`.execute(api.deps.db);
+    counts[table] = Number(rows[0]?.n);
+  }
+  const { rows } = await sql<{
+    n: string;
+  }>`select count(*) as n from webhook_receipts where external_id in ('evt_fuzz', 'env-fuzz/envelope-completed')`.execute(
+    api.deps.db,
+  );
+  counts.webhook_receipts = Number(rows[0]?.n);
+  return counts;
+}
+
+describe('generated bad input on every route that takes a body', () => {
+  it(`is answered 4xx problem+json, never 5xx, and writes nothing (${RUNS} requests per route)`, async () => {
+    const before = await tenantRows();
+    const client = apiClient(api.url, key);
+    const statuses = new Map<number, number>();
+    for (const route of ROUTES) {
+      const template = route.template as Json;
+      const paths = leaves(template);
+      const body = fc.oneof(
+        // One leaf of a valid body broken.
+        fc
+          .constantFrom(...paths)
+          .chain((path) =>
+            otherType(
+              path.reduce<Json>(
+                (node, step) => (node as Record<string | number, Json>)[step] as Json,
+                template,
+              ),
+            ).map((value) => JSON.stringify(breakLeaf(template, path, value as Json))),
+          ),
+        // Any JSON at all.
+        fc.jsonValue().map((value) => JSON.stringify(value)),
+        // Not JSON.
+        fc.string().filter((text) => {
+          try {
+            JSON.parse(text);
+            return false;
+          } catch {
+            return true;
+          }
+        }),
+      );
+      const contentType = fc.constantFrom(
+        'application/json',
+        'application/json',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+      );
+      await fc.assert(
+        fc.asyncProperty(body, contentType, async (payload, type) => {
+          const res = await client.request('POST', route.path, {
+            body: payload,
+            headers: { 'content-type': type, ...route.sign?.(payload) },
+          });
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          expect(res.status, `${route.path} ${type} ${payload.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
+          expect(res.status, `${route.path} ${type} ${payload.slice(0, 200)}`).toBeLessThan(500);
+          expect(res.headers.get('content-type')).toBe('application/problem+json');
+        }),
+        { numRuns: RUNS },
+      );
+    }
+    expect(await tenantRows()).toEqual(before);
+    process.stdout.write(`[chaos bad-input] statuses: ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+  });
+});
