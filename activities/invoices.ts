@@ -288,11 +288,12 @@ export function invoiceActivities(deps: InvoiceDeps) {
       });
     },
 
-    async sendReceipt(input: Invoice & { paid: number }): Promise<void> {
+    async sendReceipt(input: Invoice & { paid: number; resend?: boolean }): Promise<void> {
       const { invoice } = input;
       await writeToCustomer(input, {
         key: `receipt`,
         template: 'invoice.receipt',
+        resend: input.resend,
         subject: `Receipt for invoice ${invoice.number}`,
         body: [
           `we received ${money(input.paid, invoice.currency)} for invoice ${invoice.number}. Thank you.`,

@@ -8,6 +8,7 @@ export const INVOICE_PAYMENT_STEPS = [
   'createCheckoutSession',
   'sendInvoice',
   'awaitPayment',
+  'sendReceipt',
 ] as const;
 
 export function invoiceFlowId(tenantSlug: string, invoiceKey: string): string {

@@ -432,4 +432,31 @@ describe('invoicePayment', () => {
     expect(await handle.result()).toMatchObject({ paid: 1_000_000 });
     expect((await followPayLink(payLink)).status).toBe(200);
   });
+
+  it('waits for an operator when the receipt cannot be sent, instead of failing a paid flow', async () => {
+    const input = invoiceInput();
+    const { flowId, handle } = await startInvoice(input);
+    const invoice = await invoiceOf(flowId);
+    await waitForFlow(flowId, 'waiting');
+    smtp.reject();
+    try {
+      const paid = checkoutEvent(`evt_receipt_${counter}`, 'checkout.session.completed', invoice, 1_000_000);
+      expect((await postStripe(paid)).status).toBe(200);
+      const stuck = await waitForFlow(flowId, 'needs_attention');
+      expect(stuck.attention).toMatchObject({ step: 'sendReceipt', reason: 'step_failed' });
+    } finally {
+      smtp.accept();
+    }
+    const resolved = await apiClient(api.url, coordinatorKey).post(
+      `/v1/flows/${encodeURIComponent(flowId)}/resolve`,
+      {
+        action: 'retry',
+      },
+    );
+    expect(resolved.status).toBe(200);
+    expect(await handle.result()).toMatchObject({ paid: 1_000_000 });
+    await smtp.waitFor(
+      (m) => m.envelope.to.includes(input.customer.email) && /^Receipt/.test(m.parsed.subject ?? ''),
+    );
+  });
 });

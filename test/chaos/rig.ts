@@ -122,10 +122,16 @@ export async function driveProposal(rig: Rig, proposalId: string, deliveries = 1
     }),
   );
 
-  await rig.smtp.waitFor(
-    (m) => m.envelope.to.includes(email) && /^Invoice INV-/.test(m.parsed.subject ?? ''),
-    300_000,
-  );
+  await rig.smtp
+    .waitFor((m) => m.envelope.to.includes(email) && /^Invoice INV-/.test(m.parsed.subject ?? ''), 300_000)
+    .catch(async (error) => {
+      const row = await rig.api.deps.db
+        .selectFrom('flows')
+        .selectAll()
+        .where('id', '=', flowId)
+        .executeTakeFirst();
+      throw new Error(`${error.message}; the flow: ${JSON.stringify(row)}`);
+    });
   const invoice = await rig.api.deps.db
     .selectFrom('invoices')
     .select(['id', 'flow_id', 'tenant_id'])
@@ -190,7 +196,7 @@ export function startOperator(rig: Rig, timeoutMs = 1_200_000) {
   };
   const onDuty = (async () => {
     while (!stopped) {
-      await decide().catch((error) => rig.log(`operator: ${error}`));
+      await decide().catch((error) => rig.log(`operator: ${error} ${error?.cause ?? ''}`));
       await sleep(500);
     }
   })();
