@@ -73,6 +73,7 @@ const environmentSchema = z.object({
 
   WORKER_METRICS_PORT: port(9464),
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(10),
+  WORKER_MAX_CACHED_WORKFLOWS: positiveInt(1000),
 
   SMTP_URL: urlWith(['smtp:', 'smtps:']).optional(),
   EMAIL_FROM: z.string().default('Flowdesk <flowdesk@localhost>'),
@@ -107,7 +108,7 @@ export interface Config {
     /** The raw TEMPORAL_* variables, read by @temporalio/envconfig to build the connection. */
     env: Record<string, string>;
   };
-  worker: { metricsPort: number; shutdownGraceSeconds: number };
+  worker: { metricsPort: number; shutdownGraceSeconds: number; maxCachedWorkflows: number };
   email: { smtpUrl?: string; from: string; outboxDir: string };
   /** Signs customer links (signing pages); the same secret must reach the API and the worker. */
   signingSecret?: string;
@@ -159,7 +160,11 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         uiPort: e.TEMPORAL_UI_PORT,
         env: Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('TEMPORAL_'))),
       },
-      worker: { metricsPort: e.WORKER_METRICS_PORT, shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS },
+      worker: {
+        metricsPort: e.WORKER_METRICS_PORT,
+        shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
+        maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      },
       email: {
         smtpUrl: e.SMTP_URL,
         from: e.EMAIL_FROM,

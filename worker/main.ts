@@ -30,6 +30,7 @@ const worker = await createFlowdeskWorker({
   taskQueue: config.temporal.taskQueue,
   activities: createActivities({ config, db, logger }),
   shutdownGraceSeconds: config.worker.shutdownGraceSeconds,
+  tuning: { maxCachedWorkflows: config.worker.maxCachedWorkflows },
   workflows: source,
 });
 
