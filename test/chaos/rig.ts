@@ -237,17 +237,14 @@ export async function expectNothingLostOrDoubled(
   const flows = await db.selectFrom('flows').select(['id', 'state']).where('id', 'in', flowIds).execute();
   expect(flows.filter((f) => f.state !== 'completed')).toEqual([]);
 
-  const received = new Map<string, number>();
-  for (const message of rig.smtp.messages) {
-    const id = message.parsed.messageId ?? '';
-    received.set(id, (received.get(id) ?? 0) + 1);
-  }
   const emails = await db
     .selectFrom('emails')
     .select(['idempotency_key', 'message_id'])
     .where('tenant_id', '=', tenantId)
     .execute();
-  const doubled = [...received.entries()].filter(([, count]) => count > 1);
+  const doubled = countBy(rig.smtp.messages, (m) => m.parsed.messageId ?? '').filter(
+    ([, count]) => count > 1,
+  );
   expect(doubled).toEqual([]);
   // Three letters per flow: the signing link, the invoice, the receipt.
   expect(emails).toHaveLength(flowIds.length * 3);
@@ -282,12 +279,7 @@ export async function expectNothingLostOrDoubled(
     .where('tenant_id', '=', tenantId)
     .where('type', 'in', ['proposal.accepted', 'contract.signed', 'payment.received', 'flow.completed'])
     .execute();
-  const perFlow = new Map<string, number>();
-  for (const event of milestones) {
-    const key = `${event.type} ${event.flow_id}`;
-    perFlow.set(key, (perFlow.get(key) ?? 0) + 1);
-  }
-  expect([...perFlow.entries()].filter(([, count]) => count > 1)).toEqual([]);
+  expect(countBy(milestones, (e) => `${e.type} ${e.flow_id}`).filter(([, count]) => count > 1)).toEqual([]);
   return {
     flows: flows.length,
     emails: emails.length,
@@ -308,4 +300,53 @@ export async function retrying<T>(run: () => Promise<T>, attempts = 8): Promise<
       await sleep(1_000 * attempt);
     }
   }
+}
+
+/**
+ * `count` proposals started `spacingMs` apart and driven to their payment (each drive retried when `retry`, for
+ * disturbances the outside world retries through), with an operator on duty until every flow has completed.
+ */
+export async function driveAll(
+  rig: Rig,
+  prefix: string,
+  count: number,
+  options: { deliveries?: number; retry?: boolean; spacingMs?: number } = {},
+): Promise<{ flowIds: string[]; operatorDecisions: number }> {
+  const operator = startOperator(rig);
+  const run = Date.now().toString(36);
+  const flowIds = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      await sleep(i * (options.spacingMs ?? 150));
+      const drive = () => driveProposal(rig, `${prefix}-${run}-${i}`, options.deliveries);
+      return options.retry ? retrying(drive) : drive();
+    }),
+  );
+  return { flowIds, operatorDecisions: await operator.done(flowIds) };
+}
+
+/** Runs `disturb` at random intervals until stopped; `stop` resolves with how many times it ran. */
+export function repeatedly(minMs: number, maxMs: number, disturb: () => Promise<unknown>) {
+  let running = true;
+  let times = 0;
+  const loop = (async () => {
+    while (running) {
+      await sleep(minMs + Math.random() * (maxMs - minMs));
+      if (!running) break;
+      await disturb();
+      times++;
+    }
+  })();
+  return {
+    async stop(): Promise<number> {
+      running = false;
+      await loop;
+      return times;
+    },
+  };
+}
+
+function countBy<T>(items: T[], key: (item: T) => string): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return [...counts.entries()];
 }

@@ -5,14 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningTemporal, startTemporalDevServer } from '../../scripts/stack/temporal.js';
 import { freePort } from '../helpers/ports.js';
-import {
-  driveProposal,
-  expectNothingLostOrDoubled,
-  type Rig,
-  retrying,
-  startOperator,
-  startRig,
-} from './rig.js';
+import { driveAll, expectNothingLostOrDoubled, type Rig, repeatedly, startRig } from './rig.js';
 
 const FLOWS = Number(process.env.CHAOS_FLOWS ?? 100);
 let rig: Rig;
@@ -44,31 +37,15 @@ afterAll(async () => {
 describe('the Temporal server restarted mid-run', () => {
   it(`loses and doubles nothing across ${FLOWS} flows`, async () => {
     await rig.startWorker();
-    const operator = startOperator(rig);
-    let running = true;
-    let restarts = 0;
-    const restarter = (async () => {
-      while (running) {
-        await sleep(8_000 + Math.random() * 8_000);
-        if (!running) break;
-        await temporal.stop();
-        await sleep(1_000);
-        temporal = await startTemporal();
-        restarts++;
-      }
-    })();
-    const run = Date.now().toString(36);
-    const flowIds = await Promise.all(
-      Array.from({ length: FLOWS }, async (_, i) => {
-        await sleep(i * 150);
-        return retrying(() => driveProposal(rig, `T-${run}-${i}`));
-      }),
-    );
-    const decisions = await operator.done(flowIds);
-    running = false;
-    await restarter;
+    const restarter = repeatedly(8_000, 16_000, async () => {
+      await temporal.stop();
+      await sleep(1_000);
+      temporal = await startTemporal();
+    });
+    const { flowIds, operatorDecisions } = await driveAll(rig, 'T', FLOWS, { retry: true });
+    const restarts = await restarter.stop();
     const counts = await expectNothingLostOrDoubled(rig, flowIds);
-    rig.log(JSON.stringify({ restarts, operatorDecisions: decisions, ...counts }));
+    rig.log(JSON.stringify({ restarts, operatorDecisions, ...counts }));
     expect(restarts).toBeGreaterThan(0);
   });
 });
