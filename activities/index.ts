@@ -7,6 +7,7 @@ import { contractActivities } from './contracts.js';
 import { flowActivities } from './flows.js';
 import { invoiceActivities } from './invoices.js';
 import { proposalActivities } from './proposals.js';
+import { supplierOrderActivities } from './supplierOrders.js';
 
 export interface ActivityDeps {
   config: Config;
@@ -41,6 +42,12 @@ export function createActivities({ config, db, mailer }: ActivityDeps) {
       publicUrl: config.api.publicUrl,
       signingSecret: config.signingSecret,
       companyName: config.companyName,
+    }),
+    ...supplierOrderActivities({
+      ...emailDeps,
+      publicUrl: config.api.publicUrl,
+      companyName: config.companyName,
+      opsEmail: config.email.ops,
     }),
   };
 }

@@ -14,6 +14,8 @@ import { registerPaymentPages } from './routes/paymentPages.js';
 import { registerPaymentRoutes } from './routes/payments.js';
 import { registerProposalRoutes } from './routes/proposals.js';
 import { registerSigningRoutes } from './routes/signing.js';
+import { registerSupplierOrderRoutes } from './routes/supplierOrders.js';
+import { registerSupplierRoutes } from './routes/suppliers.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -85,6 +87,8 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerProposalRoutes(app, deps);
   registerFlowRoutes(app, deps);
   registerPaymentRoutes(app, deps);
+  registerSupplierRoutes(app, deps);
+  registerSupplierOrderRoutes(app, deps);
 
   app.notFound((c) =>
     problemResponse({

@@ -196,6 +196,62 @@ export interface CheckoutSessionsTable {
   created_at: CreatedAt;
 }
 
+export interface SuppliersTable {
+  id: Generated<string>;
+  tenant_id: string;
+  code: string;
+  name: string;
+  protocol: string;
+  base_url: string | null;
+  credentials: string | null;
+  webhook_secret: string | null;
+  order_email: string;
+  capabilities: Json<{ webhooks: boolean; polling: boolean; cancellation: boolean }>;
+  poll_every: string;
+  lead_time: string;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
+export interface SupplierOrdersTable {
+  id: Generated<string>;
+  tenant_id: string;
+  order_key: string;
+  supplier_id: string;
+  flow_id: string;
+  state: string;
+  sent_via: string | null;
+  supplier_reference: string | null;
+  expected_ship_at: Timestamp | null;
+  deliver_to: string | null;
+  sent_at: Timestamp | null;
+  accepted_at: Timestamp | null;
+  in_production_at: Timestamp | null;
+  shipped_at: Timestamp | null;
+  received_at: Timestamp | null;
+  cancelled_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
+export interface SupplierOrderLinesTable {
+  order_id: string;
+  position: number;
+  sku: string;
+  description: string;
+  quantity: number;
+  received_quantity: Generated<number>;
+}
+
+export interface SupplierOrderReceiptsTable {
+  id: Generated<string>;
+  order_id: string;
+  receipt_key: string;
+  lines: Json<{ sku: string; quantity: number }[]>;
+  received_by: Json<Record<string, unknown>>;
+  received_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -211,6 +267,10 @@ export interface Database {
   invoice_lines: InvoiceLinesTable;
   payments: PaymentsTable;
   checkout_sessions: CheckoutSessionsTable;
+  suppliers: SuppliersTable;
+  supplier_orders: SupplierOrdersTable;
+  supplier_order_lines: SupplierOrderLinesTable;
+  supplier_order_receipts: SupplierOrderReceiptsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

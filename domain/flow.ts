@@ -64,7 +64,7 @@ export type StepStatus = z.infer<typeof StepStatus>;
 
 export const Attention = z.object({
   step: z.string(),
-  reason: z.enum(['step_failed', 'deadline_passed', 'declined']),
+  reason: z.enum(['step_failed', 'deadline_passed', 'declined', 'confirmation_needed']),
   error: z.string(),
   since: z.string(),
   options: z.array(Resolution),
@@ -101,8 +101,10 @@ export const ResolveRequest = z.object({
   note: z.string().max(2000).optional(),
   /** For `retry`: corrected input for the step, merged over the original. */
   input: z.record(z.string(), z.unknown()).optional(),
-  /** For `extend`: how much longer to wait, e.g. "3 days". */
+  /** For `extend`: how much longer to wait, e.g. "3 days"… */
   extendBy: z.string().optional(),
+  /** …or until when (ISO 8601), e.g. the new date a supplier promised. */
+  extendUntil: z.iso.datetime({ offset: true }).optional(),
 });
 export type ResolveRequest = z.infer<typeof ResolveRequest>;
 

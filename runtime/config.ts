@@ -77,6 +77,7 @@ const environmentSchema = z.object({
 
   SMTP_URL: urlWith(['smtp:', 'smtps:']).optional(),
   EMAIL_FROM: z.string().default('Flowdesk <flowdesk@localhost>'),
+  OPS_EMAIL: z.email({ error: 'must be an email address' }).default('operations@localhost'),
 
   SIGNING_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   COMPANY_NAME: z.string().min(1).default('Flowdesk Installations'),
@@ -109,7 +110,8 @@ export interface Config {
     env: Record<string, string>;
   };
   worker: { metricsPort: number; shutdownGraceSeconds: number; maxCachedWorkflows: number };
-  email: { smtpUrl?: string; from: string; outboxDir: string };
+  /** `ops`: where notices for people go (a supplier order running late). */
+  email: { smtpUrl?: string; from: string; outboxDir: string; ops: string };
   /** Signs customer links (signing pages); the same secret must reach the API and the worker. */
   signingSecret?: string;
   companyName: string;
@@ -168,6 +170,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
       email: {
         smtpUrl: e.SMTP_URL,
         from: e.EMAIL_FROM,
+        ops: e.OPS_EMAIL,
         outboxDir: path.join(path.resolve(e.DATA_DIR), 'outbox'),
       },
       signingSecret: e.SIGNING_SECRET,

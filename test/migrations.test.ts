@@ -25,6 +25,7 @@ describe('migrations', () => {
       '0002_contracts',
       '0003_invoices',
       '0004_flow_search',
+      '0005_supplier_orders',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

@@ -2,3 +2,4 @@
 export { contractSigning } from './contractSigning.js';
 export { invoicePayment } from './invoicePayment.js';
 export { proposalToPayment } from './proposalToPayment.js';
+export { supplierOrder } from './supplierOrder.js';

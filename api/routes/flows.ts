@@ -2,7 +2,6 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Context } from 'hono';
 import { sql } from 'kysely';
-import { appendEvent } from '../../db/events.js';
 import {
   FlowState,
   FlowStatus,
@@ -17,7 +16,7 @@ import {
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
-import { actorOf, decodeCursor, encodeCursor } from './shared.js';
+import { actorOf, decodeCursor, encodeCursor, requestCancellation } from './shared.js';
 
 const FlowIdParam = z.object({
   flowId: z.string().min(1).max(300).openapi({ example: 'proposal:demo:P-1001' }),
@@ -364,16 +363,7 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       if (TERMINAL_STATES.includes(row.state as FlowState))
         return conflict(c, `the flow is already ${row.state}`);
       const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
-      await appendEvent(db, {
-        tenantId: principal.tenantId,
-        type: 'flow.cancel.requested',
-        actor: actorOf(principal),
-        entity: { type: 'flow', id: flowId },
-        flowId,
-        payload: { reason: body.reason },
-        idempotencyKey: `${flowId}/cancel.requested/${c.get('requestId')}`,
-      });
-      await temporal.workflow.getHandle(flowId).cancel();
+      await requestCancellation(deps, principal, flowId, body.reason, c.get('requestId'));
       return c.json({ flowId, state: 'cancelling' as const }, 202);
     },
   );

@@ -1,27 +1,16 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import {
   PROPOSAL_TO_PAYMENT_STEPS,
+  type ProposalToPaymentInput,
   proposalFlowId,
   StartProposalToPayment,
 } from '../../domain/proposalToPayment.js';
-import { BusinessKey, FlowState, FlowStep, TenantId } from '../../domain/searchAttributes.js';
-import type { proposalToPayment } from '../../workflows/proposalToPayment.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent } from '../problem.js';
-
-const Started = z
-  .object({
-    flowId: z.string(),
-    created: z.boolean(),
-    status: z.string().describe('Where to follow the flow'),
-  })
-  .openapi('FlowStarted');
+import { FlowStarted, flowStarted, startFlow } from '../startFlow.js';
 
 export function registerProposalRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
-  const { db, temporal, config } = deps;
-
   app.openapi(
     createRoute({
       method: 'post',
@@ -35,10 +24,10 @@ export function registerProposalRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
         body: { required: true, content: { 'application/json': { schema: StartProposalToPayment } } },
       },
       responses: {
-        201: { description: 'Started', content: { 'application/json': { schema: Started } } },
+        201: { description: 'Started', content: { 'application/json': { schema: FlowStarted } } },
         200: {
           description: 'A flow for this proposal exists already; nothing new was started',
-          content: { 'application/json': { schema: Started } },
+          content: { 'application/json': { schema: FlowStarted } },
         },
         400: { description: 'Invalid request', content: problemContent },
         401: { description: 'No valid API key', content: problemContent },
@@ -49,57 +38,16 @@ export function registerProposalRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
       const body = c.req.valid('json');
       const { tenantId, tenantSlug } = c.get('principal');
       const flowId = proposalFlowId(tenantSlug, body.proposal.proposalId);
-      const answer = (created: boolean) => ({
+      const created = await startFlow(deps, {
         flowId,
-        created,
-        status: `/v1/flows/${encodeURIComponent(flowId)}`,
+        flowType: 'proposalToPayment',
+        businessKey: body.proposal.proposalId,
+        tenantId,
+        title: body.proposal.title,
+        stepCount: PROPOSAL_TO_PAYMENT_STEPS.length,
+        input: { ...body, tenantId, tenantSlug } satisfies ProposalToPaymentInput,
       });
-      const now = new Date();
-      // The row is claimed first: whoever inserts it starts the flow; a second request finds it and starts nothing.
-      const claimed = await db
-        .insertInto('flows')
-        .values({
-          id: flowId,
-          tenant_id: tenantId,
-          flow_type: 'proposalToPayment',
-          business_key: body.proposal.proposalId,
-          run_id: null,
-          state: 'running',
-          current_step: null,
-          progress_done: 0,
-          progress_total: PROPOSAL_TO_PAYMENT_STEPS.length,
-          waiting_for: null,
-          title: body.proposal.title,
-          ended_at: null,
-          attention: JSON.stringify(null),
-          version: 0,
-          started_at: now,
-          updated_at: now,
-        })
-        .onConflict((oc) => oc.column('id').doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      if (!claimed) return c.json(answer(false), 200);
-      try {
-        await temporal.workflow.start<typeof proposalToPayment>('proposalToPayment', {
-          taskQueue: config.temporal.taskQueue,
-          workflowId: flowId,
-          args: [{ ...body, tenantId, tenantSlug }],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: TenantId, value: tenantId },
-            { key: BusinessKey, value: body.proposal.proposalId },
-            { key: FlowState, value: 'running' },
-            { key: FlowStep, value: '' },
-          ],
-        });
-      } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) return c.json(answer(false), 200);
-        await db.deleteFrom('flows').where('id', '=', flowId).where('version', '=', '0').execute();
-        throw error;
-      }
-      return c.json(answer(true), 201);
+      return c.json(flowStarted(flowId, created), created ? 201 : 200);
     },
   );
 }

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/workflow';
+import { appendEvent } from '../../db/events.js';
 import type { Actor } from '../../domain/flow.js';
 import type { Principal } from '../apiKeys.js';
 import type { ApiDeps } from '../context.js';
@@ -40,4 +41,24 @@ export async function signalIfRunning<Args extends unknown[]>(
   } catch (error) {
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
+}
+
+/** Asks a flow to cancel, on record with who asked and why; the flow compensates and reaches `cancelled`. */
+export async function requestCancellation(
+  deps: Pick<ApiDeps, 'db' | 'temporal'>,
+  principal: Principal,
+  flowId: string,
+  reason: string | undefined,
+  requestId: string,
+): Promise<void> {
+  await appendEvent(deps.db, {
+    tenantId: principal.tenantId,
+    type: 'flow.cancel.requested',
+    actor: actorOf(principal),
+    entity: { type: 'flow', id: flowId },
+    flowId,
+    payload: { reason },
+    idempotencyKey: `${flowId}/cancel.requested/${requestId}`,
+  });
+  await deps.temporal.workflow.getHandle(flowId).cancel();
 }

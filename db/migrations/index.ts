@@ -3,6 +3,7 @@ import * as flowKernel from './0001_flow_kernel.js';
 import * as contracts from './0002_contracts.js';
 import * as invoices from './0003_invoices.js';
 import * as flowSearch from './0004_flow_search.js';
+import * as supplierOrders from './0005_supplier_orders.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -13,6 +14,7 @@ const migrations: Record<string, Migration> = {
   '0002_contracts': contracts,
   '0003_invoices': invoices,
   '0004_flow_search': flowSearch,
+  '0005_supplier_orders': supplierOrders,
 };
 
 export const migrationProvider: MigrationProvider = {

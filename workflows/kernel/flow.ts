@@ -9,6 +9,7 @@ import {
   isCancellation,
   patched,
   proxyLocalActivities,
+  type SignalDefinition,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -69,6 +70,11 @@ export interface StepOptions<T> {
    * a step whose result the process needs cannot be skipped.
    */
   manual?: (decision: ResolveRequest) => T;
+  /**
+   * When the result needs a person's word before the flow goes on (an order emailed to a supplier: did it
+   * arrive?), the question to ask. The operator confirms with `fallback` and a note, or runs the step again.
+   */
+  confirm?: (result: T) => string | undefined;
 }
 
 export interface WaitOptions {
@@ -85,6 +91,10 @@ export interface WaitOptions {
   remind?: (n: number) => Promise<void>;
   /** What an operator may decide when the deadline passes; `extend` is handled here, the others are returned. */
   onDeadline?: Resolution[];
+  /** Announces that the deadline passed, before a person is asked (an audit event, a notice, the parent told). */
+  whenOverdue?: (deadlineAt: number) => Promise<void>;
+  /** Records an operator's extension (the new date the business now expects). */
+  whenExtended?: (deadlineAt: number, decision: ResolveRequest) => Promise<void>;
 }
 
 export type WaitOutcome = { done: true } | { done: false; decision: ResolveRequest };
@@ -98,7 +108,8 @@ const DONE_STATES: readonly StepState[] = ['completed', 'skipped', 'manual'];
 /** Children tell their parent only of changes it shows (patched in: earlier runs told it of every publish). */
 const TELL_PARENT_CHANGES_ONLY = 'tell-parent-changes-only';
 
-function describe(error: unknown): string {
+/** What went wrong, in the words of the error that caused it. */
+export function describe(error: unknown): string {
   if (error instanceof Error) {
     // An activity failure wraps the real error as its cause; the cause says what went wrong.
     const cause = (error as Error & { cause?: unknown }).cause;
@@ -264,10 +275,9 @@ export class Flow {
       step.startedAt ??= new Date().toISOString();
       this.enterStep(step, 'running');
       await this.publish('flow.step.started', SYSTEM, { step: name, attempt: step.attempts });
+      let result: T;
       try {
-        const result = await run(correction);
-        await this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {});
-        return result;
+        result = await run(correction);
       } catch (error) {
         if (isCancellation(error)) throw error;
         const manual = options.manual;
@@ -292,6 +302,24 @@ export class Flow {
         );
         return manual(decision);
       }
+      const question = options.confirm?.(result);
+      if (!question) {
+        await this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {});
+        return result;
+      }
+      const decision = await this.needsAttention(step, {
+        reason: 'confirmation_needed',
+        error: question,
+        options: ['fallback', 'retry'],
+      });
+      if (decision?.action === 'fallback') {
+        await this.finishStep(step, 'manual', 'flow.step.resolved', decision.actor, {
+          action: decision.action,
+          note: decision.note,
+        });
+        return result;
+      }
+      correction = { ...correction, ...decision?.input };
     }
   }
 
@@ -342,6 +370,8 @@ export class Flow {
       const met = await condition(() => until() || this.status.paused, Math.max(1, wakeAt - Date.now()));
       if (met) continue;
       if (deadlineAt !== undefined && Date.now() >= deadlineAt) {
+        if (options.whenOverdue)
+          await this.courtesy('overdue', name, () => options.whenOverdue?.(deadlineAt ?? 0));
         const decision = await this.needsAttention(
           step,
           {
@@ -353,32 +383,56 @@ export class Flow {
         );
         if (!decision) break;
         if (decision.action !== 'extend') return { done: false, decision };
-        deadlineAt = Date.now() + msToNumber((decision.extendBy ?? '1 day') as Duration);
+        deadlineAt = decision.extendUntil
+          ? Date.parse(decision.extendUntil)
+          : Date.now() + msToNumber((decision.extendBy ?? '1 day') as Duration);
+        if (options.whenExtended) await options.whenExtended(deadlineAt, decision);
         this.enterStep(step, 'waiting');
-        await this.publish('flow.waiting', decision.actor, { step: name, extendedBy: decision.extendBy });
+        await this.publish('flow.waiting', decision.actor, {
+          step: name,
+          extendedBy: decision.extendBy,
+          extendedUntil: decision.extendUntil,
+        });
         continue;
       }
       if (nextReminderAt !== undefined && Date.now() >= nextReminderAt) {
         reminders++;
-        try {
-          await options.remind?.(reminders);
-          await this.publish('flow.reminder.sent', SYSTEM, { step: name, reminder: reminders });
-        } catch (error) {
-          if (isCancellation(error)) throw error;
-          // A reminder is a courtesy: one that cannot be sent is on record, and the wait and its deadline go on.
-          step.lastError = describe(error);
-          await this.publish('flow.reminder.failed', SYSTEM, {
-            step: name,
-            reminder: reminders,
-            error: step.lastError,
-          });
-        }
+        const reminder = reminders;
+        await this.courtesy('reminder', name, () => options.remind?.(reminder), { reminder });
         nextReminderAt = remindEvery === undefined ? nextScheduled() : nextReminderAt + remindEvery;
       }
     }
     this.status.waitingFor = null;
     await this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {});
     return { done: true };
+  }
+
+  /**
+   * Runs a courtesy of a wait (a reminder, a notice that it is overdue): one that cannot be done is on record as
+   * `flow.{kind}.failed`, and the wait and its deadline go on.
+   */
+  private async courtesy(
+    kind: 'reminder' | 'overdue',
+    stepName: string,
+    run: () => Promise<void> | undefined,
+    payload: Record<string, unknown> = {},
+  ): Promise<void> {
+    try {
+      await run();
+      await this.publish(kind === 'reminder' ? 'flow.reminder.sent' : 'flow.overdue', SYSTEM, {
+        step: stepName,
+        ...payload,
+      });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const step = this.stepNamed(stepName);
+      step.lastError = describe(error);
+      await this.publish(`flow.${kind}.failed`, SYSTEM, {
+        step: stepName,
+        ...payload,
+        error: step.lastError,
+      });
+    }
   }
 
   /**
@@ -576,7 +630,12 @@ export class Flow {
       );
     }
     if (request.action === 'extend') {
-      if (!request.extendBy) throw new Error('extend needs extendBy, e.g. "3 days"');
+      if (request.extendUntil) {
+        if (!(Date.parse(request.extendUntil) > Date.now()))
+          throw new Error(`extendUntil ${request.extendUntil} is not in the future`);
+        return;
+      }
+      if (!request.extendBy) throw new Error('extend needs extendBy, e.g. "3 days", or extendUntil, a date');
       if (!(msToNumber(request.extendBy as Duration) > 0))
         throw new Error(`extendBy "${request.extendBy}" is not a duration`);
     }
@@ -640,11 +699,18 @@ export class Flow {
       if (told === this.toldParent || TERMINAL_STATES.includes(status.state)) return;
       this.toldParent = told;
     }
+    await this.notifyParent(childProgress, progress);
+  }
+
+  /** Signals the flow that started this one, if any; a parent that has closed no longer needs to know. */
+  async notifyParent<Args extends unknown[]>(signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
+    const parent = workflowInfo().parent;
+    if (!parent) return;
     try {
       const parentFlow = getExternalWorkflowHandle(parent.workflowId, parent.runId);
-      await CancellationScope.nonCancellable(() => parentFlow.signal(childProgress, progress));
+      await CancellationScope.nonCancellable(() => parentFlow.signal(signal, ...args));
     } catch {
-      // A parent that has closed (cancelled, say) no longer needs to know; the child's own work goes on.
+      // The parent has closed (cancelled, say); the child's own work goes on.
     }
   }
 }

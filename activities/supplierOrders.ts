@@ -1,0 +1,346 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import { appendEvent } from '../db/events.js';
+import { advanceSupplierOrder } from '../db/supplierOrders.js';
+import { type Actor, SYSTEM } from '../domain/flow.js';
+import type { SupplierOrderState } from '../domain/supplierOrder.js';
+import { orderCsv, orderDocument } from '../integrations/suppliers/export.js';
+import { type RemoteOrder, reportedState } from '../integrations/suppliers/protocol.js';
+import { SupplierApiError, supplierApi } from '../integrations/suppliers/rest.js';
+import { type EmailDeps, sendEmail } from './email.js';
+
+export interface SupplierOrderDeps extends EmailDeps {
+  publicUrl: string;
+  companyName: string;
+  /** Where notices for people go (a delayed order). */
+  opsEmail: string;
+}
+
+export interface OrderRef {
+  tenantId: string;
+  flowId: string;
+  orderId: string;
+  supplierId: string;
+}
+
+export interface OrderStatus {
+  state: SupplierOrderState;
+  expectedShipAt: string | null;
+}
+
+function asFailure(error: unknown): never {
+  if (error instanceof SupplierApiError) {
+    throw ApplicationFailure.create({
+      type: error.retryable ? 'SupplierUnavailable' : 'SupplierRefused',
+      message: error.message,
+      nonRetryable: !error.retryable,
+    });
+  }
+  throw error;
+}
+
+function shipDate(order: RemoteOrder): Date | undefined {
+  if (!order.expectedShipDate) return undefined;
+  const date = new Date(order.expectedShipDate);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+export function supplierOrderActivities(deps: SupplierOrderDeps) {
+  const { db } = deps;
+
+  async function orderOf(ref: Pick<OrderRef, 'tenantId' | 'orderId'>) {
+    const order = await db
+      .selectFrom('supplier_orders')
+      .selectAll()
+      .where('tenant_id', '=', ref.tenantId)
+      .where('order_key', '=', ref.orderId)
+      .executeTakeFirst();
+    if (!order) throw ApplicationFailure.nonRetryable(`no supplier order ${ref.orderId}`, 'InvalidInput');
+    const lines = await db
+      .selectFrom('supplier_order_lines')
+      .select(['sku', 'description', 'quantity'])
+      .where('order_id', '=', order.id)
+      .orderBy('position')
+      .execute();
+    return { ...order, lines };
+  }
+
+  async function supplierOf(ref: Pick<OrderRef, 'tenantId' | 'supplierId'>) {
+    const supplier = await db
+      .selectFrom('suppliers')
+      .selectAll()
+      .where('tenant_id', '=', ref.tenantId)
+      .where('id', '=', ref.supplierId)
+      .executeTakeFirst();
+    if (!supplier) throw ApplicationFailure.nonRetryable(`no supplier ${ref.supplierId}`, 'InvalidInput');
+    return supplier;
+  }
+
+  async function apiOf(ref: OrderRef) {
+    const supplier = await supplierOf(ref);
+    if (supplier.protocol !== 'rest' || !supplier.base_url) {
+      throw ApplicationFailure.nonRetryable(`${supplier.code} has no API`, 'ConfigurationError');
+    }
+    return { supplier, api: supplierApi({ baseUrl: supplier.base_url, credentials: supplier.credentials }) };
+  }
+
+  /** Applies what the supplier says of the order, forward only, and answers with the order's state. */
+  async function applyRemote(
+    ref: OrderRef,
+    remote: RemoteOrder,
+    source: 'api' | 'poll',
+  ): Promise<OrderStatus> {
+    const to = reportedState(remote.status);
+    if (to) {
+      await advanceSupplierOrder(db, {
+        tenantId: ref.tenantId,
+        orderKey: ref.orderId,
+        to,
+        actor: SYSTEM,
+        occurredAt: new Date(),
+        expectedShipAt: shipDate(remote),
+        detail: { source, supplierReference: remote.id },
+      });
+    }
+    const order = await orderOf(ref);
+    return {
+      state: order.state as SupplierOrderState,
+      expectedShipAt: order.expected_ship_at?.toISOString() ?? null,
+    };
+  }
+
+  async function markSent(
+    ref: OrderRef,
+    via: 'api' | 'export',
+    actor: Actor,
+    detail: Record<string, unknown>,
+  ) {
+    await advanceSupplierOrder(db, {
+      tenantId: ref.tenantId,
+      orderKey: ref.orderId,
+      to: 'SENT',
+      actor,
+      occurredAt: new Date(),
+      detail: { via, ...detail },
+    });
+    await db
+      .updateTable('supplier_orders')
+      .set({ sent_via: via, updated_at: new Date() })
+      .where('tenant_id', '=', ref.tenantId)
+      .where('order_key', '=', ref.orderId)
+      .execute();
+  }
+
+  return {
+    /**
+     * Places the order through the supplier's API. The Idempotency-Key is the flow's, so a retry after a lost
+     * answer finds the order the supplier already took instead of placing a second one.
+     */
+    async submitOrder(ref: OrderRef): Promise<OrderStatus> {
+      const { supplier, api } = await apiOf(ref);
+      const order = await orderOf(ref);
+      const capabilities = supplier.capabilities;
+      const remote = await api
+        .placeOrder(
+          {
+            reference: ref.orderId,
+            lines: order.lines,
+            deliverTo: order.deliver_to ?? undefined,
+            callbackUrl: capabilities.webhooks
+              ? `${deps.publicUrl}/webhooks/suppliers/${supplier.id}`
+              : undefined,
+          },
+          `${ref.flowId}/place-order`,
+        )
+        .catch(asFailure);
+      await db
+        .updateTable('supplier_orders')
+        .set({ supplier_reference: remote.id, updated_at: new Date() })
+        .where('id', '=', order.id)
+        .execute();
+      await markSent(ref, 'api', SYSTEM, { supplierReference: remote.id });
+      return applyRemote(ref, remote, 'api');
+    },
+
+    /** Emails the order to the supplier as a CSV of its lines and a readable document, once per order. */
+    async emailOrderExport(ref: OrderRef & { reason?: string; resend?: boolean }): Promise<void> {
+      const supplier = await supplierOf(ref);
+      const order = await orderOf(ref);
+      const content = {
+        orderId: ref.orderId,
+        buyer: deps.companyName,
+        supplierName: supplier.name,
+        deliverTo: order.deliver_to ?? undefined,
+        lines: order.lines,
+      };
+      const files = [
+        {
+          filename: `order-${ref.orderId}.csv`,
+          contentType: 'text/csv',
+          content: Buffer.from(orderCsv(content)),
+        },
+        {
+          filename: `order-${ref.orderId}.html`,
+          contentType: 'text/html',
+          content: Buffer.from(orderDocument(content)),
+        },
+      ];
+      for (const [index, file] of files.entries()) {
+        await db
+          .insertInto('documents')
+          .values({
+            tenant_id: ref.tenantId,
+            kind: `supplier-order-export-${index === 0 ? 'csv' : 'document'}`,
+            entity_id: ref.orderId,
+            version: 1,
+            filename: file.filename,
+            content_type: file.contentType,
+            content: file.content,
+            sha256: createHash('sha256').update(file.content).digest('hex'),
+          })
+          .onConflict((oc) => oc.columns(['tenant_id', 'kind', 'entity_id', 'version']).doNothing())
+          .execute();
+      }
+      await sendEmail(deps, {
+        tenantId: ref.tenantId,
+        flowId: ref.flowId,
+        idempotencyKey: `${ref.flowId}/order-export`,
+        template: 'supplier.order-export',
+        resend: ref.resend,
+        to: supplier.order_email,
+        subject: `Purchase order ${ref.orderId} from ${deps.companyName}`,
+        text: [
+          `Hello ${supplier.name},`,
+          '',
+          `please find attached our purchase order ${ref.orderId} (${order.lines.length} lines): a CSV of the lines and a printable copy.`,
+          'Please confirm that you received it by replying to this email.',
+          '',
+          deps.companyName,
+        ].join('\n'),
+        attachments: files,
+      });
+      await appendEvent(db, {
+        tenantId: ref.tenantId,
+        type: 'supplier.order.exported',
+        actor: SYSTEM,
+        entity: { type: 'supplier_order', id: ref.orderId },
+        flowId: ref.flowId,
+        payload: { to: supplier.order_email, reason: ref.reason },
+        idempotencyKey: `${ref.flowId}/supplier.order.exported`,
+      });
+    },
+
+    /** An operator confirmed that the supplier has the emailed order. */
+    async confirmExportReceived(ref: OrderRef & { actor: Actor; note?: string }): Promise<void> {
+      await markSent(ref, 'export', ref.actor, { note: ref.note });
+    },
+
+    /** Asks the supplier where the order is, for suppliers without webhooks. */
+    async pollOrderStatus(ref: OrderRef): Promise<OrderStatus> {
+      const { api } = await apiOf(ref);
+      const order = await orderOf(ref);
+      if (!order.supplier_reference)
+        return { state: order.state as SupplierOrderState, expectedShipAt: null };
+      const remote = await api.getOrder(order.supplier_reference).catch(asFailure);
+      return applyRemote(ref, remote, 'poll');
+    },
+
+    /** The expected ship date passed without a shipment: on record once per date, and the people who decide are told. */
+    async reportDelay(ref: OrderRef & { expectedShipAt: string }): Promise<void> {
+      const supplier = await supplierOf(ref);
+      await appendEvent(db, {
+        tenantId: ref.tenantId,
+        type: 'supplier.order.delayed',
+        actor: SYSTEM,
+        entity: { type: 'supplier_order', id: ref.orderId },
+        flowId: ref.flowId,
+        payload: { supplier: supplier.code, expectedShipAt: ref.expectedShipAt },
+        idempotencyKey: `${ref.flowId}/supplier.order.delayed/${ref.expectedShipAt}`,
+      });
+      await sendEmail(deps, {
+        tenantId: ref.tenantId,
+        flowId: ref.flowId,
+        idempotencyKey: `${ref.flowId}/delay-notice/${ref.expectedShipAt}`,
+        template: 'supplier.order-delayed',
+        to: deps.opsEmail,
+        subject: `Supplier order ${ref.orderId} is late`,
+        text: [
+          `${supplier.name} was expected to ship order ${ref.orderId} by ${ref.expectedShipAt.slice(0, 10)}, and has not.`,
+          '',
+          'Decide in Flowdesk: accept a new date, cancel the order, or order from another supplier.',
+          `${deps.publicUrl}/v1/flows/${encodeURIComponent(ref.flowId)}`,
+        ].join('\n'),
+      });
+    },
+
+    /** Someone accepted a new ship date for a late order. */
+    async rescheduleShipment(
+      ref: OrderRef & { expectedShipAt: string; actor: Actor; note?: string },
+    ): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('supplier_orders')
+          .set({ expected_ship_at: new Date(ref.expectedShipAt), updated_at: new Date() })
+          .where('tenant_id', '=', ref.tenantId)
+          .where('order_key', '=', ref.orderId)
+          .execute();
+        await appendEvent(trx, {
+          tenantId: ref.tenantId,
+          type: 'supplier.order.rescheduled',
+          actor: ref.actor,
+          entity: { type: 'supplier_order', id: ref.orderId },
+          flowId: ref.flowId,
+          payload: { expectedShipAt: ref.expectedShipAt, note: ref.note },
+          idempotencyKey: `${ref.flowId}/supplier.order.rescheduled/${ref.expectedShipAt}`,
+        });
+      });
+    },
+
+    /**
+     * Cancels the order with the supplier: through its API when it has a cancellation, otherwise by email. The
+     * cancelled event says which. Goods already shipped are not cancelled here: that is a return.
+     */
+    async cancelAtSupplier(ref: OrderRef & { reason: string }): Promise<void> {
+      const order = await orderOf(ref);
+      if (['CANCELLED', 'SHIPPED', 'RECEIVED'].includes(order.state)) return;
+      const supplier = await supplierOf(ref);
+      let via: 'api' | 'email' | 'none' = 'none';
+      if (order.state !== 'CREATED') {
+        if (supplier.protocol === 'rest' && supplier.capabilities.cancellation && order.supplier_reference) {
+          const { api } = await apiOf(ref);
+          await api.cancelOrder(order.supplier_reference, `${ref.flowId}/cancel-order`).catch(asFailure);
+          via = 'api';
+        } else {
+          await sendEmail(deps, {
+            tenantId: ref.tenantId,
+            flowId: ref.flowId,
+            idempotencyKey: `${ref.flowId}/order-cancellation`,
+            template: 'supplier.order-cancellation',
+            to: supplier.order_email,
+            subject: `Cancellation of purchase order ${ref.orderId}`,
+            text: [
+              `Hello ${supplier.name},`,
+              '',
+              `we cancel our purchase order ${ref.orderId}${order.supplier_reference ? ` (your reference ${order.supplier_reference})` : ''}.`,
+              `Reason: ${ref.reason}`,
+              'Please confirm by replying to this email.',
+              '',
+              deps.companyName,
+            ].join('\n'),
+          });
+          via = 'email';
+        }
+      }
+      await advanceSupplierOrder(db, {
+        tenantId: ref.tenantId,
+        orderKey: ref.orderId,
+        to: 'CANCELLED',
+        actor: SYSTEM,
+        occurredAt: new Date(),
+        detail: { via, reason: ref.reason },
+      });
+    },
+  };
+}
+
+export type SupplierOrderActivities = ReturnType<typeof supplierOrderActivities>;

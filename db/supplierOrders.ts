@@ -1,0 +1,249 @@
+import type { Kysely } from 'kysely';
+import type { Actor } from '../domain/flow.js';
+import { isAdvance, type SupplierOrderLine, type SupplierOrderState } from '../domain/supplierOrder.js';
+import { appendEvent } from './events.js';
+import type { Database } from './schema.js';
+
+export interface NewSupplierOrder {
+  tenantId: string;
+  orderKey: string;
+  supplierId: string;
+  flowId: string;
+  lines: SupplierOrderLine[];
+  deliverTo?: string;
+}
+
+/** The order and its lines, CREATED; written once per order key (a repeat writes nothing). */
+export async function createSupplierOrderRecords(
+  trx: Kysely<Database>,
+  order: NewSupplierOrder,
+): Promise<void> {
+  const row = await trx
+    .insertInto('supplier_orders')
+    .values({
+      tenant_id: order.tenantId,
+      order_key: order.orderKey,
+      supplier_id: order.supplierId,
+      flow_id: order.flowId,
+      state: 'CREATED',
+      deliver_to: order.deliverTo ?? null,
+    })
+    .onConflict((oc) => oc.columns(['tenant_id', 'order_key']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (!row) return;
+  await trx
+    .insertInto('supplier_order_lines')
+    .values(order.lines.map((line, index) => ({ order_id: row.id, position: index + 1, ...line })))
+    .execute();
+}
+
+const STATE_COLUMN = {
+  SENT: 'sent_at',
+  ACCEPTED: 'accepted_at',
+  IN_PRODUCTION: 'in_production_at',
+  SHIPPED: 'shipped_at',
+  RECEIVED: 'received_at',
+  CANCELLED: 'cancelled_at',
+} as const;
+
+export interface OrderTransition {
+  tenantId: string;
+  orderKey: string;
+  to: Exclude<SupplierOrderState, 'CREATED'>;
+  actor: Actor;
+  occurredAt: Date;
+  expectedShipAt?: Date;
+  /** What the audit event says besides the state (how it was sent, which delivery said so…). */
+  detail?: Record<string, unknown>;
+}
+
+export type TransitionResult = {
+  applied: boolean;
+  state: SupplierOrderState;
+  flowId: string;
+  expectedShipAt: string | null;
+};
+
+/**
+ * Moves an order forward, once: a state it has reached already, or one behind it, changes nothing and says what
+ * the order's state is. The row is locked for the decision, so two deliveries racing apply one transition, and
+ * the audit event is written in the same transaction.
+ */
+export async function advanceSupplierOrder(
+  db: Kysely<Database>,
+  transition: OrderTransition,
+): Promise<TransitionResult | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const order = await trx
+      .selectFrom('supplier_orders')
+      .select(['id', 'state', 'flow_id', 'expected_ship_at'])
+      .where('tenant_id', '=', transition.tenantId)
+      .where('order_key', '=', transition.orderKey)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!order) return undefined;
+    const from = order.state as SupplierOrderState;
+    if (!isAdvance(from, transition.to)) {
+      return {
+        applied: false,
+        state: from,
+        flowId: order.flow_id,
+        expectedShipAt: order.expected_ship_at?.toISOString() ?? null,
+      };
+    }
+    const expectedShipAt = transition.expectedShipAt ?? order.expected_ship_at;
+    await trx
+      .updateTable('supplier_orders')
+      .set({
+        state: transition.to,
+        [STATE_COLUMN[transition.to]]: transition.occurredAt,
+        expected_ship_at: expectedShipAt,
+        updated_at: new Date(),
+      })
+      .where('id', '=', order.id)
+      .execute();
+    await appendEvent(trx, {
+      tenantId: transition.tenantId,
+      type: `supplier.order.${transition.to.toLowerCase()}`,
+      actor: transition.actor,
+      entity: { type: 'supplier_order', id: transition.orderKey },
+      flowId: order.flow_id,
+      payload: {
+        from,
+        to: transition.to,
+        expectedShipAt: expectedShipAt?.toISOString(),
+        ...transition.detail,
+      },
+      occurredAt: transition.occurredAt,
+      idempotencyKey: `${order.flow_id}/supplier.order.${transition.to}`,
+    });
+    return {
+      applied: true,
+      state: transition.to,
+      flowId: order.flow_id,
+      expectedShipAt: expectedShipAt?.toISOString() ?? null,
+    };
+  });
+}
+
+export interface ReceiptToRecord {
+  tenantId: string;
+  orderKey: string;
+  /** The delivery note: a receipt is booked once per order and key. */
+  receiptKey: string;
+  lines: { sku: string; quantity: number }[];
+  actor: Actor;
+  receivedAt: Date;
+}
+
+export type RecordedReceipt =
+  | {
+      recorded: boolean;
+      flowId: string;
+      complete: boolean;
+      lines: { sku: string; ordered: number; received: number }[];
+    }
+  | { refused: 'unknown_order' }
+  | { refused: 'not_open'; state: string }
+  | { refused: 'unknown_sku'; sku: string }
+  | { refused: 'over_received'; sku: string; ordered: number; received: number; quantity: number };
+
+/**
+ * Books goods in against an order, line by line. Goods arriving show the order shipped, whatever the supplier
+ * said; the order is RECEIVED once every line is in. More than was ordered is refused, nothing booked.
+ */
+export async function recordReceipt(
+  db: Kysely<Database>,
+  receipt: ReceiptToRecord,
+): Promise<RecordedReceipt> {
+  const outcome = await db.transaction().execute(async (trx): Promise<RecordedReceipt> => {
+    const order = await trx
+      .selectFrom('supplier_orders')
+      .select(['id', 'state', 'flow_id'])
+      .where('tenant_id', '=', receipt.tenantId)
+      .where('order_key', '=', receipt.orderKey)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!order) return { refused: 'unknown_order' };
+    const lines = await trx
+      .selectFrom('supplier_order_lines')
+      .select(['sku', 'quantity', 'received_quantity'])
+      .where('order_id', '=', order.id)
+      .orderBy('position')
+      .execute();
+    const summary = () =>
+      lines.map((line) => ({ sku: line.sku, ordered: line.quantity, received: line.received_quantity }));
+    const complete = () => lines.every((line) => line.received_quantity >= line.quantity);
+    const earlier = await trx
+      .selectFrom('supplier_order_receipts')
+      .select('id')
+      .where('order_id', '=', order.id)
+      .where('receipt_key', '=', receipt.receiptKey)
+      .executeTakeFirst();
+    if (earlier) return { recorded: false, flowId: order.flow_id, complete: complete(), lines: summary() };
+    if (order.state === 'CANCELLED' || order.state === 'RECEIVED' || order.state === 'CREATED') {
+      return { refused: 'not_open', state: order.state };
+    }
+    // Everything is checked before anything is written: a refused receipt books nothing.
+    const adding = new Map<string, number>();
+    for (const item of receipt.lines) adding.set(item.sku, (adding.get(item.sku) ?? 0) + item.quantity);
+    for (const [sku, quantity] of adding) {
+      const line = lines.find((l) => l.sku === sku);
+      if (!line) return { refused: 'unknown_sku', sku };
+      if (line.received_quantity + quantity > line.quantity) {
+        return {
+          refused: 'over_received',
+          sku,
+          ordered: line.quantity,
+          received: line.received_quantity,
+          quantity,
+        };
+      }
+    }
+    await trx
+      .insertInto('supplier_order_receipts')
+      .values({
+        order_id: order.id,
+        receipt_key: receipt.receiptKey,
+        lines: JSON.stringify(receipt.lines),
+        received_by: JSON.stringify(receipt.actor),
+        received_at: receipt.receivedAt,
+      })
+      .execute();
+    for (const line of lines) {
+      const quantity = adding.get(line.sku);
+      if (!quantity) continue;
+      line.received_quantity += quantity;
+      await trx
+        .updateTable('supplier_order_lines')
+        .set({ received_quantity: line.received_quantity })
+        .where('order_id', '=', order.id)
+        .where('sku', '=', line.sku)
+        .execute();
+    }
+    await appendEvent(trx, {
+      tenantId: receipt.tenantId,
+      type: 'supplier.order.goods_received',
+      actor: receipt.actor,
+      entity: { type: 'supplier_order', id: receipt.orderKey },
+      flowId: order.flow_id,
+      payload: { receiptKey: receipt.receiptKey, lines: receipt.lines },
+      occurredAt: receipt.receivedAt,
+      idempotencyKey: `${order.flow_id}/supplier.order.goods_received/${receipt.receiptKey}`,
+    });
+    return { recorded: true, flowId: order.flow_id, complete: complete(), lines: summary() };
+  });
+  if ('refused' in outcome) return outcome;
+  // After the booking commits; a repeated booking (same delivery note) runs these again, so none is lost.
+  const transition = {
+    tenantId: receipt.tenantId,
+    orderKey: receipt.orderKey,
+    actor: receipt.actor,
+    occurredAt: receipt.receivedAt,
+  };
+  await advanceSupplierOrder(db, { ...transition, to: 'SHIPPED', detail: { source: 'warehouse' } });
+  if (outcome.complete)
+    await advanceSupplierOrder(db, { ...transition, to: 'RECEIVED', detail: { source: 'warehouse' } });
+  return outcome;
+}
