@@ -304,6 +304,17 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
       const order = await orderOf(ref);
       if (['CANCELLED', 'SHIPPED', 'RECEIVED'].includes(order.state)) return;
       const supplier = await supplierOf(ref);
+      // Temporal's cancellation carries no reason; the person's is on record with their request.
+      const requested = await db
+        .selectFrom('domain_events')
+        .select('payload')
+        .where('tenant_id', '=', ref.tenantId)
+        .where('flow_id', '=', ref.flowId)
+        .where('type', '=', 'flow.cancel.requested')
+        .orderBy('recorded_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const reason = typeof requested?.payload.reason === 'string' ? requested.payload.reason : ref.reason;
       let via: 'api' | 'email' | 'none' = 'none';
       if (order.state !== 'CREATED') {
         if (supplier.protocol === 'rest' && supplier.capabilities.cancellation && order.supplier_reference) {
@@ -322,7 +333,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
               `Hello ${supplier.name},`,
               '',
               `we cancel our purchase order ${ref.orderId}${order.supplier_reference ? ` (your reference ${order.supplier_reference})` : ''}.`,
-              `Reason: ${ref.reason}`,
+              `Reason: ${reason}`,
               'Please confirm by replying to this email.',
               '',
               deps.companyName,
@@ -337,7 +348,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
         to: 'CANCELLED',
         actor: SYSTEM,
         occurredAt: new Date(),
-        detail: { via, reason: ref.reason },
+        detail: { via, reason },
       });
     },
   };

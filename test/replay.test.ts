@@ -10,7 +10,7 @@ describe('recorded histories', () => {
   it('of every workflow type replay against the current workflow code', async () => {
     const files = (await readdir(HISTORIES_DIR)).filter((file) => file.endsWith('.json')).sort();
     expect(new Set(files.map((file) => file.split('.')[0]))).toEqual(
-      new Set(['contractSigning', 'invoicePayment', 'proposalToPayment']),
+      new Set(['contractSigning', 'invoicePayment', 'proposalToPayment', 'supplierOrder']),
     );
     const histories = await Promise.all(
       files.map(async (file) => ({

@@ -82,6 +82,7 @@ const ResolveBody = z
     note: z.string().max(2000).optional(),
     input: z.record(z.string(), z.unknown()).optional(),
     extendBy: z.string().max(50).optional(),
+    extendUntil: z.iso.datetime({ offset: true }).optional(),
   })
   .superRefine((body, ctx) => {
     if ((body.action === 'skip' || body.action === 'fallback') && !body.note?.trim()) {
