@@ -3,10 +3,12 @@ import { request } from 'node:http';
 import { sql } from 'kysely';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signWebhook } from '../integrations/suppliers/protocol.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
 
 const STRIPE_SECRET = 'whsec_test_sweep';
 const CONNECT_KEY = 'docusign-connect-sweep-key-0123456789';
+const SUPPLIER_SECRET = 'supplier-sweep-secret-0123456789';
 const TENANT_TABLES = [
   'flows',
   'domain_events',
@@ -15,11 +17,14 @@ const TENANT_TABLES = [
   'invoices',
   'signature_envelopes',
   'api_keys',
+  'suppliers',
+  'supplier_orders',
 ];
 
 let api: TestApi;
 let key: string;
 let tenantId: string;
+let supplierId: string;
 
 beforeAll(async () => {
   api = await startTestApi({
@@ -28,6 +33,23 @@ beforeAll(async () => {
   const tenant = await createTestTenant(api.deps.db);
   tenantId = tenant.tenantId;
   key = await tenant.key(['admin']);
+  const supplier = await api.deps.db
+    .insertInto('suppliers')
+    .values({
+      tenant_id: tenantId,
+      code: 'SWEEP',
+      name: 'Sweep supplier',
+      protocol: 'rest',
+      base_url: 'http://127.0.0.1:9',
+      webhook_secret: SUPPLIER_SECRET,
+      order_email: 'orders@sweep.example',
+      capabilities: JSON.stringify({ webhooks: true, polling: false, cancellation: false }),
+      poll_every: '1 hour',
+      lead_time: '1 day',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  supplierId = supplier.id;
 });
 afterAll(() => api?.stop());
 
@@ -52,6 +74,7 @@ const signedForConnect = (payload: string) => ({
 const long = 'x'.repeat(600);
 const stripeEvent = JSON.stringify({ id: 'evt_sweep', type: 'checkout.session.completed' });
 const connectMessage = JSON.stringify({ event: '', data: {} });
+const supplierEvent = JSON.stringify({ id: 'evt_sweep_supplier', type: 'order.updated' });
 
 /**
  * One invalid request per operation in the OpenAPI document, and the fields its answer must name. An operation
@@ -136,6 +159,55 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       fields: ['path.provider'],
     },
   ],
+  'GET /v1/suppliers': 'takes no input',
+  'GET /v1/suppliers/{code}': [{ path: `/v1/suppliers/${'x'.repeat(40)}`, fields: ['path.code'] }],
+  'PUT /v1/suppliers/{code}': [
+    {
+      path: '/v1/suppliers/SWEEP-2',
+      body: { protocol: 'fax', orderEmail: 'nope', pollEvery: 'often' },
+      fields: ['body.name', 'body.protocol', 'body.orderEmail', 'body.pollEvery'],
+    },
+  ],
+  'GET /v1/supplier-orders': [
+    { path: '/v1/supplier-orders?limit=0&state=LOST', fields: ['query.limit', 'query.state'] },
+  ],
+  'GET /v1/supplier-orders/{orderId}': [{ path: '/v1/supplier-orders/bad%20id!', fields: ['path.orderId'] }],
+  'POST /v1/supplier-orders': [
+    {
+      path: '/v1/supplier-orders',
+      body: { orderId: '', supplier: '', lines: [{ quantity: 0 }] },
+      fields: [
+        'body.orderId',
+        'body.supplier',
+        'body.lines.0.sku',
+        'body.lines.0.description',
+        'body.lines.0.quantity',
+      ],
+    },
+    {
+      path: '/v1/supplier-orders',
+      body: { orderId: 'PO-SWEEP', supplier: 'NOBODY', lines: [{ sku: 'A', description: 'a', quantity: 1 }] },
+      fields: ['body.supplier'],
+    },
+  ],
+  'POST /v1/supplier-orders/{orderId}/cancel': [
+    { path: '/v1/supplier-orders/PO-1/cancel', body: { reason: '' }, fields: ['body.reason'] },
+  ],
+  'POST /v1/supplier-orders/{orderId}/receipts': [
+    {
+      path: '/v1/supplier-orders/PO-1/receipts',
+      body: { receiptId: '', lines: [{ sku: '', quantity: -1 }] },
+      fields: ['body.receiptId', 'body.lines.0.sku', 'body.lines.0.quantity'],
+    },
+  ],
+  'POST /webhooks/suppliers/{supplierId}': [
+    {
+      path: '/webhooks/suppliers/{supplierId}',
+      raw: supplierEvent,
+      headers: { 'supplier-signature': signWebhook(SUPPLIER_SECRET, supplierEvent) },
+      fields: ['body.created', 'body.data'],
+    },
+  ],
   'GET /pay/{invoiceId}': [{ path: '/pay/INV-2026-000001?token=t', fields: ['path.invoiceId'] }],
   'GET /paid/{number}': [{ path: `/paid/${long}`, fields: ['path.number'] }],
   'GET /sign/{envelopeId}': [{ path: '/sign/env-1', fields: ['query.expires', 'query.token'] }],
@@ -164,7 +236,7 @@ async function rowCounts() {
   const receipts = await api.deps.db
     .selectFrom('webhook_receipts')
     .select('id')
-    .where('external_id', 'in', ['evt_sweep', 'e/envelope-completed'])
+    .where('external_id', 'in', ['evt_sweep', 'e/envelope-completed', 'evt_sweep_supplier'])
     .execute();
   counts.webhook_receipts = receipts.length;
   return counts;
@@ -184,7 +256,7 @@ describe('every route', () => {
       if (cases === 'takes no input') continue;
       const method = operation.split(' ')[0] ?? 'GET';
       for (const bad of cases) {
-        const res = await client.request(method, bad.path, {
+        const res = await client.request(method, bad.path.replace('{supplierId}', supplierId), {
           body: bad.raw ?? bad.body,
           headers: {
             ...(bad.raw === undefined ? {} : { 'content-type': 'application/json' }),
@@ -220,7 +292,13 @@ describe('every route', () => {
   it('refuses a body over 1 MiB with 413 problem+json before reading it, and writes nothing', async () => {
     const before = await rowCounts();
     const huge = JSON.stringify({ proposal: { title: 'x'.repeat(2 * 1024 * 1024) } });
-    for (const path of ['/v1/flows/proposal-to-payment', '/webhooks/stripe', '/webhooks/esign/docusign']) {
+    for (const path of [
+      '/v1/flows/proposal-to-payment',
+      '/v1/supplier-orders',
+      '/webhooks/stripe',
+      '/webhooks/esign/docusign',
+      `/webhooks/suppliers/${supplierId}`,
+    ]) {
       const res = await postWithoutWaiting(`${api.url}${path}`, huge);
       expect(res.status, path).toBe(413);
       expect(res.contentType).toBe('application/problem+json');
