@@ -2,39 +2,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Stripe from 'stripe';
-import { configOrExit } from '../runtime/config.js';
+import { api, call, config, runDemo, say, secret } from './demo/client.js';
 
 /**
  * `npm run demo`, against a running `npm start`: one proposal from acceptance to payment. It signs on the signing
  * page as the customer would (the link comes from the email, in the outbox folder) and pays with a correctly signed
  * Stripe webhook, printing each step as the flow reaches it.
  */
-const config = configOrExit();
-const api = `http://${config.api.host}:${config.api.port}`;
-const started = performance.now();
-const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s`;
-const say = (line: string) => process.stdout.write(`${elapsed()}  ${line}\n`);
-
-async function secret(file: string): Promise<string> {
-  try {
-    return (await readFile(path.join(config.dataDir, file), 'utf8')).trim();
-  } catch {
-    throw new Error(
-      `${path.join(config.dataDir, file)} is missing: is \`npm start\` running with this DATA_DIR?`,
-    );
-  }
-}
-
-async function call<T>(method: string, route: string, key: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${api}${route}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
 /** The newest outbox email to `to` containing `pattern`; the demo runs without SMTP, so emails are files. */
 async function linkFromOutbox(to: string, pattern: RegExp): Promise<string> {
   for (let tries = 0; tries < 200; tries++) {
@@ -157,7 +131,4 @@ async function main() {
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runDemo(main);
