@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { appendEvent } from '../db/events.js';
-import { advanceSupplierOrder } from '../db/supplierOrders.js';
+import { advanceSupplierOrder, appendOrderEvent } from '../db/supplierOrders.js';
 import { type Actor, SYSTEM } from '../domain/flow.js';
 import type { SupplierOrderState } from '../domain/supplierOrder.js';
 import { orderCsv, orderDocument } from '../integrations/suppliers/export.js';
@@ -27,6 +26,8 @@ export interface OrderStatus {
   state: SupplierOrderState;
   expectedShipAt: string | null;
 }
+
+const orderRef = (ref: OrderRef) => ({ tenantId: ref.tenantId, orderKey: ref.orderId, flowId: ref.flowId });
 
 function asFailure(error: unknown): never {
   if (error instanceof SupplierApiError) {
@@ -219,14 +220,10 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
         ].join('\n'),
         attachments: files,
       });
-      await appendEvent(db, {
-        tenantId: ref.tenantId,
-        type: 'supplier.order.exported',
+      await appendOrderEvent(db, orderRef(ref), {
+        type: 'exported',
         actor: SYSTEM,
-        entity: { type: 'supplier_order', id: ref.orderId },
-        flowId: ref.flowId,
         payload: { to: supplier.order_email, reason: ref.reason },
-        idempotencyKey: `${ref.flowId}/supplier.order.exported`,
       });
     },
 
@@ -248,14 +245,11 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
     /** The expected ship date passed without a shipment: on record once per date, and the people who decide are told. */
     async reportDelay(ref: OrderRef & { expectedShipAt: string }): Promise<void> {
       const supplier = await supplierOf(ref);
-      await appendEvent(db, {
-        tenantId: ref.tenantId,
-        type: 'supplier.order.delayed',
+      await appendOrderEvent(db, orderRef(ref), {
+        type: 'delayed',
         actor: SYSTEM,
-        entity: { type: 'supplier_order', id: ref.orderId },
-        flowId: ref.flowId,
         payload: { supplier: supplier.code, expectedShipAt: ref.expectedShipAt },
-        idempotencyKey: `${ref.flowId}/supplier.order.delayed/${ref.expectedShipAt}`,
+        occurrence: ref.expectedShipAt,
       });
       await sendEmail(deps, {
         tenantId: ref.tenantId,
@@ -284,14 +278,11 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
           .where('tenant_id', '=', ref.tenantId)
           .where('order_key', '=', ref.orderId)
           .execute();
-        await appendEvent(trx, {
-          tenantId: ref.tenantId,
-          type: 'supplier.order.rescheduled',
+        await appendOrderEvent(trx, orderRef(ref), {
+          type: 'rescheduled',
           actor: ref.actor,
-          entity: { type: 'supplier_order', id: ref.orderId },
-          flowId: ref.flowId,
           payload: { expectedShipAt: ref.expectedShipAt, note: ref.note },
-          idempotencyKey: `${ref.flowId}/supplier.order.rescheduled/${ref.expectedShipAt}`,
+          occurrence: ref.expectedShipAt,
         });
       });
     },

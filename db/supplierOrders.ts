@@ -38,6 +38,35 @@ export async function createSupplierOrderRecords(
     .execute();
 }
 
+export interface OrderEvent {
+  /** After `supplier.order.`: `shipped`, `delayed`… */
+  type: string;
+  actor: Actor;
+  payload: Record<string, unknown>;
+  occurredAt?: Date;
+  /** Tells apart events of one type that may happen more than once (each delivery note, each new date). */
+  occurrence?: string;
+}
+
+/** Appends an event to an order's history, once per type (and occurrence); pass the write's transaction. */
+export function appendOrderEvent(
+  db: Kysely<Database>,
+  order: { tenantId: string; orderKey: string; flowId: string },
+  event: OrderEvent,
+): Promise<void> {
+  const type = `supplier.order.${event.type}`;
+  return appendEvent(db, {
+    tenantId: order.tenantId,
+    type,
+    actor: event.actor,
+    entity: { type: 'supplier_order', id: order.orderKey },
+    flowId: order.flowId,
+    payload: event.payload,
+    occurredAt: event.occurredAt,
+    idempotencyKey: `${order.flowId}/${type}${event.occurrence ? `/${event.occurrence}` : ''}`,
+  });
+}
+
 const STATE_COLUMN = {
   SENT: 'sent_at',
   ACCEPTED: 'accepted_at',
@@ -103,21 +132,21 @@ export async function advanceSupplierOrder(
       })
       .where('id', '=', order.id)
       .execute();
-    await appendEvent(trx, {
-      tenantId: transition.tenantId,
-      type: `supplier.order.${transition.to.toLowerCase()}`,
-      actor: transition.actor,
-      entity: { type: 'supplier_order', id: transition.orderKey },
-      flowId: order.flow_id,
-      payload: {
-        from,
-        to: transition.to,
-        expectedShipAt: expectedShipAt?.toISOString(),
-        ...transition.detail,
+    await appendOrderEvent(
+      trx,
+      { tenantId: transition.tenantId, orderKey: transition.orderKey, flowId: order.flow_id },
+      {
+        type: transition.to.toLowerCase(),
+        actor: transition.actor,
+        payload: {
+          from,
+          to: transition.to,
+          expectedShipAt: expectedShipAt?.toISOString(),
+          ...transition.detail,
+        },
+        occurredAt: transition.occurredAt,
       },
-      occurredAt: transition.occurredAt,
-      idempotencyKey: `${order.flow_id}/supplier.order.${transition.to}`,
-    });
+    );
     return {
       applied: true,
       state: transition.to,
@@ -222,16 +251,17 @@ export async function recordReceipt(
         .where('sku', '=', line.sku)
         .execute();
     }
-    await appendEvent(trx, {
-      tenantId: receipt.tenantId,
-      type: 'supplier.order.goods_received',
-      actor: receipt.actor,
-      entity: { type: 'supplier_order', id: receipt.orderKey },
-      flowId: order.flow_id,
-      payload: { receiptKey: receipt.receiptKey, lines: receipt.lines },
-      occurredAt: receipt.receivedAt,
-      idempotencyKey: `${order.flow_id}/supplier.order.goods_received/${receipt.receiptKey}`,
-    });
+    await appendOrderEvent(
+      trx,
+      { tenantId: receipt.tenantId, orderKey: receipt.orderKey, flowId: order.flow_id },
+      {
+        type: 'goods_received',
+        actor: receipt.actor,
+        payload: { receiptKey: receipt.receiptKey, lines: receipt.lines },
+        occurredAt: receipt.receivedAt,
+        occurrence: receipt.receiptKey,
+      },
+    );
     return { recorded: true, flowId: order.flow_id, complete: complete(), lines: summary() };
   });
   if ('refused' in outcome) return outcome;

@@ -38,14 +38,18 @@ describe('npm run keys', () => {
   it('refuses an unknown role and writes nothing', async () => {
     const before = await api.deps.db
       .selectFrom('api_keys')
+      .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
       .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenants.slug', '=', 'northwind')
       .executeTakeFirstOrThrow();
     const run = keysCommand(['create', '--tenant', 'northwind', '--roles', 'superuser']);
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/^roles\.0: Invalid option: expected one of/m);
     const after = await api.deps.db
       .selectFrom('api_keys')
+      .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
       .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenants.slug', '=', 'northwind')
       .executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
   });

@@ -220,6 +220,7 @@ describe('proposalToPayment through the API', () => {
     const before = await api.deps.db
       .selectFrom('flows')
       .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', tenant.tenantId)
       .executeTakeFirstOrThrow();
     const bad = await client.post('/v1/flows/proposal-to-payment', {
       proposal: {
@@ -259,6 +260,7 @@ describe('proposalToPayment through the API', () => {
     const after = await api.deps.db
       .selectFrom('flows')
       .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', tenant.tenantId)
       .executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
   });
