@@ -18,7 +18,7 @@ const { values } = parseArgs({
     'promise-ship-in': { type: 'string', default: '1 day' },
     'fail-next': { type: 'string', default: '0' },
     lag: { type: 'string', default: '0 ms' },
-    duplicate: { type: 'boolean', default: false },
+    copies: { type: 'string', default: '1' },
     shuffle: { type: 'boolean', default: false },
   },
 });
@@ -37,7 +37,7 @@ const simulator = await startSupplierSimulator({
   faults: {
     failNext: Number(values['fail-next']),
     lagMs: ms(values.lag),
-    duplicateWebhooks: values.duplicate,
+    webhookCopies: Number(values.copies),
     shuffleWebhooks: values.shuffle,
   },
 });

@@ -297,7 +297,7 @@ describe('supplierOrder with a rest supplier', () => {
     const inOrder = await simulators.start({ schedule });
     const stormy = await simulators.start({
       schedule,
-      faults: { duplicateWebhooks: true, shuffleWebhooks: true },
+      faults: { webhookCopies: 2, shuffleWebhooks: true },
     });
     const calm = await placeOrder((await registerSupplier(inOrder)).code);
     const storm = await placeOrder((await registerSupplier(stormy)).code);

@@ -30,8 +30,8 @@ export interface Faults {
   down: boolean;
   /** Each API answer waits this long. */
   lagMs: number;
-  /** Each webhook is delivered twice. */
-  duplicateWebhooks: boolean;
+  /** How many times each webhook is delivered (1: once, as it should be). */
+  webhookCopies: number;
   /** Webhooks are held until the order ships, then delivered in random order (late and out of order). */
   shuffleWebhooks: boolean;
 }
@@ -85,7 +85,7 @@ export async function startSupplierSimulator(options: SimulatorOptions): Promise
     failNext: 0,
     down: false,
     lagMs: 0,
-    duplicateWebhooks: false,
+    webhookCopies: 1,
     shuffleWebhooks: false,
     ...options.faults,
   };
@@ -124,8 +124,7 @@ export async function startSupplierSimulator(options: SimulatorOptions): Promise
   }
 
   function send(order: SimulatedOrder, body: string, status: SupplierStatus) {
-    const copies = faults.duplicateWebhooks ? 2 : 1;
-    for (let copy = 0; copy < copies; copy++) {
+    for (let copy = 0; copy < faults.webhookCopies; copy++) {
       const delivery = deliver(order, body, status).finally(() => inFlight.delete(delivery));
       inFlight.add(delivery);
     }
