@@ -239,11 +239,14 @@ export function invoiceActivities(deps: InvoiceDeps) {
     },
 
     /** After a partial payment: the open balance and a new payment link. */
-    async sendBalanceRequest(input: Invoice & { attempt: number; paid: number }): Promise<void> {
+    async sendBalanceRequest(
+      input: Invoice & { attempt: number; paid: number; resend?: boolean },
+    ): Promise<void> {
       const { invoice } = input;
       await writeToCustomer(input, {
         key: `balance/${input.attempt}`,
         template: 'invoice.balance',
+        resend: input.resend,
         subject: `Invoice ${invoice.number}: ${money(invoice.total - input.paid, invoice.currency)} still open`,
         body: [
           `thank you for your payment. ${money(input.paid, invoice.currency)} of ${money(invoice.total, invoice.currency)} is paid; the rest can be paid here:`,

@@ -459,4 +459,46 @@ describe('invoicePayment', () => {
       (m) => m.envelope.to.includes(input.customer.email) && /^Receipt/.test(m.parsed.subject ?? ''),
     );
   });
+
+  it('waits for an operator when the balance request cannot be sent, instead of failing the flow', async () => {
+    const input = invoiceInput();
+    const { flowId, handle } = await startInvoice(input);
+    const invoice = await invoiceOf(flowId);
+    await waitForFlow(flowId, 'waiting');
+    const finance = apiClient(api.url, financeKey);
+    const path = `/v1/invoices/${invoice.number}/payments`;
+    smtp.reject();
+    try {
+      expect(
+        (await finance.post(path, { amount: 300_000, currency: 'EUR', reference: 'PART-1' })).status,
+      ).toBe(201);
+      const stuck = await waitForFlow(flowId, 'needs_attention');
+      expect(stuck.attention).toMatchObject({
+        step: 'awaitPayment',
+        reason: 'step_failed',
+        options: ['retry'],
+      });
+    } finally {
+      smtp.accept();
+    }
+    const resolved = await apiClient(api.url, coordinatorKey).post(
+      `/v1/flows/${encodeURIComponent(flowId)}/resolve`,
+      {
+        action: 'retry',
+      },
+    );
+    expect(resolved.status, resolved.text).toBe(200);
+    await smtp.waitFor(
+      (m) => m.envelope.to.includes(input.customer.email) && /still open/.test(m.parsed.subject ?? ''),
+    );
+    await waitForFlow(flowId, 'waiting');
+    expect((await finance.post(path, { amount: 700_000, currency: 'EUR', reference: 'PART-2' })).status).toBe(
+      201,
+    );
+    expect(await handle.result()).toMatchObject({ paid: 1_000_000, overpaid: 0 });
+    const balanceLetters = smtp.messages.filter(
+      (m) => m.envelope.to.includes(input.customer.email) && /still open/.test(m.parsed.subject ?? ''),
+    );
+    expect(balanceLetters).toHaveLength(1);
+  });
 });

@@ -20,6 +20,8 @@ import { stepActivityOptions } from './kernel/retry.js';
 export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidInvoice> {
   // Runs started before the receipt was a step of its own sent it bare, and a failure there failed the flow.
   const receiptIsAStep = patched('receipt-is-a-step');
+  // Runs started earlier renewed payment links and asked for balances bare, and a failure there failed the flow.
+  const paymentLinksWithinStep = patched('payment-links-within-step');
   const flow = new Flow({
     flowType: 'invoicePayment',
     businessKey: input.invoiceKey,
@@ -65,6 +67,10 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
     }
   });
 
+  /** Work done while the payment is awaited; when it keeps failing, an operator retries it. */
+  const whilePaying = <T>(run: (correction?: Record<string, unknown>) => Promise<T>) =>
+    paymentLinksWithinStep ? flow.within('awaitPayment', run) : run();
+
   return flow.run(async () => {
     const issued = await flow.step('issueInvoice', () =>
       invoices.issueInvoice({ ...input, flowId, dueInMs: msToNumber(input.payment.dueIn) }),
@@ -94,15 +100,22 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
       if (open() <= 0) break;
       if (open() === link.amount && expiredSessions.has(link.sessionId)) {
         attempt++;
-        link = await invoices.createCheckoutSession({ ...ref, attempt, amount: open() });
+        link = await whilePaying(() => invoices.createCheckoutSession({ ...ref, attempt, amount: open() }));
         checkout = link;
       }
       if (open() !== link.amount) {
         attempt++;
         const paidSoFar = paid();
-        link = await invoices.createCheckoutSession({ ...ref, attempt, amount: open() });
+        link = await whilePaying(() => invoices.createCheckoutSession({ ...ref, attempt, amount: open() }));
         checkout = link;
-        await invoices.sendBalanceRequest({ ...ref, attempt, paid: paidSoFar });
+        await whilePaying((correction) =>
+          invoices.sendBalanceRequest({
+            ...ref,
+            attempt,
+            paid: paidSoFar,
+            resend: correction?.resend === true,
+          }),
+        );
       }
       const { amount: charged, sessionId } = link;
       await flow.waitFor('awaitPayment', () => open() !== charged || expiredSessions.has(sessionId), {

@@ -6,7 +6,7 @@ import { ensureTool, TEMPORAL_CLI } from '../../scripts/tools.js';
 export const HISTORIES_DIR = new URL('../histories/', import.meta.url);
 
 /**
- * With RECORD_HISTORIES=1, saves the histories of completed flows to test/histories/{flowType}.{date}.json, to
+ * With RECORD_HISTORIES=1, saves the histories of completed flows to test/histories/{flowType}.{time}.json, to
  * be committed beside the older ones: replaying all of them in every run proves a workflow change stays
  * compatible with executions started under any earlier version.
  * They are exported by the Temporal CLI, in the same JSON the Web UI downloads.
@@ -28,6 +28,8 @@ export function recordHistories(flows: Record<string, string>): void {
       ],
       { encoding: 'utf8' },
     );
-    writeFileSync(new URL(`${flowType}.${new Date().toISOString().slice(0, 10)}.json`, HISTORIES_DIR), json);
+    // Minutes in the name: a version recorded later the same day sits beside the earlier one.
+    const recordedAt = new Date().toISOString().slice(0, 16).replace(':', '');
+    writeFileSync(new URL(`${flowType}.${recordedAt}.json`, HISTORIES_DIR), json);
   }
 }

@@ -324,6 +324,28 @@ export class Flow {
   }
 
   /**
+   * Runs work that belongs to a step already under way (a new payment link while the payment is awaited) and
+   * leaves the step as it is. When the work still fails after its retries, the step needs attention until an
+   * operator retries it (optionally with corrected input): a failure here never fails the flow.
+   */
+  async within<T>(name: string, run: (correction?: Record<string, unknown>) => Promise<T>): Promise<T> {
+    let correction: Record<string, unknown> | undefined;
+    for (;;) {
+      try {
+        return await run(correction);
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        const decision = await this.needsAttention(this.stepNamed(name), {
+          reason: 'step_failed',
+          error: describe(error),
+          options: ['retry'],
+        });
+        correction = { ...correction, ...decision?.input };
+      }
+    }
+  }
+
+  /**
    * Waits for something outside the flow (a signature, a payment) as a step of its own: reminds on the interval,
    * and at the deadline asks an operator, who may extend it or decide otherwise (returned to the caller).
    */
