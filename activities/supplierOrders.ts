@@ -289,9 +289,10 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
 
     /**
      * Cancels the order with the supplier: through its API when it has a cancellation, otherwise by email. The
-     * cancelled event says which. Goods already shipped are not cancelled here: that is a return.
+     * cancelled event says which. With `byEmail` (the API kept failing) the email goes in any case. Goods already
+     * shipped are not cancelled here: that is a return.
      */
-    async cancelAtSupplier(ref: OrderRef & { reason: string }): Promise<void> {
+    async cancelAtSupplier(ref: OrderRef & { reason: string; byEmail?: boolean }): Promise<void> {
       const order = await orderOf(ref);
       if (['CANCELLED', 'SHIPPED', 'RECEIVED'].includes(order.state)) return;
       const supplier = await supplierOf(ref);
@@ -307,12 +308,22 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
         .executeTakeFirst();
       const reason = typeof requested?.payload.reason === 'string' ? requested.payload.reason : ref.reason;
       let via: 'api' | 'email' | 'none' = 'none';
+      let apiRefusal: string | undefined;
       if (order.state !== 'CREATED') {
-        if (supplier.protocol === 'rest' && supplier.capabilities.cancellation && order.supplier_reference) {
+        const cancellable =
+          supplier.protocol === 'rest' && supplier.capabilities.cancellation && order.supplier_reference;
+        if (cancellable && !ref.byEmail) {
           const { api } = await apiOf(ref);
-          await api.cancelOrder(order.supplier_reference, `${ref.flowId}/cancel-order`).catch(asFailure);
-          via = 'api';
-        } else {
+          try {
+            await api.cancelOrder(order.supplier_reference ?? '', `${ref.flowId}/cancel-order`);
+            via = 'api';
+          } catch (error) {
+            // Refused for good (not merely unavailable): the supplier still hears of it, by email.
+            if (!(error instanceof SupplierApiError) || error.retryable) asFailure(error);
+            apiRefusal = error.message;
+          }
+        }
+        if (via !== 'api') {
           await sendEmail(deps, {
             tenantId: ref.tenantId,
             flowId: ref.flowId,
@@ -339,7 +350,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
         to: 'CANCELLED',
         actor: SYSTEM,
         occurredAt: new Date(),
-        detail: { via, reason },
+        detail: { via, reason, apiRefusal },
       });
     },
   };

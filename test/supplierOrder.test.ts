@@ -381,6 +381,31 @@ describe('supplierOrder with a rest supplier', () => {
       (await coordinator.post(`/v1/supplier-orders/${orderId}/cancel`, { reason: 'again' })).status,
     ).toBe(409);
   });
+  it('emails the cancellation when the supplier’s cancellation API keeps failing', async () => {
+    const simulator = await simulators.start({ schedule: { accepted: 100 } });
+    const supplier = await registerSupplier(simulator, {
+      capabilities: { webhooks: true, cancellation: true },
+    });
+    const { orderId, flowId } = await placeOrder(supplier.code);
+    await waitForFlow(flowId, atStep('awaitShipment'));
+    simulator.faults.down = true;
+
+    const cancel = await coordinator.post(`/v1/supplier-orders/${orderId}/cancel`, {
+      reason: 'project postponed',
+    });
+    expect(cancel.status).toBe(202);
+    await waitForFlow(flowId, (row) => row.state === 'cancelled');
+    expect(simulator.requests.filter((r) => r.path.endsWith('/cancel')).map((r) => r.status)).toEqual([
+      503, 503,
+    ]);
+    const email = await smtp.waitFor(
+      (m) => m.envelope.to.includes(supplier.orderEmail) && /Cancellation/.test(m.parsed.subject ?? ''),
+    );
+    expect(email.parsed.text).toContain('project postponed');
+    const cancelled = (await orderEvents(flowId)).filter((e) => e.type === 'supplier.order.cancelled');
+    expect(cancelled.map((e) => e.payload.via)).toEqual(['email']);
+    expect((await order(orderId)).state).toBe('CANCELLED');
+  });
 });
 
 describe('supplierOrder with a manual supplier', () => {

@@ -79,9 +79,15 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
       expectedShipAt: expectedShipAt === undefined ? undefined : new Date(expectedShipAt).toISOString(),
     });
 
-  flow.onCancel('cancelAtSupplier', () =>
-    suppliers.cancelAtSupplier({ ...ref, reason: 'cancelled in Flowdesk' }),
-  );
+  flow.onCancel('cancelAtSupplier', async () => {
+    const cancellation = { ...ref, reason: 'cancelled in Flowdesk' };
+    try {
+      await suppliers.cancelAtSupplier(cancellation);
+    } catch {
+      // The supplier's API kept failing: the cancellation goes by email instead of being lost.
+      await records.cancelAtSupplier({ ...cancellation, byEmail: true });
+    }
+  });
 
   async function sendOrder(): Promise<'api' | 'export'> {
     const sentVia = await flow.step(
