@@ -25,6 +25,7 @@ let tenant: TestTenant;
 let financeKey: string;
 let coordinatorKey: string;
 let counter = 0;
+let activities: ReturnType<typeof createActivities>;
 
 beforeAll(async () => {
   [smtp, stripeMock] = await Promise.all([startSmtpSink(), startStripeMock()]);
@@ -35,9 +36,8 @@ beforeAll(async () => {
   };
   api = await startTestApi({ env });
   const config = testConfig({ ...env, SMTP_URL: smtp.url, PUBLIC_URL: api.url });
-  worker = await startTestWorker({
-    activities: createActivities({ config, db: api.deps.db, logger: createLogger(config, 'worker-test') }),
-  });
+  activities = createActivities({ config, db: api.deps.db, logger: createLogger(config, 'worker-test') });
+  worker = await startTestWorker({ activities });
   tenant = await createTestTenant(api.deps.db);
   financeKey = await tenant.key(['finance']);
   coordinatorKey = await tenant.key(['coordinator']);
@@ -322,6 +322,24 @@ describe('invoicePayment', () => {
     expect(events.filter((e) => e.type === 'invoice.dunning.sent')).toHaveLength(2);
     const invoice = await invoiceOf(flowId);
     expect(invoice.state).toBe('OVERDUE');
+    await apiClient(api.url, coordinatorKey).post(`/v1/flows/${encodeURIComponent(flowId)}/cancel`);
+  });
+
+  it('sends the letters that fell due while no worker ran before it escalates, in their order', async () => {
+    const input = invoiceInput({ payment: { dueIn: '2 seconds', dunning: ['1 second'] } } as never);
+    const { flowId } = await startInvoice(input);
+    await waitForFlow(flowId, 'waiting');
+    await worker.stop();
+    // The due date, the dunning letter's date and the deadline all pass with no worker running.
+    await sleep(5_000);
+    worker = await startTestWorker({ activities, taskQueue: worker.taskQueue });
+    await waitForFlow(flowId, 'needs_attention');
+    const letters = smtp.messages.filter(
+      (m) =>
+        m.envelope.to.includes(input.customer.email) &&
+        /(Overdue|Reminder \d): invoice/.test(m.parsed.subject ?? ''),
+    );
+    expect(letters.map((m) => m.parsed.subject?.split(':')[0])).toEqual(['Overdue', 'Reminder 1']);
     await apiClient(api.url, coordinatorKey).post(`/v1/flows/${encodeURIComponent(flowId)}/cancel`);
   });
 

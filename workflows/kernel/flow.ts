@@ -107,6 +107,7 @@ interface Compensation {
 const DONE_STATES: readonly StepState[] = ['completed', 'skipped', 'manual'];
 /** Children tell their parent only of changes it shows (patched in: earlier runs told it of every publish). */
 const TELL_PARENT_CHANGES_ONLY = 'tell-parent-changes-only';
+const REMINDERS_BEFORE_DEADLINE = 'reminders-before-deadline';
 
 /** What went wrong, in the words of the error that caused it. */
 export function describe(error: unknown): string {
@@ -391,7 +392,12 @@ export class Flow {
       }
       const met = await condition(() => until() || this.status.paused, Math.max(1, wakeAt - Date.now()));
       if (met) continue;
-      if (deadlineAt !== undefined && Date.now() >= deadlineAt) {
+      // A worker that wakes late finds a reminder and the deadline both due: the reminder, scheduled first, goes
+      // out first (patched in: earlier runs escalated at once).
+      const reminderDue =
+        nextReminderAt !== undefined && Date.now() >= nextReminderAt && nextReminderAt <= (deadlineAt ?? 0);
+      const remindFirst = reminderDue && patched(REMINDERS_BEFORE_DEADLINE);
+      if (!remindFirst && deadlineAt !== undefined && Date.now() >= deadlineAt) {
         if (options.whenOverdue)
           await this.courtesy('overdue', name, () => options.whenOverdue?.(deadlineAt ?? 0));
         const decision = await this.needsAttention(
