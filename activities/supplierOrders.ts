@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { advanceSupplierOrder, appendOrderEvent } from '../db/supplierOrders.js';
+import {
+  advanceSupplierOrder,
+  appendOrderEvent,
+  roundOccurrence,
+  switchSupplier,
+} from '../db/supplierOrders.js';
 import { type Actor, SYSTEM } from '../domain/flow.js';
 import type { SupplierOrderState } from '../domain/supplierOrder.js';
 import { orderCsv, orderDocument } from '../integrations/suppliers/export.js';
@@ -20,6 +25,15 @@ export interface OrderRef {
   flowId: string;
   orderId: string;
   supplierId: string;
+  /** Which placement of the order: 1, then 2… after re-ordering from another supplier. */
+  round: number;
+}
+
+/** How a supplier was told that an order is withdrawn. */
+export interface Withdrawal {
+  via: 'api' | 'email' | 'none';
+  reason: string;
+  apiRefusal?: string;
 }
 
 export interface OrderStatus {
@@ -28,6 +42,10 @@ export interface OrderStatus {
 }
 
 const orderRef = (ref: OrderRef) => ({ tenantId: ref.tenantId, orderKey: ref.orderId, flowId: ref.flowId });
+
+/** An idempotency key of this placement of the order: the first keeps the plain form. */
+const keyOf = (ref: OrderRef, purpose: string) =>
+  [ref.flowId, purpose, roundOccurrence(ref.round)].filter(Boolean).join('/');
 
 function asFailure(error: unknown): never {
   if (error instanceof SupplierApiError) {
@@ -77,6 +95,20 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
     return supplier;
   }
 
+  /** Temporal's cancellation carries no reason; the person's is on record with their request. */
+  async function cancellationReason(ref: OrderRef): Promise<string> {
+    const requested = await db
+      .selectFrom('domain_events')
+      .select('payload')
+      .where('tenant_id', '=', ref.tenantId)
+      .where('flow_id', '=', ref.flowId)
+      .where('type', '=', 'flow.cancel.requested')
+      .orderBy('recorded_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return typeof requested?.payload.reason === 'string' ? requested.payload.reason : 'cancelled in Flowdesk';
+  }
+
   async function apiOf(ref: OrderRef) {
     const supplier = await supplierOf(ref);
     if (supplier.protocol !== 'rest' || !supplier.base_url) {
@@ -101,6 +133,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
         occurredAt: new Date(),
         expectedShipAt: shipDate(remote),
         detail: { source, supplierReference: remote.id },
+        round: ref.round,
       });
     }
     const order = await orderOf(ref);
@@ -123,12 +156,14 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
       actor,
       occurredAt: new Date(),
       detail: { via, ...detail },
+      round: ref.round,
     });
     await db
       .updateTable('supplier_orders')
       .set({ sent_via: via, updated_at: new Date() })
       .where('tenant_id', '=', ref.tenantId)
       .where('order_key', '=', ref.orderId)
+      .where('round', '=', ref.round)
       .execute();
   }
 
@@ -151,13 +186,14 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
               ? `${deps.publicUrl}/webhooks/suppliers/${supplier.id}`
               : undefined,
           },
-          `${ref.flowId}/place-order`,
+          keyOf(ref, 'place-order'),
         )
         .catch(asFailure);
       await db
         .updateTable('supplier_orders')
         .set({ supplier_reference: remote.id, updated_at: new Date() })
         .where('id', '=', order.id)
+        .where('round', '=', ref.round)
         .execute();
       await markSent(ref, 'api', SYSTEM, { supplierReference: remote.id });
       return applyRemote(ref, remote, 'api');
@@ -193,7 +229,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
             tenant_id: ref.tenantId,
             kind: `supplier-order-export-${index === 0 ? 'csv' : 'document'}`,
             entity_id: ref.orderId,
-            version: 1,
+            version: ref.round,
             filename: file.filename,
             content_type: file.contentType,
             content: file.content,
@@ -205,7 +241,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
       await sendEmail(deps, {
         tenantId: ref.tenantId,
         flowId: ref.flowId,
-        idempotencyKey: `${ref.flowId}/order-export`,
+        idempotencyKey: keyOf(ref, 'order-export'),
         template: 'supplier.order-export',
         resend: ref.resend,
         to: supplier.order_email,
@@ -224,6 +260,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
         type: 'exported',
         actor: SYSTEM,
         payload: { to: supplier.order_email, reason: ref.reason },
+        occurrence: roundOccurrence(ref.round),
       });
     },
 
@@ -288,69 +325,76 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
     },
 
     /**
-     * Cancels the order with the supplier: through its API when it has a cancellation, otherwise by email. The
-     * cancelled event says which. With `byEmail` (the API kept failing) the email goes in any case. Goods already
-     * shipped are not cancelled here: that is a return.
+     * Withdraws the order from its supplier: through the supplier's API when it has a cancellation, otherwise by
+     * email; with `byEmail` (the API kept failing) the email goes in any case. Says which, for the audit trail.
+     * An order never sent needs no word, and goods already shipped are not cancelled here: that is a return.
      */
-    async cancelAtSupplier(ref: OrderRef & { reason: string; byEmail?: boolean }): Promise<void> {
+    async withdrawOrder(ref: OrderRef & { reason?: string; byEmail?: boolean }): Promise<Withdrawal> {
       const order = await orderOf(ref);
-      if (['CANCELLED', 'SHIPPED', 'RECEIVED'].includes(order.state)) return;
+      const reason = ref.reason ?? (await cancellationReason(ref));
+      if (
+        order.round !== ref.round ||
+        ['CREATED', 'CANCELLED', 'SHIPPED', 'RECEIVED'].includes(order.state)
+      ) {
+        return { via: 'none', reason };
+      }
       const supplier = await supplierOf(ref);
-      // Temporal's cancellation carries no reason; the person's is on record with their request.
-      const requested = await db
-        .selectFrom('domain_events')
-        .select('payload')
-        .where('tenant_id', '=', ref.tenantId)
-        .where('flow_id', '=', ref.flowId)
-        .where('type', '=', 'flow.cancel.requested')
-        .orderBy('recorded_at', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const reason = typeof requested?.payload.reason === 'string' ? requested.payload.reason : ref.reason;
-      let via: 'api' | 'email' | 'none' = 'none';
+      const cancellable = supplier.protocol === 'rest' && supplier.capabilities.cancellation;
       let apiRefusal: string | undefined;
-      if (order.state !== 'CREATED') {
-        const cancellable =
-          supplier.protocol === 'rest' && supplier.capabilities.cancellation && order.supplier_reference;
-        if (cancellable && !ref.byEmail) {
-          const { api } = await apiOf(ref);
-          try {
-            await api.cancelOrder(order.supplier_reference ?? '', `${ref.flowId}/cancel-order`);
-            via = 'api';
-          } catch (error) {
-            // Refused for good (not merely unavailable): the supplier still hears of it, by email.
-            if (!(error instanceof SupplierApiError) || error.retryable) asFailure(error);
-            apiRefusal = error.message;
-          }
-        }
-        if (via !== 'api') {
-          await sendEmail(deps, {
-            tenantId: ref.tenantId,
-            flowId: ref.flowId,
-            idempotencyKey: `${ref.flowId}/order-cancellation`,
-            template: 'supplier.order-cancellation',
-            to: supplier.order_email,
-            subject: `Cancellation of purchase order ${ref.orderId}`,
-            text: [
-              `Hello ${supplier.name},`,
-              '',
-              `we cancel our purchase order ${ref.orderId}${order.supplier_reference ? ` (your reference ${order.supplier_reference})` : ''}.`,
-              `Reason: ${reason}`,
-              'Please confirm by replying to this email.',
-              '',
-              deps.companyName,
-            ].join('\n'),
-          });
-          via = 'email';
+      if (cancellable && order.supplier_reference && !ref.byEmail) {
+        const { api } = await apiOf(ref);
+        try {
+          await api.cancelOrder(order.supplier_reference, keyOf(ref, 'cancel-order'));
+          return { via: 'api', reason };
+        } catch (error) {
+          // Refused for good (not merely unavailable): the supplier still hears of it, by email.
+          if (!(error instanceof SupplierApiError) || error.retryable) asFailure(error);
+          apiRefusal = error.message;
         }
       }
+      await sendEmail(deps, {
+        tenantId: ref.tenantId,
+        flowId: ref.flowId,
+        idempotencyKey: keyOf(ref, 'order-cancellation'),
+        template: 'supplier.order-cancellation',
+        to: supplier.order_email,
+        subject: `Cancellation of purchase order ${ref.orderId}`,
+        text: [
+          `Hello ${supplier.name},`,
+          '',
+          `we cancel our purchase order ${ref.orderId}${order.supplier_reference ? ` (your reference ${order.supplier_reference})` : ''}.`,
+          `Reason: ${reason}`,
+          'Please confirm by replying to this email.',
+          '',
+          deps.companyName,
+        ].join('\n'),
+      });
+      return { via: 'email', reason, apiRefusal };
+    },
+
+    /** The order is cancelled, with how its supplier was told. */
+    async recordCancellation(ref: OrderRef & { withdrawal: Withdrawal }): Promise<void> {
       await advanceSupplierOrder(db, {
         tenantId: ref.tenantId,
         orderKey: ref.orderId,
         to: 'CANCELLED',
         actor: SYSTEM,
         occurredAt: new Date(),
-        detail: { via, reason, apiRefusal },
+        detail: { ...ref.withdrawal },
+      });
+    },
+
+    /** Moves the order to another supplier, withdrawn from this one; returns the order's new round. */
+    async reorderFrom(
+      ref: OrderRef & { toSupplierId: string; withdrawal: Withdrawal; actor: Actor; note?: string },
+    ): Promise<number> {
+      return switchSupplier(db, {
+        tenantId: ref.tenantId,
+        orderKey: ref.orderId,
+        fromRound: ref.round,
+        toSupplierId: ref.toSupplierId,
+        actor: ref.actor,
+        detail: { withdrawal: ref.withdrawal, note: ref.note },
       });
     },
   };

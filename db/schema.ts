@@ -220,6 +220,7 @@ export interface SupplierOrdersTable {
   supplier_id: string;
   flow_id: string;
   state: string;
+  round: Generated<number>;
   sent_via: string | null;
   supplier_reference: string | null;
   expected_ship_at: Timestamp | null;

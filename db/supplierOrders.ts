@@ -85,14 +85,20 @@ export interface OrderTransition {
   expectedShipAt?: Date;
   /** What the audit event says besides the state (how it was sent, which delivery said so…). */
   detail?: Record<string, unknown>;
+  /** Only for this round of the order: news about an order placed with an earlier supplier changes nothing. */
+  round?: number;
 }
 
 export type TransitionResult = {
   applied: boolean;
   state: SupplierOrderState;
+  round: number;
   flowId: string;
   expectedShipAt: string | null;
 };
+
+/** Tells apart the events of an order placed again with another supplier (round 2 on). */
+export const roundOccurrence = (round: number) => (round > 1 ? `r${round}` : undefined);
 
 /**
  * Moves an order forward, once: a state it has reached already, or one behind it, changes nothing and says what
@@ -106,17 +112,19 @@ export async function advanceSupplierOrder(
   return db.transaction().execute(async (trx) => {
     const order = await trx
       .selectFrom('supplier_orders')
-      .select(['id', 'state', 'flow_id', 'expected_ship_at'])
+      .select(['id', 'state', 'round', 'flow_id', 'expected_ship_at'])
       .where('tenant_id', '=', transition.tenantId)
       .where('order_key', '=', transition.orderKey)
       .forUpdate()
       .executeTakeFirst();
     if (!order) return undefined;
     const from = order.state as SupplierOrderState;
-    if (!isAdvance(from, transition.to)) {
+    const sameRound = transition.round === undefined || transition.round === order.round;
+    if (!sameRound || !isAdvance(from, transition.to)) {
       return {
         applied: false,
         state: from,
+        round: order.round,
         flowId: order.flow_id,
         expectedShipAt: order.expected_ship_at?.toISOString() ?? null,
       };
@@ -145,14 +153,77 @@ export async function advanceSupplierOrder(
           ...transition.detail,
         },
         occurredAt: transition.occurredAt,
+        occurrence: roundOccurrence(order.round),
       },
     );
     return {
       applied: true,
       state: transition.to,
+      round: order.round,
       flowId: order.flow_id,
       expectedShipAt: expectedShipAt?.toISOString() ?? null,
     };
+  });
+}
+
+export interface SupplierSwitch {
+  tenantId: string;
+  orderKey: string;
+  /** The round being given up: a repeated switch (a retried activity) finds it gone and changes nothing. */
+  fromRound: number;
+  toSupplierId: string;
+  actor: Actor;
+  detail: Record<string, unknown>;
+}
+
+/**
+ * Places the order again with another supplier: the order starts over at CREATED in a new round, and the earlier
+ * supplier's news no longer reaches it. Returns the new round.
+ */
+export async function switchSupplier(db: Kysely<Database>, change: SupplierSwitch): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const order = await trx
+      .selectFrom('supplier_orders')
+      .select(['id', 'round', 'flow_id', 'supplier_id'])
+      .where('tenant_id', '=', change.tenantId)
+      .where('order_key', '=', change.orderKey)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
+    if (order.round !== change.fromRound) return order.round;
+    const round = order.round + 1;
+    await trx
+      .updateTable('supplier_orders')
+      .set({
+        supplier_id: change.toSupplierId,
+        round,
+        state: 'CREATED',
+        sent_via: null,
+        supplier_reference: null,
+        expected_ship_at: null,
+        sent_at: null,
+        accepted_at: null,
+        in_production_at: null,
+        shipped_at: null,
+        updated_at: new Date(),
+      })
+      .where('id', '=', order.id)
+      .execute();
+    await appendOrderEvent(
+      trx,
+      { tenantId: change.tenantId, orderKey: change.orderKey, flowId: order.flow_id },
+      {
+        type: 'reordered',
+        actor: change.actor,
+        payload: {
+          fromSupplierId: order.supplier_id,
+          toSupplierId: change.toSupplierId,
+          round,
+          ...change.detail,
+        },
+        occurrence: `r${round}`,
+      },
+    );
+    return round;
   });
 }
 

@@ -41,7 +41,7 @@ export type Actor = z.infer<typeof Actor>;
 export const SYSTEM: Actor = { type: 'system', id: 'flowdesk' };
 
 /** What an operator may decide about a flow that needs attention. Which ones apply is listed in `attention.options`. */
-export const Resolution = z.enum(['retry', 'skip', 'fallback', 'extend', 'resend']);
+export const Resolution = z.enum(['retry', 'skip', 'fallback', 'extend', 'resend', 'reorder']);
 export type Resolution = z.infer<typeof Resolution>;
 
 export const ResolvedBy = z.object({

@@ -78,6 +78,8 @@ export interface SupplierStatusReport {
   /** The supplier's promised ship date, when it gave one. */
   expectedShipAt?: string | null;
   source: 'webhook' | 'poll' | 'warehouse' | 'flow';
+  /** The placement it is about (absent: the first); news of one given up (re-ordered elsewhere) is ignored. */
+  round?: number;
 }
 
 export const supplierStatus = defineSignal<[SupplierStatusReport]>('supplierStatus');
@@ -86,7 +88,7 @@ export const supplierStatus = defineSignal<[SupplierStatusReport]>('supplierStat
 export interface SupplierOrderNews {
   orderId: string;
   flowId: string;
-  news: 'shipped' | 'delayed' | 'received';
+  news: 'shipped' | 'delayed' | 'reordered' | 'received';
   expectedShipAt?: string;
 }
 export const supplierOrderNews = defineSignal<[SupplierOrderNews]>('supplierOrderNews');
@@ -95,4 +97,10 @@ export interface SupplierOrderOutcome {
   orderId: string;
   state: 'RECEIVED';
   sentVia: 'api' | 'export';
+  /** The supplier that delivered, and how many placements it took. */
+  supplierCode: string;
+  rounds: number;
 }
+
+/** An operator's re-order decision carries the next supplier, as the API looked it up. */
+export const ReorderInput = z.object({ supplier: SupplierProfile });

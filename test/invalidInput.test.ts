@@ -193,6 +193,13 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
   'POST /v1/supplier-orders/{orderId}/cancel': [
     { path: '/v1/supplier-orders/PO-1/cancel', body: { reason: '' }, fields: ['body.reason'] },
   ],
+  'POST /v1/supplier-orders/{orderId}/reorder': [
+    {
+      path: '/v1/supplier-orders/PO-1/reorder',
+      body: { supplier: 'no spaces please' },
+      fields: ['body.supplier', 'body.note'],
+    },
+  ],
   'POST /v1/supplier-orders/{orderId}/receipts': [
     {
       path: '/v1/supplier-orders/PO-1/receipts',

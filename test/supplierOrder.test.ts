@@ -330,7 +330,7 @@ describe('supplierOrder with a rest supplier', () => {
 
     const late = await waitForFlow(flowId, (row) => row.state === 'needs_attention');
     expect(late.current_step).toBe('awaitShipment');
-    expect(late.attention).toMatchObject({ reason: 'deadline_passed', options: ['extend'] });
+    expect(late.attention).toMatchObject({ reason: 'deadline_passed', options: ['extend', 'reorder'] });
     const delayed = (await orderEvents(flowId)).filter((e) => e.type === 'supplier.order.delayed');
     expect(delayed).toHaveLength(1);
     const notice = await smtp.waitFor(
@@ -353,6 +353,64 @@ describe('supplierOrder with a rest supplier', () => {
     await waitForFlow(flowId, atStep('awaitReceipt'));
     expect((await receiveAll(orderId)).status).toBe(201);
     await waitForFlow(flowId, (row) => row.state === 'completed');
+  });
+
+  it('re-orders a late order from another supplier: withdrawn from the first, placed with the second', async () => {
+    const slow = await simulators.start({ schedule: { accepted: 100 }, promiseShipIn: 1_000 });
+    const quick = await simulators.start({ schedule: { accepted: 100, shipped: 300 } });
+    const first = await registerSupplier(slow, { capabilities: { webhooks: true, cancellation: true } });
+    const second = await registerSupplier(quick);
+    const { orderId, flowId } = await placeOrder(first.code);
+    const late = await waitForFlow(flowId, (row) => row.state === 'needs_attention');
+    expect(late.attention).toMatchObject({ reason: 'deadline_passed', options: ['extend', 'reorder'] });
+
+    const bare = await coordinator.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, {
+      action: 'reorder',
+    });
+    expect(bare.status).toBe(409);
+    expect(bare.body.detail).toContain('reorder needs the next supplier');
+    const same = await coordinator.post(`/v1/supplier-orders/${orderId}/reorder`, {
+      supplier: first.code,
+      note: 'try again',
+    });
+    expect(same.status).toBe(409);
+
+    const moved = await coordinator.post(`/v1/supplier-orders/${orderId}/reorder`, {
+      supplier: second.code,
+      note: 'first supplier cannot deliver before the install date',
+    });
+    expect(moved.status, moved.text).toBe(200);
+    await waitForFlow(flowId, atStep('awaitReceipt'));
+    expect(slow.requests.filter((r) => r.path.endsWith('/cancel'))).toEqual([
+      expect.objectContaining({ status: 200 }),
+    ]);
+    expect(quick.requests.filter((r) => r.path === '/orders')).toEqual([
+      expect.objectContaining({ status: 201, idempotencyKey: `${flowId}/place-order/r2` }),
+    ]);
+
+    // The first supplier's news no longer reaches the order.
+    const stale = await postSupplierWebhook(api.url, first.supplierId, {
+      id: unique('evt'),
+      type: 'order.updated',
+      created: new Date().toISOString(),
+      data: { id: 'so_first', reference: orderId, status: 'in_production', expectedShipDate: null },
+    });
+    expect(stale.status).toBe(404);
+    const detail = await coordinator.get(`/v1/supplier-orders/${orderId}`);
+    expect(detail.body).toMatchObject({ state: 'SHIPPED', supplier: { code: second.code } });
+
+    expect((await receiveAll(orderId)).status).toBe(201);
+    await waitForFlow(flowId, (row) => row.state === 'completed');
+    const types = (await orderEvents(flowId)).map((e) => e.type);
+    expect(countBy(types)).toMatchObject({
+      'supplier.order.sent': 2,
+      'supplier.order.accepted': 2,
+      'supplier.order.delayed': 1,
+      'supplier.order.reordered': 1,
+      'supplier.order.shipped': 1,
+      'supplier.order.received': 1,
+    });
+    expect(types).not.toContain('supplier.order.cancelled');
   });
 
   it('cancels a late order through the supplier’s cancellation API', async () => {

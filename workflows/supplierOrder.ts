@@ -7,11 +7,13 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { SupplierOrderActivities } from '../activities/supplierOrders.js';
-import { SYSTEM } from '../domain/flow.js';
+import type { SupplierOrderActivities, Withdrawal } from '../activities/supplierOrders.js';
+import { type ResolveRequest, SYSTEM } from '../domain/flow.js';
+import type { SupplierProfile } from '../domain/supplier.js';
 import {
   hasReached,
   isAdvance,
+  ReorderInput,
   SUPPLIER_ORDER_STEPS,
   type SupplierOrderInput,
   type SupplierOrderNews,
@@ -27,8 +29,9 @@ import { stepActivityOptions } from './kernel/retry.js';
 /**
  * A supplier order: send it (the supplier's API, or an emailed export a person confirms), follow it through
  * acceptance and production to shipment (webhooks, or polling), and book the goods in. An order that has not
- * shipped by its expected date is reported late and waits for a person: a new date, or cancellation (which
- * cancels with the supplier). A parent flow hears when the goods ship, run late and arrive.
+ * shipped by its expected date is reported late and waits for a person: a new date, the same order from another
+ * supplier, or cancellation (which withdraws it from the supplier). A parent flow hears when the goods ship, run
+ * late, are re-ordered and arrive.
  */
 export async function supplierOrder(input: SupplierOrderInput): Promise<SupplierOrderOutcome> {
   const flow = new Flow({
@@ -48,22 +51,21 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
     startToCloseTimeout: input.retry.attemptTimeout,
     retry: { maximumAttempts: 1 },
   });
-  const { supplier, orderId } = input;
+  const { orderId } = input;
   const flowId = workflowInfo().workflowId;
-  const ref = { tenantId: input.tenantId, flowId, orderId, supplierId: supplier.supplierId };
 
+  let supplier: SupplierProfile = input.supplier;
+  /** Each placement of the order (a re-order from another supplier starts the next) has its own life cycle. */
+  let round = 1;
   let state: SupplierOrderState = 'CREATED';
   /** The date the goods should ship by: the supplier's promise, else the lead time from sending. */
   let shipBy: number | undefined;
-  /** Forward only: a repeated or older report changes nothing. */
+  const ref = () => ({ tenantId: input.tenantId, flowId, orderId, supplierId: supplier.supplierId, round });
+
+  /** Forward only: a repeated, older or given-up placement's report changes nothing. */
   function learn(report: SupplierStatusReport): void {
-    if (!isAdvance(state, report.state)) {
-      log.info('supplier order report ignored', {
-        orderId,
-        state,
-        reported: report.state,
-        source: report.source,
-      });
+    if ((report.round ?? 1) !== round || !isAdvance(state, report.state)) {
+      log.info('supplier order report ignored', { orderId, state, round, report });
       return;
     }
     state = report.state;
@@ -79,14 +81,18 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
       expectedShipAt: expectedShipAt === undefined ? undefined : new Date(expectedShipAt).toISOString(),
     });
 
-  flow.onCancel('cancelAtSupplier', async () => {
-    const cancellation = { ...ref, reason: 'cancelled in Flowdesk' };
+  /** Tells the supplier the order is withdrawn; when its API keeps failing, by email rather than not at all. */
+  async function withdraw(reason?: string): Promise<Withdrawal> {
     try {
-      await suppliers.cancelAtSupplier(cancellation);
+      return await suppliers.withdrawOrder({ ...ref(), reason });
     } catch {
-      // The supplier's API kept failing: the cancellation goes by email instead of being lost.
-      await records.cancelAtSupplier({ ...cancellation, byEmail: true });
+      return records.withdrawOrder({ ...ref(), reason, byEmail: true });
     }
+  }
+
+  flow.onCancel('cancelAtSupplier', async () => {
+    const withdrawal = await withdraw();
+    await records.recordCancellation({ ...ref(), withdrawal });
   });
 
   async function sendOrder(): Promise<'api' | 'export'> {
@@ -96,14 +102,18 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
         let apiFailure: string | undefined;
         if (supplier.protocol === 'rest') {
           try {
-            learn({ ...(await suppliers.submitOrder(ref)), source: 'flow' });
+            learn({ ...(await suppliers.submitOrder(ref())), source: 'flow', round });
             return 'api' as const;
           } catch (error) {
             if (isCancellation(error)) throw error;
             apiFailure = describe(error);
           }
         }
-        await suppliers.emailOrderExport({ ...ref, reason: apiFailure, resend: correction?.resend === true });
+        await suppliers.emailOrderExport({
+          ...ref(),
+          reason: apiFailure,
+          resend: correction?.resend === true,
+        });
         return 'export' as const;
       },
       {
@@ -116,23 +126,24 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
     if (sentVia === 'export') {
       const confirmation = flow.stepNamed('sendOrder').resolvedBy;
       await records.confirmExportReceived({
-        ...ref,
+        ...ref(),
         actor: confirmation?.actor ?? SYSTEM,
         note: confirmation?.note,
       });
-      learn({ state: 'SENT', source: 'flow' });
+      learn({ state: 'SENT', source: 'flow', round });
     }
     shipBy ??= Date.now() + msToNumber(supplier.leadTime);
     return sentVia;
   }
 
-  /** Suppliers without webhooks are asked at their period until the goods ship. */
-  async function pollUntilShipped(): Promise<void> {
+  /** Suppliers without webhooks are asked at their period until the goods ship (or the order goes elsewhere). */
+  async function pollUntilShipped(placement: number): Promise<void> {
+    const done = () => reached('SHIPPED') || round !== placement;
     try {
-      while (!reached('SHIPPED')) {
-        if (await condition(() => reached('SHIPPED'), supplier.pollEvery)) return;
+      while (!done()) {
+        if (await condition(done, supplier.pollEvery)) return;
         try {
-          learn({ ...(await polls.pollOrderStatus(ref)), source: 'poll' });
+          learn({ ...(await polls.pollOrderStatus(ref())), source: 'poll', round: placement });
         } catch (error) {
           if (isCancellation(error)) throw error;
           log.warn('supplier status poll failed', { orderId, error: describe(error) });
@@ -144,39 +155,79 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
     }
   }
 
-  /** Waits until the order reaches `target`; past the ship-by date, it is reported late and a person decides. */
-  async function waitUntil(step: 'awaitAcceptance' | 'awaitShipment', target: SupplierOrderState) {
-    await flow.waitFor(step, () => reached(target), {
+  /**
+   * Waits until the order reaches `target`. Past the ship-by date it is reported late and a person decides: a
+   * new date (the wait goes on), or another supplier (returned to the caller).
+   */
+  async function waitUntil(
+    step: 'awaitAcceptance' | 'awaitShipment',
+    target: SupplierOrderState,
+  ): Promise<ResolveRequest | undefined> {
+    const outcome = await flow.waitFor(step, () => reached(target), {
       deadline: shipBy === undefined ? undefined : { at: shipBy },
-      onDeadline: ['extend'],
+      onDeadline: ['extend', 'reorder'],
       whenOverdue: async (deadlineAt) => {
-        await suppliers.reportDelay({ ...ref, expectedShipAt: new Date(deadlineAt).toISOString() });
+        await suppliers.reportDelay({ ...ref(), expectedShipAt: new Date(deadlineAt).toISOString() });
         await tellParent('delayed', deadlineAt);
       },
       whenExtended: async (deadlineAt, decision) => {
         shipBy = deadlineAt;
         await records.rescheduleShipment({
-          ...ref,
+          ...ref(),
           expectedShipAt: new Date(deadlineAt).toISOString(),
           actor: decision.actor,
           note: decision.note,
         });
       },
+      checkDecision: (decision) => {
+        if (decision.action !== 'reorder') return undefined;
+        const next = ReorderInput.safeParse(decision.input);
+        if (!next.success)
+          return 'reorder needs the next supplier: POST /v1/supplier-orders/{orderId}/reorder';
+        if (next.data.supplier.supplierId === supplier.supplierId)
+          return `the order is with ${supplier.code} already`;
+        return undefined;
+      },
     });
+    return outcome.done ? undefined : outcome.decision;
+  }
+
+  /** Withdraws the order from this supplier and places it with the next one, from the start. */
+  async function reorder(decision: ResolveRequest): Promise<void> {
+    const next = ReorderInput.parse(decision.input).supplier;
+    const withdrawal = await withdraw(`re-ordered from ${next.name}`);
+    round = await records.reorderFrom({
+      ...ref(),
+      toSupplierId: next.supplierId,
+      withdrawal,
+      actor: decision.actor,
+      note: decision.note,
+    });
+    supplier = next;
+    state = 'CREATED';
+    shipBy = undefined;
+    await tellParent('reordered');
   }
 
   return flow.run(async () => {
-    const sentVia = await sendOrder();
-    const polling =
-      sentVia === 'api' && !supplier.capabilities.webhooks && supplier.capabilities.polling
-        ? pollUntilShipped()
-        : Promise.resolve();
-    await waitUntil('awaitAcceptance', 'ACCEPTED');
-    await waitUntil('awaitShipment', 'SHIPPED');
-    await polling;
-    await tellParent('shipped');
-    await flow.waitFor('awaitReceipt', () => reached('RECEIVED'));
-    await tellParent('received');
-    return { orderId, state: 'RECEIVED', sentVia };
+    for (;;) {
+      const sentVia = await sendOrder();
+      const polling =
+        sentVia === 'api' && !supplier.capabilities.webhooks && supplier.capabilities.polling
+          ? pollUntilShipped(round)
+          : Promise.resolve();
+      const elsewhere =
+        (await waitUntil('awaitAcceptance', 'ACCEPTED')) ?? (await waitUntil('awaitShipment', 'SHIPPED'));
+      if (elsewhere) {
+        await reorder(elsewhere);
+        await polling;
+        continue;
+      }
+      await polling;
+      await tellParent('shipped');
+      await flow.waitFor('awaitReceipt', () => reached('RECEIVED'));
+      await tellParent('received');
+      return { orderId, state: 'RECEIVED', sentVia, supplierCode: supplier.code, rounds: round };
+    }
   });
 }

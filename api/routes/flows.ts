@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { Context } from 'hono';
 import { sql } from 'kysely';
 import {
@@ -16,7 +16,7 @@ import {
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
-import { actorOf, decodeCursor, encodeCursor, requestCancellation } from './shared.js';
+import { actorOf, decideOn, decodeCursor, encodeCursor, requestCancellation } from './shared.js';
 
 const FlowIdParam = z.object({
   flowId: z.string().min(1).max(300).openapi({ example: 'proposal:demo:P-1001' }),
@@ -118,32 +118,11 @@ function temporalUiUrl(deps: ApiDeps, flowId: string, runId: string): string {
   return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(flowId)}/${encodeURIComponent(runId)}/history`;
 }
 
-/** An Update's validator rejection is the flow saying "not now", with its reason. */
-function updateRejection(error: unknown): string | undefined {
-  if (error instanceof WorkflowUpdateFailedError) {
-    const cause = error.cause as Error | undefined;
-    return cause?.message ?? error.message;
-  }
-  return undefined;
-}
-
 export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, temporal } = deps;
 
-  /** Sends a staff decision (an Update) to the flow; the flow's refusal comes back as the reason for a 409. */
-  async function decide(
-    flowId: string,
-    send: (handle: WorkflowHandle) => Promise<FlowStatus>,
-  ): Promise<{ status: FlowStatus } | { refused: string }> {
-    try {
-      return { status: await send(temporal.workflow.getHandle(flowId)) };
-    } catch (error) {
-      const rejection = updateRejection(error);
-      if (rejection) return { refused: rejection };
-      if (error instanceof WorkflowNotFoundError) return { refused: 'the flow has ended' };
-      throw error;
-    }
-  }
+  const decide = (flowId: string, send: (handle: WorkflowHandle) => Promise<FlowStatus>) =>
+    decideOn(deps, flowId, send);
 
   app.openapi(
     createRoute({

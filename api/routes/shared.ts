@@ -1,7 +1,7 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/workflow';
 import { appendEvent } from '../../db/events.js';
-import type { Actor } from '../../domain/flow.js';
+import type { Actor, FlowStatus } from '../../domain/flow.js';
 import type { Principal } from '../apiKeys.js';
 import type { ApiDeps } from '../context.js';
 
@@ -61,4 +61,29 @@ export async function requestCancellation(
     idempotencyKey: `${flowId}/cancel.requested/${requestId}`,
   });
   await deps.temporal.workflow.getHandle(flowId).cancel();
+}
+
+/** An Update's validator rejection is the flow saying "not now", with its reason. */
+function updateRejection(error: unknown): string | undefined {
+  if (error instanceof WorkflowUpdateFailedError) {
+    const cause = error.cause as Error | undefined;
+    return cause?.message ?? error.message;
+  }
+  return undefined;
+}
+
+/** Sends a staff decision (an Update) to a flow; the flow's refusal comes back as the reason for a 409. */
+export async function decideOn(
+  deps: Pick<ApiDeps, 'temporal'>,
+  flowId: string,
+  send: (handle: WorkflowHandle) => Promise<FlowStatus>,
+): Promise<{ status: FlowStatus } | { refused: string }> {
+  try {
+    return { status: await send(deps.temporal.workflow.getHandle(flowId)) };
+  } catch (error) {
+    const rejection = updateRejection(error);
+    if (rejection) return { refused: rejection };
+    if (error instanceof WorkflowNotFoundError) return { refused: 'the flow has ended' };
+    throw error;
+  }
 }

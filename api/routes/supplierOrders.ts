@@ -1,9 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Db } from '../../db/client.js';
+import type { SuppliersTable } from '../../db/schema.js';
 import { advanceSupplierOrder, createSupplierOrderRecords, recordReceipt } from '../../db/supplierOrders.js';
-import type { SupplierProfile } from '../../domain/supplier.js';
+import { FlowStatus, type ResolveRequest, resolveStep } from '../../domain/flow.js';
+import { SupplierCode, type SupplierProfile } from '../../domain/supplier.js';
 import {
   StartSupplierOrder,
   SUPPLIER_ORDER_STEPS,
@@ -23,7 +26,14 @@ import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
 import { FlowStarted, flowStarted, startFlow } from '../startFlow.js';
 import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
-import { actorOf, decodeCursor, encodeCursor, requestCancellation, signalIfRunning } from './shared.js';
+import {
+  actorOf,
+  decideOn,
+  decodeCursor,
+  encodeCursor,
+  requestCancellation,
+  signalIfRunning,
+} from './shared.js';
 import { supplierByCode } from './suppliers.js';
 
 const OrderIdParam = z.object({ orderId: StartSupplierOrder.shape.orderId });
@@ -103,6 +113,9 @@ const ReceiptResult = z
   .openapi('GoodsReceiptResult');
 
 const CancelBody = z.object({ reason: z.string().trim().min(1).max(500) });
+const ReorderBody = z
+  .object({ supplier: SupplierCode, note: z.string().trim().min(1).max(2000) })
+  .openapi('Reorder');
 
 const problemResponses = {
   400: { description: 'Invalid request', content: problemContent },
@@ -127,6 +140,20 @@ function fieldProblem(c: Context, field: string, message: string) {
     detail: `${field}: ${message}`,
     errors: [{ field, message }],
   });
+}
+
+/** What an order's flow knows of its supplier: everything but credentials and secrets. */
+function supplierProfile(row: Selectable<SuppliersTable>): SupplierProfile {
+  return {
+    supplierId: row.id,
+    code: row.code,
+    name: row.name,
+    protocol: row.protocol as SupplierProfile['protocol'],
+    orderEmail: row.order_email,
+    capabilities: row.capabilities,
+    pollEvery: row.poll_every as SupplierProfile['pollEvery'],
+    leadTime: row.lead_time as SupplierProfile['leadTime'],
+  };
 }
 
 function ordersOf(db: Db, tenantId: string) {
@@ -169,6 +196,7 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
       state: order.state as SupplierOrderState,
       expectedShipAt: order.expected_ship_at?.toISOString() ?? null,
       source,
+      round: order.round,
     });
   }
 
@@ -196,16 +224,7 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
       const supplier = await supplierByCode(db, tenantId, body.supplier);
       if (!supplier) return fieldProblem(c, 'body.supplier', `no supplier ${body.supplier}`);
       const flowId = supplierOrderFlowId(tenantSlug, body.orderId);
-      const profile: SupplierProfile = {
-        supplierId: supplier.id,
-        code: supplier.code,
-        name: supplier.name,
-        protocol: supplier.protocol as SupplierProfile['protocol'],
-        orderEmail: supplier.order_email,
-        capabilities: supplier.capabilities,
-        pollEvery: supplier.poll_every as SupplierProfile['pollEvery'],
-        leadTime: supplier.lead_time as SupplierProfile['leadTime'],
-      };
+      const profile = supplierProfile(supplier);
       const created = await startFlow(deps, {
         flowId,
         flowType: 'supplierOrder',
@@ -452,6 +471,55 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
       }
       await requestCancellation(deps, principal, row.flow_id, reason, c.get('requestId'));
       return c.json({ flowId: row.flow_id, state: 'cancelling' as const }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/supplier-orders/{orderId}/reorder',
+      tags: ['Supplier orders'],
+      summary:
+        'Order a late order from another supplier instead: it is withdrawn from the current one and sent to the next',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole('coordinator')] as const,
+      request: {
+        params: OrderIdParam,
+        body: { required: true, content: { 'application/json': { schema: ReorderBody } } },
+      },
+      responses: {
+        200: {
+          description: 'The order’s flow after the decision',
+          content: { 'application/json': { schema: FlowStatus } },
+        },
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const { orderId } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const principal = c.get('principal');
+      const row = await ordersOf(db, principal.tenantId).where('order_key', '=', orderId).executeTakeFirst();
+      if (!row) return orderNotFound(c, orderId);
+      const next = await supplierByCode(db, principal.tenantId, body.supplier);
+      if (!next) return fieldProblem(c, 'body.supplier', `no supplier ${body.supplier}`);
+      const request: ResolveRequest = {
+        actor: actorOf(principal),
+        action: 'reorder',
+        note: body.note,
+        input: { supplier: supplierProfile(next) },
+      };
+      const outcome = await decideOn(deps, row.flow_id, (handle) =>
+        handle.executeUpdate(resolveStep, { args: [request] }),
+      );
+      if (!('status' in outcome)) {
+        return problemJson(c, 409, {
+          type: problemType('conflict'),
+          title: 'Not possible now',
+          detail: outcome.refused,
+        });
+      }
+      return c.json(outcome.status, 200);
     },
   );
 

@@ -29,6 +29,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('supplier_id', 'uuid', (c) => c.notNull().references('suppliers.id'))
     .addColumn('flow_id', 'text', (c) => c.notNull())
     .addColumn('state', 'text', (c) => c.notNull())
+    // Goes up when the order is placed again with another supplier; each round has its own transitions.
+    .addColumn('round', 'integer', (c) => c.notNull().defaultTo(1))
     .addColumn('sent_via', 'text')
     .addColumn('supplier_reference', 'text')
     .addColumn('expected_ship_at', 'timestamptz')

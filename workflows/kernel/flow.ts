@@ -95,6 +95,8 @@ export interface WaitOptions {
   whenOverdue?: (deadlineAt: number) => Promise<void>;
   /** Records an operator's extension (the new date the business now expects). */
   whenExtended?: (deadlineAt: number, decision: ResolveRequest) => Promise<void>;
+  /** Why a decision at the deadline cannot be taken as it stands (the API answers 409 with it), if it cannot. */
+  checkDecision?: (decision: ResolveRequest) => string | undefined;
 }
 
 export type WaitOutcome = { done: true } | { done: false; decision: ResolveRequest };
@@ -132,6 +134,7 @@ export class Flow {
   /** The progress the parent last heard of; a fresh flow's is what the parent assumes when it starts it. */
   private toldParent: string;
   private decision: ResolveRequest | undefined;
+  private decisionCheck: WaitOptions['checkDecision'];
   /** Decisions taken, and decisions the flow has acted on (published the state that follows from them). */
   private decisionsTaken = 0;
   private decisionsSettled = 0;
@@ -408,6 +411,7 @@ export class Flow {
             options: options.onDeadline ?? ['extend'],
           },
           until,
+          options.checkDecision,
         );
         if (!decision) break;
         if (decision.action !== 'extend') return { done: false, decision };
@@ -471,6 +475,7 @@ export class Flow {
     step: StepStatus,
     problem: Pick<Attention, 'reason' | 'error' | 'options'>,
     unless?: () => boolean,
+    check?: WaitOptions['checkDecision'],
   ): Promise<ResolveRequest | undefined> {
     step.lastError = problem.error;
     this.status.attention = { step: step.name, since: new Date().toISOString(), ...problem };
@@ -478,7 +483,9 @@ export class Flow {
     this.enterStep(step, 'needs_attention');
     await this.publish('flow.needs_attention', SYSTEM, { step: step.name, ...problem });
     this.decision = undefined;
+    this.decisionCheck = check;
     await condition(() => this.decision !== undefined || (unless?.() ?? false));
+    this.decisionCheck = undefined;
     // Set by the resolveStep handler while we waited (TypeScript cannot see that across the await).
     const decision = this.decision as ResolveRequest | undefined;
     this.decision = undefined;
@@ -657,6 +664,8 @@ export class Flow {
         `${request.action} does not apply to ${attention.step}; possible: ${attention.options.join(', ')}`,
       );
     }
+    const refusal = this.decisionCheck?.(request);
+    if (refusal) throw new Error(refusal);
     if (request.action === 'extend') {
       if (request.extendUntil) {
         if (!(Date.parse(request.extendUntil) > Date.now()))
