@@ -24,8 +24,8 @@ export interface FlowToStart {
  */
 export async function startFlow({ db, temporal, config }: ApiDeps, flow: FlowToStart): Promise<boolean> {
   const now = new Date();
-  const claimed = await db.transaction().execute(async (trx) => {
-    const row = await trx
+  const claim = (executor: Kysely<Database>) =>
+    executor
       .insertInto('flows')
       .values({
         id: flow.flowId,
@@ -48,9 +48,15 @@ export async function startFlow({ db, temporal, config }: ApiDeps, flow: FlowToS
       .onConflict((oc) => oc.column('id').doNothing())
       .returning('id')
       .executeTakeFirst();
-    if (row) await flow.records?.(trx);
-    return row !== undefined;
-  });
+  const { records } = flow;
+  // One statement when there is nothing else to write: a transaction would cost two more round trips per start.
+  const claimed = records
+    ? await db.transaction().execute(async (trx) => {
+        const row = await claim(trx);
+        if (row) await records(trx);
+        return row !== undefined;
+      })
+    : (await claim(db)) !== undefined;
   if (!claimed) return false;
   try {
     await temporal.workflow.start(flow.flowType, {

@@ -44,3 +44,17 @@ export async function paymentSink(): Promise<void> {
   });
   await condition(() => payments < 0);
 }
+
+/** The bare shape of a supplier order: one activity to send it, three status signals, then the goods received. */
+export const supplierNews = defineSignal<[string]>('supplierNews');
+
+export async function baselineSupplierOrder(): Promise<void> {
+  const heard = new Set<string>();
+  setHandler(supplierNews, (news) => {
+    heard.add(news);
+  });
+  await nothing();
+  for (const news of ['accepted', 'in_production', 'shipped', 'received']) {
+    await condition(() => heard.has(news));
+  }
+}
