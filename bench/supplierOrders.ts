@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { supplierOrderFlowId } from '../domain/supplierOrder.js';
 import { startSupplierSimulator } from '../scripts/simulators/supplier.js';
 import { baselineSupplierOrder, supplierNews } from './baseline/workflows.js';
 import { BASELINE_TASK_QUEUE, startBenchStack } from './lib/stack.js';
-import { measure, summarize, writeReport } from './lib/stats.js';
+import { compareThroughput } from './lib/throughput.js';
 
 /**
  * Supplier order throughput: N orders placed through the API with a `rest` supplier (the simulator, which
@@ -89,59 +88,23 @@ async function baselineOrder(id: string) {
   await handle.result();
 }
 
-interface RepeatResult {
-  rate: number;
-  p50: number;
-  p99: number;
-}
-const results: Record<'flowdesk' | 'baseline', RepeatResult[]> = { flowdesk: [], baseline: [] };
 try {
-  await measure(5, 5, (i) => flowdeskOrder(`warm-${run}-${i}`));
-  await measure(5, 5, (i) => baselineOrder(`warm-${run}-${i}`));
-  for (let repeat = 0; repeat < REPEATS; repeat++) {
-    const order =
-      repeat % 2 === 0 ? (['flowdesk', 'baseline'] as const) : (['baseline', 'flowdesk'] as const);
-    for (const which of order) {
-      const place = which === 'flowdesk' ? flowdeskOrder : baselineOrder;
-      const { latencies, seconds } = await measure(ORDERS, IN_FLIGHT, (i) =>
-        place(`PO-${run}-${repeat}-${i}`),
-      );
-      const summary = summarize(latencies);
-      results[which].push({ rate: ORDERS / seconds, p50: summary.p50, p99: summary.p99 });
-    }
-  }
-  const spread = (values: number[], digits = 1) => {
-    const s = summarize(values);
-    return [s.min, s.p50, s.max].map((v) => v.toFixed(digits)).join(' / ');
-  };
-  const ratios = results.flowdesk.map((r, i) => r.rate / (results.baseline[i]?.rate ?? 1));
-  const ratio = summarize(ratios).p50;
-  const rows = (['flowdesk', 'baseline'] as const).map((which) => ({
-    orders: which,
-    'completed/s (min/med/max)': spread(
-      results[which].map((r) => r.rate),
-      2,
-    ),
-    'end-to-end p50 ms': spread(
-      results[which].map((r) => r.p50),
-      0,
-    ),
-    'end-to-end p99 ms': spread(
-      results[which].map((r) => r.p99),
-      0,
-    ),
-  }));
-  const markdown = await writeReport({
+  const markdown = await compareThroughput({
     name: 'supplier-order-throughput',
-    machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
-    startedAt: new Date().toISOString(),
-    rows,
-    notes: [
-      `${ORDERS} orders per repeat, at most ${IN_FLIGHT} in flight, ${REPEATS} repeats alternating which goes first; the supplier accepts, produces and ships at ${SCHEDULE.accepted} / ${SCHEDULE.in_production} / ${SCHEDULE.shipped} ms.`,
-      `Ratio Flowdesk / baseline (completed orders per second, median of the repeats' ratios): ${ratio.toFixed(2)} (per repeat: ${ratios.map((r) => r.toFixed(2)).join(', ')}); target ≥ 0.8: ${ratio >= 0.8 ? 'met' : 'not met'}.`,
-      'Flowdesk: API start (order and lines written), POST to the supplier API with an Idempotency-Key, three signed webhooks verified, applied under a row lock and signalled, the receipt booked through the API; every state change published to PostgreSQL.',
-      'Baseline: one activity that does nothing and the same four outside signals, sent directly on the same schedule.',
-    ],
+    unit: 'orders',
+    count: ORDERS,
+    inFlight: IN_FLIGHT,
+    repeats: REPEATS,
+    prefix: `PO-${run}`,
+    flowdesk: flowdeskOrder,
+    baseline: baselineOrder,
+    describe: {
+      setting: `; the supplier accepts, produces and ships at ${SCHEDULE.accepted} / ${SCHEDULE.in_production} / ${SCHEDULE.shipped} ms`,
+      flowdesk:
+        'API start (order and lines written), POST to the supplier API with an Idempotency-Key, three signed webhooks verified, applied under a row lock and signalled, the receipt booked through the API; every state change published to PostgreSQL.',
+      baseline:
+        'one activity that does nothing and the same four outside signals, sent directly on the same schedule.',
+    },
   });
   process.stdout.write(markdown);
 } finally {

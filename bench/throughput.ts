@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { proposalFlowId } from '../domain/proposalToPayment.js';
@@ -11,7 +10,7 @@ import {
 } from '../test/helpers/flows.js';
 import { baselineParent, proceed } from './baseline/workflows.js';
 import { BASELINE_TASK_QUEUE, STRIPE_WEBHOOK_SECRET, startBenchStack } from './lib/stack.js';
-import { measure, summarize, writeReport } from './lib/stats.js';
+import { compareThroughput } from './lib/throughput.js';
 
 /**
  * Flow throughput: N proposal-to-payment flows driven to completion through the API as users and providers
@@ -90,57 +89,23 @@ async function baselineFlow(id: string) {
   await handle.result();
 }
 
-interface RepeatResult {
-  rate: number;
-  p50: number;
-  p99: number;
-}
-const results: Record<'flowdesk' | 'baseline', RepeatResult[]> = { flowdesk: [], baseline: [] };
 try {
-  await measure(5, 5, (i) => flowdeskFlow(`warm-${run}-${i}`));
-  await measure(5, 5, (i) => baselineFlow(`warm-${run}-${i}`));
-  for (let repeat = 0; repeat < REPEATS; repeat++) {
-    const order =
-      repeat % 2 === 0 ? (['flowdesk', 'baseline'] as const) : (['baseline', 'flowdesk'] as const);
-    for (const which of order) {
-      const flow = which === 'flowdesk' ? flowdeskFlow : baselineFlow;
-      const { latencies, seconds } = await measure(FLOWS, IN_FLIGHT, (i) => flow(`P-${run}-${repeat}-${i}`));
-      const summary = summarize(latencies);
-      results[which].push({ rate: FLOWS / seconds, p50: summary.p50, p99: summary.p99 });
-    }
-  }
-  const spread = (values: number[], digits = 1) => {
-    const s = summarize(values);
-    return [s.min, s.p50, s.max].map((v) => v.toFixed(digits)).join(' / ');
-  };
-  const ratios = results.flowdesk.map((r, i) => r.rate / (results.baseline[i]?.rate ?? 1));
-  const ratio = summarize(ratios).p50;
-  const rows = (['flowdesk', 'baseline'] as const).map((which) => ({
-    flows: which,
-    'completed/s (min/med/max)': spread(
-      results[which].map((r) => r.rate),
-      2,
-    ),
-    'end-to-end p50 ms': spread(
-      results[which].map((r) => r.p50),
-      0,
-    ),
-    'end-to-end p99 ms': spread(
-      results[which].map((r) => r.p99),
-      0,
-    ),
-  }));
-  const markdown = await writeReport({
+  const markdown = await compareThroughput({
     name: 'flow-throughput',
-    machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
-    startedAt: new Date().toISOString(),
-    rows,
-    notes: [
-      `${FLOWS} flows per repeat, at most ${IN_FLIGHT} in flight, ${REPEATS} repeats alternating which goes first.`,
-      `Ratio Flowdesk / baseline (completed flows per second, median of the repeats' ratios): ${ratio.toFixed(2)} (per repeat: ${ratios.map((r) => r.toFixed(2)).join(', ')}); target ≥ 0.8: ${ratio >= 0.8 ? 'met' : 'not met'}.`,
-      'Flowdesk: API start, contract rendered and emailed over SMTP, signed on the signing page, invoice and Stripe session (stripe-mock) emailed, signed webhook, receipt emailed; every state change published to PostgreSQL.',
-      'Baseline: the same workflows, activities, children and outside signals with activities that do nothing, signalled directly.',
-    ],
+    unit: 'flows',
+    count: FLOWS,
+    inFlight: IN_FLIGHT,
+    repeats: REPEATS,
+    prefix: `P-${run}`,
+    flowdesk: flowdeskFlow,
+    baseline: baselineFlow,
+    describe: {
+      setting: '',
+      flowdesk:
+        'API start, contract rendered and emailed over SMTP, signed on the signing page, invoice and Stripe session (stripe-mock) emailed, signed webhook, receipt emailed; every state change published to PostgreSQL.',
+      baseline:
+        'the same workflows, activities, children and outside signals with activities that do nothing, signalled directly.',
+    },
   });
   process.stdout.write(markdown);
 } finally {
