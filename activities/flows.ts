@@ -6,12 +6,13 @@ import type { KernelActivities } from '../workflows/kernel/activities.js';
 
 /**
  * Writes one change of a flow: its row in `flows` (what users list) and its audit event, in one transaction.
- * Safe to run again: the event's key is the flow's run and sequence number, and the row only ever moves to a
- * higher sequence, so a retried or late publication changes nothing.
+ * Safe to run again: the event's key is the flow's run and the event's name within it (its sequence number
+ * from older workers), and the row only ever moves to a higher sequence, so a retried or late publication
+ * changes nothing.
  */
 export function flowActivities({ db }: { db: Db }): KernelActivities {
   return {
-    async publishFlow({ status, runId, sequence, event, occurredAt }: FlowPublication) {
+    async publishFlow({ status, runId, sequence, eventKey, event, occurredAt }: FlowPublication) {
       const terminal = ['completed', 'cancelled', 'failed'].includes(status.state);
       const row = {
         id: status.flowId,
@@ -60,7 +61,7 @@ export function flowActivities({ db }: { db: Db }): KernelActivities {
           flowId: status.flowId,
           payload: { ...event.payload, state: status.state, progress: status.progress },
           occurredAt,
-          idempotencyKey: `${status.flowId}/${runId}/${sequence}`,
+          idempotencyKey: `${status.flowId}/${runId}/${eventKey ?? sequence}`,
         });
       });
     },

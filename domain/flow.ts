@@ -135,6 +135,13 @@ export interface FlowPublication {
   runId: string;
   /** Increases with every publication of the flow; the flows row never goes back to a lower one. */
   sequence: number;
+  /**
+   * Names the event within its run: its type, its step and how many such events came before. Unlike the
+   * sequence, it stays the same when a workflow task is retried with more history than the attempt that died
+   * (a late signal handled first shifts every sequence number after it, and the event would be written twice).
+   * Absent from publications of workers that predate it.
+   */
+  eventKey?: string;
   event: FlowEvent;
   occurredAt: string;
 }

@@ -3,16 +3,19 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signWebhook } from '../../integrations/suppliers/protocol.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from '../helpers/api.js';
 
 const RUNS = Number(process.env.CHAOS_RUNS ?? 300);
 const STRIPE_SECRET = 'whsec_test_fuzz';
 const CONNECT_KEY = 'docusign-connect-fuzz-key-0123456789';
+const SUPPLIER_SECRET = 'supplier-fuzz-secret-0123456789';
 const stripe = new Stripe('sk_test_123');
 
 let api: TestApi;
 let key: string;
 let tenantId: string;
+let supplierId: string;
 
 beforeAll(async () => {
   api = await startTestApi({
@@ -21,11 +24,32 @@ beforeAll(async () => {
   const tenant = await createTestTenant(api.deps.db);
   tenantId = tenant.tenantId;
   key = await tenant.key(['admin']);
+  const supplier = await api.deps.db
+    .insertInto('suppliers')
+    .values({
+      tenant_id: tenantId,
+      code: 'FUZZ',
+      name: 'Fuzz supplier',
+      protocol: 'manual',
+      webhook_secret: SUPPLIER_SECRET,
+      order_email: 'orders@fuzz.example',
+      capabilities: JSON.stringify({ webhooks: true, polling: false, cancellation: false }),
+      poll_every: '1 hour',
+      lead_time: '1 day',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  supplierId = supplier.id;
 });
 afterAll(() => api?.stop());
 
 /** A valid body for each route; the fuzzer breaks one leaf of it at a time, or throws it away entirely. */
-const ROUTES: { path: string; template: unknown; sign?: (body: string) => Record<string, string> }[] = [
+const ROUTES: {
+  path: string;
+  method?: 'PUT';
+  template: unknown;
+  sign?: (body: string) => Record<string, string>;
+}[] = [
   {
     path: '/v1/flows/proposal-to-payment',
     template: {
@@ -50,6 +74,45 @@ const ROUTES: { path: string; template: unknown; sign?: (body: string) => Record
     sign: (payload) => ({
       'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET }),
     }),
+  },
+  {
+    path: '/v1/suppliers/FUZZ-2',
+    method: 'PUT',
+    template: {
+      name: 'Fuzz',
+      protocol: 'rest',
+      baseUrl: 'http://127.0.0.1:9',
+      webhookSecret: 'fuzz-webhook-secret-0123',
+      orderEmail: 'orders@fuzz.example',
+      capabilities: { webhooks: true, polling: false, cancellation: true },
+      pollEvery: '1 hour',
+      leadTime: '2 days',
+    },
+  },
+  {
+    path: '/v1/supplier-orders',
+    template: {
+      orderId: 'PO-FUZZ',
+      supplier: 'FUZZ',
+      lines: [{ sku: 'PNL', description: 'Panel', quantity: 2 }],
+      deliverTo: 'Dock B',
+    },
+  },
+  {
+    path: '/v1/supplier-orders/PO-FUZZ/receipts',
+    template: { receiptId: 'DN-1', lines: [{ sku: 'PNL', quantity: 1 }] },
+  },
+  { path: '/v1/supplier-orders/PO-FUZZ/cancel', template: { reason: 'fuzz' } },
+  { path: '/v1/supplier-orders/PO-FUZZ/reorder', template: { supplier: 'FUZZ', note: 'fuzz' } },
+  {
+    path: '/webhooks/suppliers/{supplierId}',
+    template: {
+      id: 'evt_fuzz_supplier',
+      type: 'order.updated',
+      created: '2026-11-23T10:00:00Z',
+      data: { id: 'so_fuzz', reference: 'PO-FUZZ', status: 'shipped', expectedShipDate: null },
+    },
+    sign: (payload) => ({ 'supplier-signature': signWebhook(SUPPLIER_SECRET, payload) }),
   },
   {
     path: '/webhooks/esign/docusign',
@@ -85,7 +148,15 @@ const otherType = (original: Json) =>
 
 async function tenantRows() {
   const counts: Record<string, number> = {};
-  for (const table of ['flows', 'domain_events', 'payments', 'invoices', 'emails']) {
+  for (const table of [
+    'flows',
+    'domain_events',
+    'payments',
+    'invoices',
+    'emails',
+    'suppliers',
+    'supplier_orders',
+  ]) {
     const { rows } = await sql<{
       n: string;
     }>`select count(*) as n from ${sql.table(table)} where tenant_id = ${tenantId}`.execute(api.deps.db);
@@ -93,7 +164,7 @@ async function tenantRows() {
   }
   const { rows } = await sql<{
     n: string;
-  }>`select count(*) as n from webhook_receipts where external_id in ('evt_fuzz', 'env-fuzz/envelope-completed')`.execute(
+  }>`select count(*) as n from webhook_receipts where external_id in ('evt_fuzz', 'env-fuzz/envelope-completed', 'evt_fuzz_supplier')`.execute(
     api.deps.db,
   );
   counts.webhook_receipts = Number(rows[0]?.n);
@@ -140,10 +211,14 @@ describe('generated bad input on every route that takes a body', () => {
       );
       await fc.assert(
         fc.asyncProperty(body, contentType, async (payload, type) => {
-          const res = await client.request('POST', route.path, {
-            body: payload,
-            headers: { 'content-type': type, ...route.sign?.(payload) },
-          });
+          const res = await client.request(
+            route.method ?? 'POST',
+            route.path.replace('{supplierId}', supplierId),
+            {
+              body: payload,
+              headers: { 'content-type': type, ...route.sign?.(payload) },
+            },
+          );
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
           expect(res.status, `${route.path} ${type} ${payload.slice(0, 200)}`).toBeGreaterThanOrEqual(400);
           expect(res.status, `${route.path} ${type} ${payload.slice(0, 200)}`).toBeLessThan(500);

@@ -130,6 +130,8 @@ export class Flow {
   private readonly status: FlowStatus;
   private baseState: Exclude<FlowState, 'paused'> = 'running';
   private sequence = 0;
+  /** How many events of each type and step this run has published: the events' stable keys. */
+  private readonly published = new Map<string, number>();
   private readonly continued: boolean;
   /** The progress the parent last heard of; a fresh flow's is what the parent assumes when it starts it. */
   private toldParent: string;
@@ -706,12 +708,20 @@ export class Flow {
         status,
         runId: workflowInfo().runId,
         sequence: this.sequence,
+        eventKey: this.eventKey(type, payload),
         event: { type, actor, payload },
         occurredAt: now,
       }),
     );
     if (type !== 'flow.attention.resolved') this.decisionsSettled = Math.max(this.decisionsSettled, taken);
     await this.tellParent(status);
+  }
+
+  private eventKey(type: string, payload: Record<string, unknown>): string {
+    const kind = [type, payload.step, payload.child].filter((part) => typeof part === 'string').join('/');
+    const count = (this.published.get(kind) ?? 0) + 1;
+    this.published.set(kind, count);
+    return `${kind}#${count}`;
   }
 
   /**
