@@ -71,7 +71,7 @@ export type ProblemBody = z.infer<typeof ProblemSchema>;
 export const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
 
 /** A problem answer from a typed route, for a status the route declares. */
-export function problemJson<S extends 400 | 403 | 404 | 409>(
+export function problemJson<S extends 400 | 403 | 404 | 409 | 503>(
   c: Context,
   status: S,
   body: Omit<ProblemBody, 'status'>,

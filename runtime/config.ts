@@ -71,6 +71,8 @@ const environmentSchema = z.object({
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
 
+  DECISION_WAIT_SECONDS: positiveInt(15),
+
   WORKER_METRICS_PORT: port(9464),
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(10),
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt(1000),
@@ -97,7 +99,8 @@ export type Environment = z.infer<typeof environmentSchema>;
 export interface Config {
   logLevel: Environment['LOG_LEVEL'];
   dataDir: string;
-  api: { host: string; port: number; publicUrl: string };
+  /** `decisionWaitMs`: how long a staff decision waits for its flow to act before the API answers 503. */
+  api: { host: string; port: number; publicUrl: string; decisionWaitMs: number };
   database: { url?: string; poolSize: number; embeddedPort: number };
   temporal: {
     address?: string;
@@ -147,7 +150,12 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
     config: {
       logLevel: e.LOG_LEVEL,
       dataDir: path.resolve(e.DATA_DIR),
-      api: { host: e.HOST, port: e.PORT, publicUrl: (e.PUBLIC_URL ?? apiUrl).replace(/\/$/, '') },
+      api: {
+        host: e.HOST,
+        port: e.PORT,
+        publicUrl: (e.PUBLIC_URL ?? apiUrl).replace(/\/$/, ''),
+        decisionWaitMs: e.DECISION_WAIT_SECONDS * 1000,
+      },
       database: {
         url: e.DATABASE_URL,
         poolSize: e.DATABASE_POOL_SIZE,

@@ -25,14 +25,14 @@ let tenant: TestTenant;
 let coordinatorKey: string;
 let viewerKey: string;
 let counter = 0;
+let activities: ReturnType<typeof createActivities>;
 
 beforeAll(async () => {
   smtp = await startSmtpSink();
-  api = await startTestApi({ env: { DOCUSIGN_CONNECT_SECRET: CONNECT_KEY } });
+  api = await startTestApi({ env: { DOCUSIGN_CONNECT_SECRET: CONNECT_KEY, DECISION_WAIT_SECONDS: '2' } });
   const config = testConfig({ SMTP_URL: smtp.url, PUBLIC_URL: api.url });
-  worker = await startTestWorker({
-    activities: createActivities({ config, db: api.deps.db, logger: createLogger(config, 'worker-test') }),
-  });
+  activities = createActivities({ config, db: api.deps.db, logger: createLogger(config, 'worker-test') });
+  worker = await startTestWorker({ activities });
   tenant = await createTestTenant(api.deps.db);
   coordinatorKey = await tenant.key(['coordinator']);
   viewerKey = await tenant.key(['viewer']);
@@ -318,6 +318,29 @@ describe('contractSigning', () => {
     await waitForFlow(flowId, (r) => r.state === 'completed');
     const pauseCompleted = await client.post(`${path}/pause`);
     expect(pauseCompleted.status).toBe(409);
+  });
+
+  it('answers 503 in bounded time when no worker acts on a decision, instead of keeping the person waiting', async () => {
+    const { flowId } = await startContract(contractInput());
+    await waitForFlow(flowId, (r) => r.state === 'waiting');
+    await worker.stop();
+    try {
+      const asked = performance.now();
+      const res = await apiClient(api.url, coordinatorKey).post(
+        `/v1/flows/${encodeURIComponent(flowId)}/pause`,
+        {
+          reason: 'checking with the customer',
+        },
+      );
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.body.detail).toContain('did not answer within 2 s');
+      expect(performance.now() - asked).toBeLessThan(10_000);
+    } finally {
+      worker = await startTestWorker({ activities, taskQueue: worker.taskQueue });
+    }
+    await apiClient(api.url, coordinatorKey).post(`/v1/flows/${encodeURIComponent(flowId)}/cancel`);
+    await waitForFlow(flowId, (r) => r.state === 'cancelled');
   });
 
   it('a failing SMTP server makes the step need attention with the error; retry after it is back completes it', async () => {

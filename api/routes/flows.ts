@@ -16,7 +16,14 @@ import {
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
-import { actorOf, decideOn, decodeCursor, encodeCursor, requestCancellation } from './shared.js';
+import {
+  actorOf,
+  decideOn,
+  decisionProblem,
+  decodeCursor,
+  encodeCursor,
+  requestCancellation,
+} from './shared.js';
 
 const FlowIdParam = z.object({
   flowId: z.string().min(1).max(300).openapi({ example: 'proposal:demo:P-1001' }),
@@ -73,6 +80,7 @@ const problemResponses = {
   403: { description: 'The key lacks the role', content: problemContent },
   404: { description: 'No such flow for this tenant', content: problemContent },
   409: { description: 'The action does not fit the flow’s state', content: problemContent },
+  503: { description: 'The flow did not answer in time (no worker running?)', content: problemContent },
 };
 
 const Note = z.object({ reason: z.string().max(500).optional() });
@@ -266,7 +274,7 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
         const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
         const request = { actor: actorOf(principal), reason: body.reason };
         const outcome = await decide(flowId, (handle) => handle.executeUpdate(update, { args: [request] }));
-        if (!('status' in outcome)) return conflict(c, outcome.refused);
+        if (!('status' in outcome)) return decisionProblem(c, outcome);
         // The child doing the current work (its reminders, its waits) pauses and resumes with its parent.
         const child = outcome.status.activeChild;
         if (child) await decide(child, (handle) => handle.executeUpdate(update, { args: [request] }));
@@ -307,7 +315,7 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       const outcome = await decide(target, (handle) =>
         handle.executeUpdate(resolveStep, { args: [request] }),
       );
-      if (!('status' in outcome)) return conflict(c, outcome.refused);
+      if (!('status' in outcome)) return decisionProblem(c, outcome);
       return c.json(target === flowId ? outcome.status : await parent.query(flowStatusQuery), 200);
     },
   );

@@ -1,9 +1,11 @@
 import { type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/workflow';
+import type { Context } from 'hono';
 import { appendEvent } from '../../db/events.js';
 import type { Actor, FlowStatus } from '../../domain/flow.js';
 import type { Principal } from '../apiKeys.js';
 import type { ApiDeps } from '../context.js';
+import { problemJson, problemType } from '../problem.js';
 
 /** Who did it, as the audit trail records a person acting through an API key. */
 export function actorOf(principal: Principal): Actor {
@@ -72,18 +74,54 @@ function updateRejection(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Sends a staff decision (an Update) to a flow; the flow's refusal comes back as the reason for a 409. */
+export type DecisionOutcome =
+  | { status: FlowStatus }
+  | { refused: string }
+  /** No worker answered in time: the decision may still be taken once one runs. */
+  | { unanswered: string };
+
+/**
+ * Sends a staff decision (an Update) to a flow and waits, at most DECISION_WAIT_SECONDS, for the flow to act on it.
+ * The flow's refusal comes back as the reason for a 409; silence (no worker running, one just killed) is said
+ * as such instead of keeping the person waiting indefinitely.
+ */
 export async function decideOn(
-  deps: Pick<ApiDeps, 'temporal'>,
+  deps: Pick<ApiDeps, 'temporal' | 'config'>,
   flowId: string,
   send: (handle: WorkflowHandle) => Promise<FlowStatus>,
-): Promise<{ status: FlowStatus } | { refused: string }> {
+): Promise<DecisionOutcome> {
+  const waitMs = deps.config.api.decisionWaitMs;
+  const patience = AbortSignal.timeout(waitMs);
   try {
-    return { status: await send(deps.temporal.workflow.getHandle(flowId)) };
+    return {
+      status: await deps.temporal.withAbortSignal(patience, () =>
+        send(deps.temporal.workflow.getHandle(flowId)),
+      ),
+    };
   } catch (error) {
     const rejection = updateRejection(error);
     if (rejection) return { refused: rejection };
     if (error instanceof WorkflowNotFoundError) return { refused: 'the flow has ended' };
+    if (patience.aborted) {
+      return {
+        unanswered: `the flow did not answer within ${waitMs / 1000} s (is a worker running?); the decision may still be taken: look at the flow before deciding again`,
+      };
+    }
     throw error;
   }
+}
+
+/** The answer to a decision the flow did not take: 409 with its reason, or 503 when it did not answer. */
+export function decisionProblem(c: Context, outcome: Exclude<DecisionOutcome, { status: FlowStatus }>) {
+  return 'refused' in outcome
+    ? problemJson(c, 409, {
+        type: problemType('conflict'),
+        title: 'Not possible now',
+        detail: outcome.refused,
+      })
+    : problemJson(c, 503, {
+        type: problemType('unanswered'),
+        title: 'The flow has not answered',
+        detail: outcome.unanswered,
+      });
 }

@@ -29,6 +29,7 @@ import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
 import {
   actorOf,
   decideOn,
+  decisionProblem,
   decodeCursor,
   encodeCursor,
   requestCancellation,
@@ -123,6 +124,10 @@ const problemResponses = {
   403: { description: 'The key lacks the role', content: problemContent },
   404: { description: 'No such supplier order for this tenant', content: problemContent },
   409: { description: 'Not possible in the order’s state', content: problemContent },
+  503: {
+    description: 'The order’s flow did not answer in time (no worker running?)',
+    content: problemContent,
+  },
 };
 
 function orderNotFound(c: Context, orderId: string) {
@@ -512,13 +517,7 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
       const outcome = await decideOn(deps, row.flow_id, (handle) =>
         handle.executeUpdate(resolveStep, { args: [request] }),
       );
-      if (!('status' in outcome)) {
-        return problemJson(c, 409, {
-          type: problemType('conflict'),
-          title: 'Not possible now',
-          detail: outcome.refused,
-        });
-      }
+      if (!('status' in outcome)) return decisionProblem(c, outcome);
       return c.json(outcome.status, 200);
     },
   );
