@@ -8,7 +8,12 @@ describe('configuration', () => {
     const result = loadConfig({});
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.config.api).toEqual({ host: '127.0.0.1', port: 3000, publicUrl: 'http://127.0.0.1:3000' });
+    expect(result.config.api).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      publicUrl: 'http://127.0.0.1:3000',
+      decisionWaitMs: 15_000,
+    });
     expect(result.config.temporal).toMatchObject({
       namespace: 'default',
       taskQueue: 'flowdesk',
