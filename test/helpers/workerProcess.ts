@@ -2,17 +2,35 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { serviceCommand } from '../../scripts/stack/services.js';
 import { freePort } from './ports.js';
 
-/** The real worker entry point as a process of its own, as production runs it; resolves once it polls. */
+/**
+ * The real worker entry point as a process of its own, as production runs it; resolves once it polls. The
+ * metrics port is picked free just before, and another test file may take it in between: that start is tried
+ * again on another port. Any other failure to start rejects with what the worker said.
+ */
 export async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, serviceCommand('worker'), {
-    env: { ...process.env, ...env, WORKER_METRICS_PORT: String(await freePort()) },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-  });
-  return child;
+  for (let attempt = 1; ; attempt++) {
+    const child = spawn(process.execPath, serviceCommand('worker'), {
+      env: { ...process.env, ...env, WORKER_METRICS_PORT: String(await freePort()) },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let said = '';
+    const listen = (chunk: Buffer) => {
+      said = (said + chunk.toString('utf8')).slice(-4000);
+    };
+    child.stderr?.on('data', listen);
+    const ready = await new Promise<boolean>((resolve) => {
+      child.once('message', () => resolve(true));
+      child.once('exit', () => resolve(false));
+    });
+    if (ready) {
+      // Keep draining what it says, so a full pipe never blocks it.
+      child.stderr?.off('data', listen);
+      child.stderr?.resume();
+      return child;
+    }
+    if (attempt < 3 && /EADDRINUSE|address already in use/i.test(said)) continue;
+    throw new Error(`worker exited with ${child.exitCode} before polling: ${said.trim().slice(-1500)}`);
+  }
 }
 
 /** SIGKILL: no shutdown, no goodbye, as when a machine dies. */
