@@ -124,18 +124,19 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
     source: 'api' | 'poll',
   ): Promise<OrderStatus> {
     const to = reportedState(remote.status);
-    if (to) {
-      await advanceSupplierOrder(db, {
-        tenantId: ref.tenantId,
-        orderKey: ref.orderId,
-        to,
-        actor: SYSTEM,
-        occurredAt: new Date(),
-        expectedShipAt: shipDate(remote),
-        detail: { source, supplierReference: remote.id },
-        round: ref.round,
-      });
-    }
+    const result = to
+      ? await advanceSupplierOrder(db, {
+          tenantId: ref.tenantId,
+          orderKey: ref.orderId,
+          to,
+          actor: SYSTEM,
+          occurredAt: new Date(),
+          expectedShipAt: shipDate(remote),
+          detail: { source, supplierReference: remote.id },
+          round: ref.round,
+        })
+      : undefined;
+    if (result) return { state: result.state, expectedShipAt: result.expectedShipAt };
     const order = await orderOf(ref);
     return {
       state: order.state as SupplierOrderState,

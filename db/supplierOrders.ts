@@ -97,6 +97,17 @@ export type TransitionResult = {
   expectedShipAt: string | null;
 };
 
+/** The order's row, locked until the transaction ends: decisions about one order are taken one at a time. */
+function lockOrder(trx: Kysely<Database>, tenantId: string, orderKey: string) {
+  return trx
+    .selectFrom('supplier_orders')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('order_key', '=', orderKey)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
 /** Tells apart the events of an order placed again with another supplier (round 2 on). */
 export const roundOccurrence = (round: number) => (round > 1 ? `r${round}` : undefined);
 
@@ -110,13 +121,7 @@ export async function advanceSupplierOrder(
   transition: OrderTransition,
 ): Promise<TransitionResult | undefined> {
   return db.transaction().execute(async (trx) => {
-    const order = await trx
-      .selectFrom('supplier_orders')
-      .select(['id', 'state', 'round', 'flow_id', 'expected_ship_at'])
-      .where('tenant_id', '=', transition.tenantId)
-      .where('order_key', '=', transition.orderKey)
-      .forUpdate()
-      .executeTakeFirst();
+    const order = await lockOrder(trx, transition.tenantId, transition.orderKey);
     if (!order) return undefined;
     const from = order.state as SupplierOrderState;
     const sameRound = transition.round === undefined || transition.round === order.round;
@@ -182,13 +187,8 @@ export interface SupplierSwitch {
  */
 export async function switchSupplier(db: Kysely<Database>, change: SupplierSwitch): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    const order = await trx
-      .selectFrom('supplier_orders')
-      .select(['id', 'round', 'flow_id', 'supplier_id'])
-      .where('tenant_id', '=', change.tenantId)
-      .where('order_key', '=', change.orderKey)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
+    const order = await lockOrder(trx, change.tenantId, change.orderKey);
+    if (!order) throw new Error(`no supplier order ${change.orderKey}`);
     if (order.round !== change.fromRound) return order.round;
     const round = order.round + 1;
     await trx
@@ -243,6 +243,8 @@ export type RecordedReceipt =
       flowId: string;
       complete: boolean;
       lines: { sku: string; ordered: number; received: number }[];
+      /** The order once the receipt's transitions are applied (what its flow is told). */
+      order?: TransitionResult;
     }
   | { refused: 'unknown_order' }
   | { refused: 'not_open'; state: string }
@@ -258,13 +260,7 @@ export async function recordReceipt(
   receipt: ReceiptToRecord,
 ): Promise<RecordedReceipt> {
   const outcome = await db.transaction().execute(async (trx): Promise<RecordedReceipt> => {
-    const order = await trx
-      .selectFrom('supplier_orders')
-      .select(['id', 'state', 'flow_id'])
-      .where('tenant_id', '=', receipt.tenantId)
-      .where('order_key', '=', receipt.orderKey)
-      .forUpdate()
-      .executeTakeFirst();
+    const order = await lockOrder(trx, receipt.tenantId, receipt.orderKey);
     if (!order) return { refused: 'unknown_order' };
     const lines = await trx
       .selectFrom('supplier_order_lines')
@@ -343,8 +339,13 @@ export async function recordReceipt(
     actor: receipt.actor,
     occurredAt: receipt.receivedAt,
   };
-  await advanceSupplierOrder(db, { ...transition, to: 'SHIPPED', detail: { source: 'warehouse' } });
-  if (outcome.complete)
-    await advanceSupplierOrder(db, { ...transition, to: 'RECEIVED', detail: { source: 'warehouse' } });
-  return outcome;
+  const shipped = await advanceSupplierOrder(db, {
+    ...transition,
+    to: 'SHIPPED',
+    detail: { source: 'warehouse' },
+  });
+  const received = outcome.complete
+    ? await advanceSupplierOrder(db, { ...transition, to: 'RECEIVED', detail: { source: 'warehouse' } })
+    : undefined;
+  return { ...outcome, order: received ?? shipped };
 }

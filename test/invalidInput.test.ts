@@ -5,6 +5,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhook } from '../integrations/suppliers/protocol.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
+import { insertWebhookSupplier } from './helpers/suppliers.js';
 
 const STRIPE_SECRET = 'whsec_test_sweep';
 const CONNECT_KEY = 'docusign-connect-sweep-key-0123456789';
@@ -33,23 +34,7 @@ beforeAll(async () => {
   const tenant = await createTestTenant(api.deps.db);
   tenantId = tenant.tenantId;
   key = await tenant.key(['admin']);
-  const supplier = await api.deps.db
-    .insertInto('suppliers')
-    .values({
-      tenant_id: tenantId,
-      code: 'SWEEP',
-      name: 'Sweep supplier',
-      protocol: 'rest',
-      base_url: 'http://127.0.0.1:9',
-      webhook_secret: SUPPLIER_SECRET,
-      order_email: 'orders@sweep.example',
-      capabilities: JSON.stringify({ webhooks: true, polling: false, cancellation: false }),
-      poll_every: '1 hour',
-      lead_time: '1 day',
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  supplierId = supplier.id;
+  supplierId = await insertWebhookSupplier(api.deps.db, tenantId, 'SWEEP', SUPPLIER_SECRET);
 });
 afterAll(() => api?.stop());
 

@@ -1,5 +1,4 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { WorkflowHandle } from '@temporalio/client';
 import type { Context } from 'hono';
 import { sql } from 'kysely';
 import {
@@ -128,9 +127,6 @@ function temporalUiUrl(deps: ApiDeps, flowId: string, runId: string): string {
 
 export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, temporal } = deps;
-
-  const decide = (flowId: string, send: (handle: WorkflowHandle) => Promise<FlowStatus>) =>
-    decideOn(deps, flowId, send);
 
   app.openapi(
     createRoute({
@@ -273,11 +269,13 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
         if (!(await ownedFlow(deps, principal.tenantId, flowId))) return notFound(c, flowId);
         const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
         const request = { actor: actorOf(principal), reason: body.reason };
-        const outcome = await decide(flowId, (handle) => handle.executeUpdate(update, { args: [request] }));
+        const outcome = await decideOn(deps, flowId, (handle) =>
+          handle.executeUpdate(update, { args: [request] }),
+        );
         if (!('status' in outcome)) return decisionProblem(c, outcome);
         // The child doing the current work (its reminders, its waits) pauses and resumes with its parent.
         const child = outcome.status.activeChild;
-        if (child) await decide(child, (handle) => handle.executeUpdate(update, { args: [request] }));
+        if (child) await decideOn(deps, child, (handle) => handle.executeUpdate(update, { args: [request] }));
         return c.json(outcome.status, 200);
       },
     );
@@ -312,7 +310,7 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       // When the step belongs to a child flow, the decision goes there; the answer is this flow's status.
       const parent = temporal.workflow.getHandle(flowId);
       const target = (await parent.query(flowStatusQuery)).attention?.flowId ?? flowId;
-      const outcome = await decide(target, (handle) =>
+      const outcome = await decideOn(deps, target, (handle) =>
         handle.executeUpdate(resolveStep, { args: [request] }),
       );
       if (!('status' in outcome)) return decisionProblem(c, outcome);

@@ -4,7 +4,12 @@ import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Db } from '../../db/client.js';
 import type { SuppliersTable } from '../../db/schema.js';
-import { advanceSupplierOrder, createSupplierOrderRecords, recordReceipt } from '../../db/supplierOrders.js';
+import {
+  advanceSupplierOrder,
+  createSupplierOrderRecords,
+  recordReceipt,
+  type TransitionResult,
+} from '../../db/supplierOrders.js';
 import { FlowStatus, type ResolveRequest, resolveStep } from '../../domain/flow.js';
 import { SupplierCode, type SupplierProfile } from '../../domain/supplier.js';
 import {
@@ -190,20 +195,13 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
   const { db, logger } = deps;
 
   /** Tells the order's flow what the database now says; the flow only ever moves forward. */
-  async function tellFlow(
-    flowId: string,
-    tenantId: string,
-    orderKey: string,
-    source: 'webhook' | 'warehouse',
-  ) {
-    const order = await ordersOf(db, tenantId).where('order_key', '=', orderKey).executeTakeFirstOrThrow();
-    await signalIfRunning(deps, flowId, supplierStatus, {
-      state: order.state as SupplierOrderState,
-      expectedShipAt: order.expected_ship_at?.toISOString() ?? null,
+  const tellFlow = (order: Omit<TransitionResult, 'applied'>, source: 'webhook' | 'warehouse') =>
+    signalIfRunning(deps, order.flowId, supplierStatus, {
+      state: order.state,
+      expectedShipAt: order.expectedShipAt,
       source,
       round: order.round,
     });
-  }
 
   app.openapi(
     createRoute({
@@ -427,7 +425,7 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
             });
         }
       }
-      await tellFlow(result.flowId, principal.tenantId, orderId, 'warehouse');
+      if (result.order) await tellFlow(result.order, 'warehouse');
       return c.json(
         { duplicate: !result.recorded, complete: result.complete, lines: result.lines },
         result.recorded ? 201 : 200,
@@ -572,7 +570,7 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
       const event = c.req.valid('json');
       const order = await db
         .selectFrom('supplier_orders')
-        .select(['tenant_id', 'order_key', 'flow_id', 'state'])
+        .select(['tenant_id', 'order_key', 'flow_id', 'state', 'round', 'expected_ship_at'])
         .where('supplier_id', '=', supplierId)
         .where('order_key', '=', event.data.reference)
         .executeTakeFirst();
@@ -620,14 +618,16 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
           'supplier status ignored: the order is there or further already',
         );
       }
-      await tellFlow(order.flow_id, order.tenant_id, order.order_key, 'webhook');
+      // The transition's answer is the order as it now stands; a status that moves nothing leaves it as read.
+      const now = result ?? {
+        state: order.state as SupplierOrderState,
+        round: order.round,
+        flowId: order.flow_id,
+        expectedShipAt: order.expected_ship_at?.toISOString() ?? null,
+      };
+      await tellFlow(now, 'webhook');
       return c.json(
-        {
-          received: true as const,
-          duplicate: !receipt,
-          applied: result?.applied ?? false,
-          state: (result?.state ?? order.state) as SupplierOrderState,
-        },
+        { received: true as const, duplicate: !receipt, applied: result?.applied ?? false, state: now.state },
         200,
       );
     },

@@ -5,6 +5,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhook } from '../../integrations/suppliers/protocol.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from '../helpers/api.js';
+import { insertWebhookSupplier } from '../helpers/suppliers.js';
 
 const RUNS = Number(process.env.CHAOS_RUNS ?? 300);
 const STRIPE_SECRET = 'whsec_test_fuzz';
@@ -24,22 +25,7 @@ beforeAll(async () => {
   const tenant = await createTestTenant(api.deps.db);
   tenantId = tenant.tenantId;
   key = await tenant.key(['admin']);
-  const supplier = await api.deps.db
-    .insertInto('suppliers')
-    .values({
-      tenant_id: tenantId,
-      code: 'FUZZ',
-      name: 'Fuzz supplier',
-      protocol: 'manual',
-      webhook_secret: SUPPLIER_SECRET,
-      order_email: 'orders@fuzz.example',
-      capabilities: JSON.stringify({ webhooks: true, polling: false, cancellation: false }),
-      poll_every: '1 hour',
-      lead_time: '1 day',
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  supplierId = supplier.id;
+  supplierId = await insertWebhookSupplier(api.deps.db, tenantId, 'FUZZ', SUPPLIER_SECRET);
 });
 afterAll(() => api?.stop());
 

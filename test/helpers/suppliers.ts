@@ -1,3 +1,4 @@
+import type { Db } from '../../db/client.js';
 import { signWebhook } from '../../integrations/suppliers/protocol.js';
 import {
   type SimulatorOptions,
@@ -38,4 +39,29 @@ export function postSupplierWebhook(apiUrl: string, supplierId: string, event: u
     },
     body,
   });
+}
+
+/** A supplier row that takes webhooks signed with `secret`, written directly: for tests that only need one to exist. */
+export async function insertWebhookSupplier(
+  db: Db,
+  tenantId: string,
+  code: string,
+  secret: string,
+): Promise<string> {
+  const supplier = await db
+    .insertInto('suppliers')
+    .values({
+      tenant_id: tenantId,
+      code,
+      name: `Supplier ${code}`,
+      protocol: 'manual',
+      webhook_secret: secret,
+      order_email: `orders+${code.toLowerCase()}@supplier.example`,
+      capabilities: JSON.stringify({ webhooks: true, polling: false, cancellation: false }),
+      poll_every: '1 hour',
+      lead_time: '1 day',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return supplier.id;
 }
