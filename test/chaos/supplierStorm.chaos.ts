@@ -112,12 +112,16 @@ describe('every supplier webhook delivered three times, shuffled and late, and e
       for (const required of ['sent', 'shipped', 'received']) {
         if (!types.includes(`supplier.order.${required}`)) problems.push(`${orderId}: no ${required}`);
       }
-      let reached = 0;
-      for (const event of mine.filter((e) => 'to' in e.payload)) {
-        const to = FORWARD.indexOf(String(event.payload.to));
-        if (to <= reached)
-          problems.push(`${orderId}: ${event.payload.from} → ${event.payload.to} after ${FORWARD[reached]}`);
-        reached = Math.max(reached, to);
+      // recorded_at is each transaction's start, not the order the row lock let them through, so the chain is
+      // checked by its links: each transition starts where the one before it ended, always forward.
+      const chain = mine
+        .filter((e) => 'to' in e.payload)
+        .sort((a, b) => FORWARD.indexOf(String(a.payload.to)) - FORWARD.indexOf(String(b.payload.to)));
+      let reached = 'CREATED';
+      for (const { payload } of chain) {
+        if (payload.from !== reached || FORWARD.indexOf(String(payload.to)) <= FORWARD.indexOf(reached))
+          problems.push(`${orderId}: ${payload.from} → ${payload.to} after ${reached}`);
+        reached = String(payload.to);
       }
     }
     expect(problems).toEqual([]);
