@@ -177,7 +177,7 @@ export function contractActivities(deps: ContractDeps) {
     },
 
     async sendSigningLink(
-      input: ContractRef & { envelope: Envelope; proposal: Proposal; resend?: boolean },
+      input: ContractRef & { envelope: Envelope; proposal: Proposal; resendDecision?: string },
     ): Promise<void> {
       const { proposal } = input;
       await sendEmail(deps, {
@@ -185,7 +185,7 @@ export function contractActivities(deps: ContractDeps) {
         flowId: input.flowId,
         idempotencyKey: `${input.flowId}/signing-link/v${input.version}`,
         template: 'contract.signing-link',
-        resend: input.resend,
+        resendDecision: input.resendDecision,
         to: proposal.customer.email,
         subject: `Your contract ${input.contractId} is ready to sign`,
         text: [

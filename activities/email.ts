@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
+import { sql } from 'kysely';
 import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { SYSTEM } from '../domain/flow.js';
@@ -17,8 +18,11 @@ export interface EmailRequest {
   template: string;
   flowId?: string;
   attachments?: OutgoingEmail['attachments'];
-  /** An operator checked that an interrupted earlier attempt did not arrive: send it even so. */
-  resend?: boolean;
+  /**
+   * The id of an operator's decision to send it again after an interrupted attempt (they checked that it did not
+   * arrive). It authorises one attempt: a retry of that attempt carries the same id and may not send again.
+   */
+  resendDecision?: string;
 }
 
 export interface EmailDeps {
@@ -33,8 +37,10 @@ export interface EmailDeps {
  * server accepted the message but before the row says `sent` leaves the row `sending`, and the retry cannot know
  * whether the customer got it. It does not guess: it fails with `EmailDeliveryUncertain` (not retried) and an
  * operator, having checked the mail server's log for the Message-ID, completes the step by hand or retries it
- * with `{"resend": true}`. An error in the SMTP conversation means the server never confirmed taking the
- * message, and a server must not deliver what it did not confirm, so that attempt is retried as usual.
+ * with `{"resend": true}`. That decision authorises one attempt: the attempt that claims the row with it uses it
+ * up, so when that attempt is interrupted too, its retries are uncertain again and the operator decides again.
+ * An error in the SMTP conversation means the server never confirmed taking the message, and a server must not
+ * deliver what it did not confirm, so that attempt is retried as usual.
  */
 export async function sendEmail(
   { db, mailer, from }: EmailDeps,
@@ -60,19 +66,46 @@ export async function sendEmail(
   if (row.status === 'sent') return { sent: false };
 
   const messageId = `<${createHash('sha256').update(`${request.tenantId}/${request.idempotencyKey}`).digest('hex').slice(0, 32)}@flowdesk>`;
-  if (row.status === 'sending' && !request.resend) {
+  // One statement decides who may talk to the mail server: a row nobody is sending, or a row left `sending` by
+  // an interrupted attempt with a resend decision nobody has used. Two attempts never both win.
+  const decision = request.resendDecision;
+  const claimed = await db
+    .updateTable('emails')
+    .set((eb) => ({
+      status: 'sending',
+      attempts: eb('attempts', '+', 1),
+      resend_decisions: decision
+        ? sql<string[]>`array_append(resend_decisions, ${decision})`
+        : eb.ref('resend_decisions'),
+    }))
+    .where('id', '=', row.id)
+    .where((eb) =>
+      eb.or([
+        eb('status', '=', 'pending'),
+        ...(decision
+          ? [eb.and([eb('status', '=', 'sending'), sql<boolean>`not (${decision} = any(resend_decisions))`])]
+          : []),
+      ]),
+    )
+    .returning('status')
+    .executeTakeFirst();
+  if (!claimed) {
+    const now = await db
+      .selectFrom('emails')
+      .select('status')
+      .where('id', '=', row.id)
+      .executeTakeFirstOrThrow();
+    if (now.status === 'sent') return { sent: false };
+    const again = decision
+      ? ' (the resend decided earlier was used by an attempt that was interrupted too)'
+      : '';
     throw ApplicationFailure.create({
       type: 'EmailDeliveryUncertain',
       nonRetryable: true,
-      message: `an earlier attempt to email ${request.to} ("${request.subject}") was interrupted after the mail server may have accepted it; check the mail log for Message-ID ${messageId}, then complete the step by hand or retry with {"resend": true}`,
+      message: `an earlier attempt to email ${request.to} ("${request.subject}") was interrupted after the mail server may have accepted it${again}; check the mail log for Message-ID ${messageId}, then complete the step by hand or retry with {"resend": true}`,
       details: [{ messageId, idempotencyKey: request.idempotencyKey }],
     });
   }
-  await db
-    .updateTable('emails')
-    .set((eb) => ({ status: 'sending', attempts: eb('attempts', '+', 1) }))
-    .where('id', '=', row.id)
-    .execute();
   try {
     await mailer.send({
       from,

@@ -63,7 +63,7 @@ export function invoiceActivities(deps: InvoiceDeps) {
   /** A letter to the invoice's customer (greeting, body, the company's name), sent once per `{flowId}/{key}`. */
   const writeToCustomer = (
     input: Invoice,
-    letter: { key: string; template: string; subject: string; body: string[]; resend?: boolean },
+    letter: { key: string; template: string; subject: string; body: string[]; resendDecision?: string },
   ) =>
     sendEmail(deps, {
       tenantId: input.tenantId,
@@ -73,7 +73,7 @@ export function invoiceActivities(deps: InvoiceDeps) {
       to: input.customer.email,
       subject: letter.subject,
       text: [`Hello ${input.customer.name},`, '', ...letter.body, '', deps.companyName].join('\n'),
-      resend: letter.resend,
+      resendDecision: letter.resendDecision,
     });
 
   return {
@@ -216,12 +216,12 @@ export function invoiceActivities(deps: InvoiceDeps) {
       return { sessionId: session.id, url: session.url, amount: input.amount };
     },
 
-    async sendInvoice(input: Invoice & { resend?: boolean }): Promise<void> {
+    async sendInvoice(input: Invoice & { resendDecision?: string }): Promise<void> {
       const { invoice } = input;
       await writeToCustomer(input, {
         key: `invoice/${invoice.number}`,
         template: 'invoice.issued',
-        resend: input.resend,
+        resendDecision: input.resendDecision,
         subject: `Invoice ${invoice.number} from ${deps.companyName}`,
         body: [
           `here is invoice ${invoice.number} for "${input.title}": ${money(invoice.total, invoice.currency)}, due on ${invoice.dueAt.slice(0, 10)}.`,
@@ -240,13 +240,13 @@ export function invoiceActivities(deps: InvoiceDeps) {
 
     /** After a partial payment: the open balance and a new payment link. */
     async sendBalanceRequest(
-      input: Invoice & { attempt: number; paid: number; resend?: boolean },
+      input: Invoice & { attempt: number; paid: number; resendDecision?: string },
     ): Promise<void> {
       const { invoice } = input;
       await writeToCustomer(input, {
         key: `balance/${input.attempt}`,
         template: 'invoice.balance',
-        resend: input.resend,
+        resendDecision: input.resendDecision,
         subject: `Invoice ${invoice.number}: ${money(invoice.total - input.paid, invoice.currency)} still open`,
         body: [
           `thank you for your payment. ${money(input.paid, invoice.currency)} of ${money(invoice.total, invoice.currency)} is paid; the rest can be paid here:`,
@@ -291,12 +291,12 @@ export function invoiceActivities(deps: InvoiceDeps) {
       });
     },
 
-    async sendReceipt(input: Invoice & { paid: number; resend?: boolean }): Promise<void> {
+    async sendReceipt(input: Invoice & { paid: number; resendDecision?: string }): Promise<void> {
       const { invoice } = input;
       await writeToCustomer(input, {
         key: `receipt`,
         template: 'invoice.receipt',
-        resend: input.resend,
+        resendDecision: input.resendDecision,
         subject: `Receipt for invoice ${invoice.number}`,
         body: [
           `we received ${money(input.paid, invoice.currency)} for invoice ${invoice.number}. Thank you.`,

@@ -201,7 +201,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
     },
 
     /** Emails the order to the supplier as a CSV of its lines and a readable document, once per order. */
-    async emailOrderExport(ref: OrderRef & { reason?: string; resend?: boolean }): Promise<void> {
+    async emailOrderExport(ref: OrderRef & { reason?: string; resendDecision?: string }): Promise<void> {
       const supplier = await supplierOf(ref);
       const order = await orderOf(ref);
       const content = {
@@ -244,7 +244,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
         flowId: ref.flowId,
         idempotencyKey: keyOf(ref, 'order-export'),
         template: 'supplier.order-export',
-        resend: ref.resend,
+        resendDecision: ref.resendDecision,
         to: supplier.order_email,
         subject: `Purchase order ${ref.orderId} from ${deps.companyName}`,
         text: [

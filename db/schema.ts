@@ -81,6 +81,8 @@ export interface EmailsTable {
   message_id: string | null;
   attempts: Generated<number>;
   last_error: string | null;
+  /** The operator decisions (their ids) whose one authorised attempt has been used. */
+  resend_decisions: Generated<string[]>;
   created_at: CreatedAt;
   sent_at: Timestamp | null;
 }

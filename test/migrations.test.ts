@@ -26,6 +26,7 @@ describe('migrations', () => {
       '0003_invoices',
       '0004_flow_search',
       '0005_supplier_orders',
+      '0006_email_resends',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

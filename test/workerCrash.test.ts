@@ -44,12 +44,39 @@ beforeAll(async () => {
   });
 });
 
+/** Each test kills the workers it starts, and only those: none of another test may be polling. */
+async function killWorkers(): Promise<void> {
+  for (const worker of workers.splice(0)) await killProcess(worker);
+}
+
 afterAll(async () => {
-  for (const worker of workers)
-    if (worker.exitCode === null && worker.signalCode === null) await killProcess(worker);
+  await killWorkers();
   await api?.stop();
   await Promise.all([smtp?.stop(), stripeMock?.stop()]);
 });
+
+/** A proposal whose steps give up on a dead worker's attempt after 3 s. */
+async function startProposal(client: ReturnType<typeof apiClient>, proposalId: string, email: string) {
+  const started = await client.post('/v1/flows/proposal-to-payment', {
+    proposal: {
+      proposalId,
+      title: 'Wallbox',
+      currency: 'EUR',
+      customer: { name: 'Hedy Lamarr', email },
+      lines: [{ description: 'Wallbox 11 kW', quantity: 1, unitPrice: 150_000 }],
+    },
+    signing: { deadline: '1 hour', remindEvery: '1 hour' },
+    payment: { dueIn: '1 hour', dunning: ['1 hour'] },
+    retry: {
+      maximumAttempts: 10,
+      initialInterval: '200 milliseconds',
+      maximumInterval: '1 second',
+      attemptTimeout: '3 seconds',
+    },
+  });
+  expect(started.status).toBe(201);
+  return started.body.flowId as string;
+}
 
 describe('a worker killed mid-flow', () => {
   it('is replaced and the flow completes, with every email and the payment exactly once', async () => {
@@ -60,24 +87,7 @@ describe('a worker killed mid-flow', () => {
 
     let worker = await startWorker();
     smtp.holdReplies();
-    const started = await client.post('/v1/flows/proposal-to-payment', {
-      proposal: {
-        proposalId,
-        title: 'Wallbox',
-        currency: 'EUR',
-        customer: { name: 'Hedy Lamarr', email },
-        lines: [{ description: 'Wallbox 11 kW', quantity: 1, unitPrice: 150_000 }],
-      },
-      signing: { deadline: '1 hour', remindEvery: '1 hour' },
-      payment: { dueIn: '1 hour', dunning: ['1 hour'] },
-      retry: {
-        maximumAttempts: 10,
-        initialInterval: '200 milliseconds',
-        maximumInterval: '1 second',
-        attemptTimeout: '3 seconds',
-      },
-    });
-    const flowId: string = started.body.flowId;
+    const flowId = await startProposal(client, proposalId, email);
 
     // Killed inside the signing link's send: the mail server has the message, the worker never heard so.
     const link = await signingLinkFor(smtp, email);
@@ -152,5 +162,67 @@ describe('a worker killed mid-flow', () => {
       .where('tenant_id', '=', tenant.tenantId)
       .execute();
     expect(numbers).toHaveLength(1);
+  }, 300_000);
+
+  it('inside a resend of an interrupted email: the customer gets at most one more copy, and a person decides again', async () => {
+    const tenant = await createTestTenant(api.deps.db);
+    const client = apiClient(api.url, await tenant.key(['coordinator']));
+    const proposalId = `P-resend-${Date.now()}`;
+    const email = `resend+${proposalId.toLowerCase()}@example.com`;
+    const copies = () =>
+      smtp.messages.filter(
+        (m) => m.envelope.to.includes(email) && /ready to sign/.test(m.parsed.subject ?? ''),
+      );
+    const flowPath = (flowId: string) => `/v1/flows/${encodeURIComponent(flowId)}`;
+
+    await killWorkers();
+    let worker = await startWorker();
+    smtp.holdReplies();
+    const flowId = await startProposal(client, proposalId, email);
+    await signingLinkFor(smtp, email);
+    await killProcess(worker);
+    smtp.releaseReplies();
+    worker = await startWorker();
+    const first = await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'needs_attention', 90_000);
+    expect(first.attention?.error).toMatch(/interrupted/);
+
+    // The operator resends; the worker dies inside that send too, after the server took the message.
+    smtp.holdReplies();
+    const resent = await client.post(`${flowPath(flowId)}/resolve`, {
+      action: 'retry',
+      input: { resend: true },
+    });
+    expect(resent.status).toBe(200);
+    await smtp.waitFor(() => copies().length === 2, 60_000);
+    await killProcess(worker);
+    smtp.releaseReplies();
+    worker = await startWorker();
+
+    // The retry of the resend carries the used decision: it does not send, it asks again.
+    const again = await waitForFlowRow(
+      api.deps.db,
+      flowId,
+      (r) =>
+        r?.state === 'needs_attention' && /resend decided earlier was used/.test(String(r.attention?.error)),
+      90_000,
+    );
+    expect(again.attention).toMatchObject({ step: 'sendSigningLink', reason: 'step_failed' });
+    expect(copies()).toHaveLength(2);
+
+    const confirmed = await client.post(`${flowPath(flowId)}/resolve`, {
+      action: 'fallback',
+      note: 'the mail log shows the resend delivered',
+    });
+    expect(confirmed.status).toBe(200);
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.waiting_for === 'awaitSignature');
+    expect(copies()).toHaveLength(2);
+    const decisions = await api.deps.db
+      .selectFrom('domain_events')
+      .select('payload')
+      .where('tenant_id', '=', tenant.tenantId)
+      .where('type', '=', 'flow.attention.resolved')
+      .orderBy('recorded_at')
+      .execute();
+    expect(decisions.map((d) => d.payload.action)).toEqual(['retry', 'fallback']);
   }, 300_000);
 });

@@ -9,7 +9,7 @@ import {
   type SignatureEvent,
   type SignedContract,
 } from '../domain/contract.js';
-import { Flow } from './kernel/index.js';
+import { Flow, resendDecision } from './kernel/index.js';
 import { stepActivityOptions } from './kernel/retry.js';
 
 /**
@@ -71,12 +71,12 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
       envelope = current;
       await flow.step(
         'sendSigningLink',
-        (correction) =>
+        (retry) =>
           contracts.sendSigningLink({
             ...ref,
             envelope: current,
             proposal,
-            resend: correction?.resend === true,
+            resendDecision: resendDecision(retry),
           }),
         {
           manual: () => undefined,

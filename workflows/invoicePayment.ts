@@ -8,7 +8,7 @@ import {
   type PaidInvoice,
   paymentReceived,
 } from '../domain/invoice.js';
-import { Flow } from './kernel/index.js';
+import { Flow, type Retry, resendDecision } from './kernel/index.js';
 import { stepActivityOptions } from './kernel/retry.js';
 
 /**
@@ -68,7 +68,7 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
   });
 
   /** Work done while the payment is awaited; when it keeps failing, an operator retries it. */
-  const whilePaying = <T>(run: (correction?: Record<string, unknown>) => Promise<T>) =>
+  const whilePaying = <T>(run: (retry?: Retry) => Promise<T>) =>
     paymentLinksWithinStep ? flow.within('awaitPayment', run) : run();
 
   return flow.run(async () => {
@@ -84,7 +84,7 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
     checkout = link;
     await flow.step(
       'sendInvoice',
-      (correction) => invoices.sendInvoice({ ...ref, resend: correction?.resend === true }),
+      (retry) => invoices.sendInvoice({ ...ref, resendDecision: resendDecision(retry) }),
       {
         manual: () => undefined,
       },
@@ -108,12 +108,12 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
         const paidSoFar = paid();
         link = await whilePaying(() => invoices.createCheckoutSession({ ...ref, attempt, amount: open() }));
         checkout = link;
-        await whilePaying((correction) =>
+        await whilePaying((retry) =>
           invoices.sendBalanceRequest({
             ...ref,
             attempt,
             paid: paidSoFar,
-            resend: correction?.resend === true,
+            resendDecision: resendDecision(retry),
           }),
         );
       }
@@ -129,7 +129,7 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
     if (receiptIsAStep) {
       await flow.step(
         'sendReceipt',
-        (correction) => invoices.sendReceipt({ ...ref, paid: paid(), resend: correction?.resend === true }),
+        (retry) => invoices.sendReceipt({ ...ref, paid: paid(), resendDecision: resendDecision(retry) }),
         { manual: () => undefined },
       );
     } else {

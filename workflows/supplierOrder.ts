@@ -8,7 +8,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SupplierOrderActivities, Withdrawal } from '../activities/supplierOrders.js';
-import { type ResolveRequest, SYSTEM } from '../domain/flow.js';
+import { SYSTEM } from '../domain/flow.js';
 import type { SupplierProfile } from '../domain/supplier.js';
 import {
   hasReached,
@@ -23,7 +23,7 @@ import {
   supplierOrderNews,
   supplierStatus,
 } from '../domain/supplierOrder.js';
-import { describe, Flow } from './kernel/index.js';
+import { type Decision, describe, Flow, resendDecision } from './kernel/index.js';
 import { stepActivityOptions } from './kernel/retry.js';
 
 /**
@@ -98,7 +98,7 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
   async function sendOrder(): Promise<'api' | 'export'> {
     const sentVia = await flow.step(
       'sendOrder',
-      async (correction) => {
+      async (retry) => {
         let apiFailure: string | undefined;
         if (supplier.protocol === 'rest') {
           try {
@@ -112,7 +112,7 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
         await suppliers.emailOrderExport({
           ...ref(),
           reason: apiFailure,
-          resend: correction?.resend === true,
+          resendDecision: resendDecision(retry),
         });
         return 'export' as const;
       },
@@ -162,7 +162,7 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
   async function waitUntil(
     step: 'awaitAcceptance' | 'awaitShipment',
     target: SupplierOrderState,
-  ): Promise<ResolveRequest | undefined> {
+  ): Promise<Decision | undefined> {
     const outcome = await flow.waitFor(step, () => reached(target), {
       deadline: shipBy === undefined ? undefined : { at: shipBy },
       onDeadline: ['extend', 'reorder'],
@@ -193,7 +193,7 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
   }
 
   /** Withdraws the order from this supplier and places it with the next one, from the start. */
-  async function reorder(decision: ResolveRequest): Promise<void> {
+  async function reorder(decision: Decision): Promise<void> {
     const next = ReorderInput.parse(decision.input).supplier;
     const withdrawal = await withdraw(`re-ordered from ${next.name}`);
     round = await records.reorderFrom({

@@ -4,6 +4,7 @@ import * as contracts from './0002_contracts.js';
 import * as invoices from './0003_invoices.js';
 import * as flowSearch from './0004_flow_search.js';
 import * as supplierOrders from './0005_supplier_orders.js';
+import * as emailResends from './0006_email_resends.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '0003_invoices': invoices,
   '0004_flow_search': flowSearch,
   '0005_supplier_orders': supplierOrders,
+  '0006_email_resends': emailResends,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -18,7 +18,7 @@ describe('PostgreSQL dropping every connection mid-run', () => {
     const admin = createDb(testEnvironment().DATABASE_URL ?? '', 1);
     let connectionsDropped = 0;
     // Every connection to the run's database but the dropper's own: the API's, the worker's, the harness's.
-    const dropper = repeatedly(2_000, 6_000, async () => {
+    const dropper = repeatedly(rig, 2_000, 6_000, async () => {
       const { rows } = await sql<{ pid: number }>`
         select pg_terminate_backend(pid) as pid from pg_stat_activity
         where datname = current_database() and pid <> pg_backend_pid()`.execute(admin);

@@ -22,6 +22,10 @@ export interface Rig {
   tenant: TestTenant;
   key: string;
   workers: ChildProcess[];
+  /** The run's seed: `CHAOS_SEED` replays it. Disturbances are scheduled from it, the drives' shuffles too. */
+  seed: number;
+  /** Random numbers in [0, 1) for the drives (shuffles, late deliveries), from the seed. */
+  random: () => number;
   startWorker(): Promise<ChildProcess>;
   log(line: string): void;
   stop(): Promise<void>;
@@ -48,18 +52,23 @@ export async function startRig(name: string, options: { temporalAddress?: string
   });
   const tenant = await createTestTenant(api.deps.db);
   const workers: ChildProcess[] = [];
+  const seed = chaosSeed();
+  const log = (line: string) => process.stdout.write(`[chaos ${name}] ${line}\n`);
+  log(`seed ${seed} (replay its schedule with CHAOS_SEED=${seed})`);
   return {
     api,
     smtp,
     tenant,
     key: await tenant.key(['coordinator', 'finance']),
     workers,
+    seed,
+    random: seeded(seed + 1),
     async startWorker() {
       const worker = await startWorkerProcess(env);
       workers.push(worker);
       return worker;
     },
-    log: (line) => process.stdout.write(`[chaos ${name}] ${line}\n`),
+    log,
     async stop() {
       for (const worker of workers) await killProcess(worker);
       await api.stop();
@@ -68,10 +77,31 @@ export async function startRig(name: string, options: { temporalAddress?: string
   };
 }
 
-function shuffle<T>(items: T[]): T[] {
+/** `CHAOS_SEED` when set (to replay a run), else a new one. */
+function chaosSeed(): number {
+  const given = process.env.CHAOS_SEED;
+  if (given === undefined || given === '') return Math.floor(Math.random() * 2 ** 31);
+  const seed = Number(given);
+  if (!Number.isSafeInteger(seed)) throw new Error(`CHAOS_SEED must be an integer, not ${given}`);
+  return seed;
+}
+
+/** mulberry32: a small generator whose numbers in [0, 1) follow from its seed alone. */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+export function shuffle<T>(items: T[], random: () => number): T[] {
   const copy = [...items];
   for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
+    const j = Math.floor(random() * (i + 1));
     [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
   }
   return copy;
@@ -116,7 +146,7 @@ export async function driveProposal(rig: Rig, proposalId: string, deliveries = 1
   const form = { decision: 'sign', signerName: 'Chaos Customer', agree: 'yes' };
   await Promise.all(
     Array.from({ length: deliveries }, async (_, i) => {
-      await sleep(i === 0 ? 0 : Math.random() * 2_000);
+      await sleep(i === 0 ? 0 : rig.random() * 2_000);
       const res = await submitSigningForm(rig.api.deps.db, link, form);
       expect(res.status).toBe(200);
     }),
@@ -149,11 +179,14 @@ export async function driveProposal(rig: Rig, proposalId: string, deliveries = 1
       'checkout.session.async_payment_succeeded',
     ),
   ];
-  const storm = shuffle(events.flatMap((event) => Array.from({ length: deliveries }, () => event)));
+  const storm = shuffle(
+    events.flatMap((event) => Array.from({ length: deliveries }, () => event)),
+    rig.random,
+  );
   await Promise.all(
     storm.map(async (payload, i) => {
       // Some arrive late: after the flow has long moved on.
-      await sleep(i % 3 === 2 ? 1_000 + Math.random() * 3_000 : Math.random() * 300);
+      await sleep(i % 3 === 2 ? 1_000 + rig.random() * 3_000 : rig.random() * 300);
       const res = await postStripeWebhook(rig.api.url, payload, WEBHOOK_SECRET);
       expect(res.status).toBe(200);
     }),
@@ -161,14 +194,19 @@ export async function driveProposal(rig: Rig, proposalId: string, deliveries = 1
   return flowId;
 }
 
+/** What the operator on duty decided, counted by kind. */
+export type OperatorDecisions = Record<'fallback' | 'resend' | 'retry', number>;
+
 /**
  * The operator, on duty while the scenario runs: an email whose delivery was interrupted is looked up in the
- * mail server (here, the SMTP sink) by its Message-ID and either confirmed by hand or sent again; any other
- * failing step is retried. `done()` waits until the given flows have all completed and returns the decisions.
+ * mail server (here, the SMTP sink) by its Message-ID, as a person reads the server's log. A message the server
+ * has taken in full and accepted is confirmed by hand; one it never took is sent again; one it holds but has
+ * not yet accepted is looked at again later, as a person would wait for the log to say. Any other failing step
+ * is retried. `done()` waits until the given flows have all completed and returns the decisions.
  */
 export function startOperator(rig: Rig, timeoutMs = 1_200_000) {
   const client = apiClient(rig.api.url, rig.key);
-  let decisions = 0;
+  const decisions: OperatorDecisions = { fallback: 0, resend: 0, retry: 0 };
   let stopped = false;
   const decide = async () => {
     const stuck = await rig.api.deps.db
@@ -181,16 +219,17 @@ export function startOperator(rig: Rig, timeoutMs = 1_200_000) {
     for (const row of stuck) {
       const error = String(row.attention?.error ?? '');
       const messageId = /Message-ID (<[^>]+>)/.exec(error)?.[1];
-      const delivered = messageId && rig.smtp.messages.some((m) => m.parsed.messageId === messageId);
-      const decision = messageId
-        ? delivered
-          ? { action: 'fallback', note: `the mail server has ${messageId}` }
-          : { action: 'retry', input: { resend: true } }
-        : { action: 'retry' };
+      const copies = rig.smtp.messages.filter((m) => m.parsed.messageId === messageId);
+      if (messageId && copies.some((m) => !m.acknowledged)) continue;
+      const [kind, decision] = !messageId
+        ? (['retry', { action: 'retry' }] as const)
+        : copies.length > 0
+          ? (['fallback', { action: 'fallback', note: `the mail server has ${messageId}` }] as const)
+          : (['resend', { action: 'retry', input: { resend: true } }] as const);
       const res = await client.post(`${flowPath(row.id)}/resolve`, decision);
       if (res.status === 200) {
-        decisions++;
-        rig.log(`${row.id}: ${decision.action} (${error.slice(0, 100)})`);
+        decisions[kind]++;
+        rig.log(`${row.id}: ${kind} (${error.slice(0, 160)})`);
       }
     }
   };
@@ -201,7 +240,7 @@ export function startOperator(rig: Rig, timeoutMs = 1_200_000) {
     }
   })();
   return {
-    async done(flowIds: string[]): Promise<number> {
+    async done(flowIds: string[]): Promise<OperatorDecisions> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const rows = await rig.api.deps.db
@@ -311,7 +350,7 @@ export async function driveAll(
   prefix: string,
   count: number,
   options: { deliveries?: number; retry?: boolean; spacingMs?: number } = {},
-): Promise<{ flowIds: string[]; operatorDecisions: number }> {
+): Promise<{ flowIds: string[]; operatorDecisions: OperatorDecisions }> {
   const operator = startOperator(rig);
   const run = Date.now().toString(36);
   const flowIds = await Promise.all(
@@ -324,13 +363,17 @@ export async function driveAll(
   return { flowIds, operatorDecisions: await operator.done(flowIds) };
 }
 
-/** Runs `disturb` at random intervals until stopped; `stop` resolves with how many times it ran. */
-export function repeatedly(minMs: number, maxMs: number, disturb: () => Promise<unknown>) {
+/**
+ * Runs `disturb` at random intervals, drawn from the rig's seed (the same seed, the same schedule), until
+ * stopped; `stop` resolves with how many times it ran.
+ */
+export function repeatedly(rig: Rig, minMs: number, maxMs: number, disturb: () => Promise<unknown>) {
+  const random = seeded(rig.seed);
   let running = true;
   let times = 0;
   const loop = (async () => {
     while (running) {
-      await sleep(minMs + Math.random() * (maxMs - minMs));
+      await sleep(minMs + random() * (maxMs - minMs));
       if (!running) break;
       await disturb();
       times++;

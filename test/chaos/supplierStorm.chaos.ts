@@ -3,7 +3,7 @@ import { type SupplierSimulator, startSupplierSimulator } from '../../scripts/si
 import { apiClient } from '../helpers/api.js';
 import { waitForFlowRow } from '../helpers/flows.js';
 import { SUPPLIER_CREDENTIALS, SUPPLIER_WEBHOOK_SECRET } from '../helpers/suppliers.js';
-import { type Rig, startRig } from './rig.js';
+import { type Rig, shuffle, startRig } from './rig.js';
 
 const ORDERS = Number(process.env.CHAOS_FLOWS ?? 100);
 const COPIES = 3;
@@ -72,14 +72,16 @@ describe('every supplier webhook delivered three times, shuffled and late, and e
     await simulator.settled();
 
     // The warehouse books each order in two deliveries, and every booking is posted twice, in random order.
-    const bookings = orderIds.flatMap((orderId) =>
-      [1, 2].flatMap((delivery) => {
-        const lines = LINES.map(({ sku, quantity }) => ({ sku, quantity: quantity / 2 }));
-        const booking = { orderId, body: { receiptId: `DN-${orderId}-${delivery}`, lines } };
-        return [booking, booking];
-      }),
+    const bookings = shuffle(
+      orderIds.flatMap((orderId) =>
+        [1, 2].flatMap((delivery) => {
+          const lines = LINES.map(({ sku, quantity }) => ({ sku, quantity: quantity / 2 }));
+          const booking = { orderId, body: { receiptId: `DN-${orderId}-${delivery}`, lines } };
+          return [booking, booking];
+        }),
+      ),
+      rig.random,
     );
-    bookings.sort(() => Math.random() - 0.5);
     await inBatches(bookings, 20, async ({ orderId, body }) => {
       const answer = await staff.post(`/v1/supplier-orders/${orderId}/receipts`, body);
       expect([200, 201], answer.text).toContain(answer.status);

@@ -37,7 +37,7 @@ afterAll(async () => {
 describe('the Temporal server restarted mid-run', () => {
   it(`loses and doubles nothing across ${FLOWS} flows`, async () => {
     await rig.startWorker();
-    const restarter = repeatedly(8_000, 16_000, async () => {
+    const restarter = repeatedly(rig, 8_000, 16_000, async () => {
       await temporal.stop();
       await sleep(1_000);
       temporal = await startTemporal();

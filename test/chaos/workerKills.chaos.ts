@@ -13,7 +13,7 @@ afterAll(() => rig?.stop());
 describe('the worker killed with SIGKILL at random moments', () => {
   it(`loses and doubles nothing across ${FLOWS} flows`, async () => {
     let worker = await rig.startWorker();
-    const killer = repeatedly(3_000, 10_000, async () => {
+    const killer = repeatedly(rig, 3_000, 10_000, async () => {
       await killProcess(worker);
       worker = await rig.startWorker();
     });

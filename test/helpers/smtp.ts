@@ -6,6 +6,11 @@ export interface CapturedEmail {
   envelope: { from: string; to: string[] };
   raw: string;
   parsed: ParsedMail;
+  /**
+   * The server answered "250 accepted": from then on it owes the message its delivery, whether or not the client
+   * lived to read the answer. Until then (replies held) the message is complete but not yet taken.
+   */
+  acknowledged: boolean;
 }
 
 export interface SmtpSink {
@@ -48,17 +53,23 @@ export async function startSmtpSink(): Promise<SmtpSink> {
         const raw = Buffer.concat(chunks).toString('utf8');
         simpleParser(raw).then(
           (parsed) => {
-            messages.push({
+            const message: CapturedEmail = {
               envelope: {
                 from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
                 to: session.envelope.rcptTo.map((r) => r.address),
               },
               raw,
               parsed,
-            });
+              acknowledged: false,
+            };
+            messages.push(message);
             for (const wake of waiters) wake();
-            if (holding) held.push(() => callback());
-            else callback();
+            const acknowledge = () => {
+              message.acknowledged = true;
+              callback();
+            };
+            if (holding) held.push(acknowledge);
+            else acknowledge();
           },
           (error: Error) => callback(error),
         );

@@ -99,7 +99,27 @@ export interface WaitOptions {
   checkDecision?: (decision: ResolveRequest) => string | undefined;
 }
 
-export type WaitOutcome = { done: true } | { done: false; decision: ResolveRequest };
+export type WaitOutcome = { done: true } | { done: false; decision: Decision };
+
+/** An operator's decision as the flow takes it: the request, and an id no other decision has (run and count). */
+export type Decision = ResolveRequest & { decisionId: string };
+
+/** The operator's decision that asked for this attempt of a step. */
+export interface Retry {
+  /** Whatever the decision authorises, it authorises once: the activity it reaches records the id as used. */
+  decisionId: string;
+  /** The step's corrected input, as the operator gave it with this decision. */
+  input: Record<string, unknown>;
+}
+
+/**
+ * The decision that authorises one more send of an email an interrupted attempt may have delivered, when the
+ * operator asked for it (`{"resend": true}`). Only the attempt it asked for carries it: a later retry without it
+ * sends nothing the mail server may already have.
+ */
+export function resendDecision(retry?: Retry): string | undefined {
+  return retry?.input.resend === true ? retry.decisionId : undefined;
+}
 
 interface Compensation {
   name: string;
@@ -268,12 +288,8 @@ export class Flow {
    * when it still fails, waits for an operator to retry it (optionally with corrected input), skip it or
    * complete it by hand.
    */
-  async step<T>(
-    name: string,
-    run: (correction?: Record<string, unknown>) => Promise<T>,
-    options: StepOptions<T> = {},
-  ): Promise<T> {
-    let correction: Record<string, unknown> | undefined;
+  async step<T>(name: string, run: (retry?: Retry) => Promise<T>, options: StepOptions<T> = {}): Promise<T> {
+    let retry: Retry | undefined;
     for (;;) {
       await this.holdWhilePaused();
       const step = this.stepNamed(name);
@@ -283,7 +299,7 @@ export class Flow {
       await this.publish('flow.step.started', SYSTEM, { step: name, attempt: step.attempts });
       let result: T;
       try {
-        result = await run(correction);
+        result = await run(retry);
       } catch (error) {
         if (isCancellation(error)) throw error;
         const manual = options.manual;
@@ -293,7 +309,7 @@ export class Flow {
           options: manual ? ['retry', 'skip', 'fallback'] : ['retry'],
         });
         if (decision?.action === 'retry' || !manual || !decision) {
-          correction = { ...correction, ...decision?.input };
+          retry = retryFor(decision);
           continue;
         }
         await this.finishStep(
@@ -325,7 +341,7 @@ export class Flow {
         });
         return result;
       }
-      correction = { ...correction, ...decision?.input };
+      retry = retryFor(decision);
     }
   }
 
@@ -334,11 +350,11 @@ export class Flow {
    * leaves the step as it is. When the work still fails after its retries, the step needs attention until an
    * operator retries it (optionally with corrected input): a failure here never fails the flow.
    */
-  async within<T>(name: string, run: (correction?: Record<string, unknown>) => Promise<T>): Promise<T> {
-    let correction: Record<string, unknown> | undefined;
+  async within<T>(name: string, run: (retry?: Retry) => Promise<T>): Promise<T> {
+    let retry: Retry | undefined;
     for (;;) {
       try {
-        return await run(correction);
+        return await run(retry);
       } catch (error) {
         if (isCancellation(error)) throw error;
         const decision = await this.needsAttention(this.stepNamed(name), {
@@ -346,7 +362,7 @@ export class Flow {
           error: describe(error),
           options: ['retry'],
         });
-        correction = { ...correction, ...decision?.input };
+        retry = retryFor(decision);
       }
     }
   }
@@ -478,7 +494,7 @@ export class Flow {
     problem: Pick<Attention, 'reason' | 'error' | 'options'>,
     unless?: () => boolean,
     check?: WaitOptions['checkDecision'],
-  ): Promise<ResolveRequest | undefined> {
+  ): Promise<Decision | undefined> {
     step.lastError = problem.error;
     this.status.attention = { step: step.name, since: new Date().toISOString(), ...problem };
     this.baseState = 'needs_attention';
@@ -489,15 +505,16 @@ export class Flow {
     await condition(() => this.decision !== undefined || (unless?.() ?? false));
     this.decisionCheck = undefined;
     // Set by the resolveStep handler while we waited (TypeScript cannot see that across the await).
-    const decision = this.decision as ResolveRequest | undefined;
+    const request = this.decision as ResolveRequest | undefined;
     this.decision = undefined;
     this.status.attention = null;
     this.baseState = 'running';
-    if (!decision) {
+    if (!request) {
       this.enterStep(step, 'running');
       return undefined;
     }
     this.decisionsTaken++;
+    const decision: Decision = { ...request, decisionId: `${workflowInfo().runId}/${this.decisionsTaken}` };
     step.resolvedBy = {
       actor: decision.actor,
       action: decision.action,
@@ -509,6 +526,7 @@ export class Flow {
       step: step.name,
       action: decision.action,
       note: decision.note,
+      decisionId: decision.decisionId,
     });
     return decision;
   }
@@ -760,6 +778,11 @@ export class Flow {
       // The parent has closed (cancelled, say); the child's own work goes on.
     }
   }
+}
+
+/** The attempt a decision asks for; none when the step's wait ended without one. */
+function retryFor(decision: Decision | undefined): Retry | undefined {
+  return decision && { decisionId: decision.decisionId, input: decision.input ?? {} };
 }
 
 /** What the Temporal Web UI shows under "Current details": the same truth as the flows list. */

@@ -1,2 +1,2 @@
-export type { FlowDefinition, StepOptions, WaitOptions, WaitOutcome } from './flow.js';
-export { describe, Flow } from './flow.js';
+export type { Decision, FlowDefinition, Retry, StepOptions, WaitOptions, WaitOutcome } from './flow.js';
+export { describe, Flow, resendDecision } from './flow.js';
