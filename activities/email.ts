@@ -31,6 +31,17 @@ export interface EmailDeps {
   from: string;
 }
 
+/** Whether the email with this key went out (the mail server accepted it). */
+export async function emailSent(db: Db, tenantId: string, idempotencyKey: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('emails')
+    .select('status')
+    .where('tenant_id', '=', tenantId)
+    .where('idempotency_key', '=', idempotencyKey)
+    .executeTakeFirst();
+  return row?.status === 'sent';
+}
+
 /**
  * Sends an email once per idempotency key. The row is claimed first and marked `sending` before the SMTP
  * conversation; a key already `sent` returns at once. SMTP has no idempotency: a worker that dies after the

@@ -11,7 +11,7 @@ import type { SupplierOrderState } from '../domain/supplierOrder.js';
 import { orderCsv, orderDocument } from '../integrations/suppliers/export.js';
 import { type RemoteOrder, reportedState } from '../integrations/suppliers/protocol.js';
 import { SupplierApiError, supplierApi } from '../integrations/suppliers/rest.js';
-import { type EmailDeps, sendEmail } from './email.js';
+import { type EmailDeps, emailSent, sendEmail } from './email.js';
 
 export interface SupplierOrderDeps extends EmailDeps {
   publicUrl: string;
@@ -200,8 +200,14 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
       return applyRemote(ref, remote, 'api');
     },
 
-    /** Emails the order to the supplier as a CSV of its lines and a readable document, once per order. */
+    /**
+     * Emails the order to the supplier as a CSV of its lines and a readable document, once per order. When the
+     * supplier says it never got an export that did go out, an operator's resend emails it once more: once per
+     * decision, under a key of that decision's own.
+     */
     async emailOrderExport(ref: OrderRef & { reason?: string; resendDecision?: string }): Promise<void> {
+      const exportKey = keyOf(ref, 'order-export');
+      const again = ref.resendDecision !== undefined && (await emailSent(db, ref.tenantId, exportKey));
       const supplier = await supplierOf(ref);
       const order = await orderOf(ref);
       const content = {
@@ -242,7 +248,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
       await sendEmail(deps, {
         tenantId: ref.tenantId,
         flowId: ref.flowId,
-        idempotencyKey: keyOf(ref, 'order-export'),
+        idempotencyKey: again ? `${exportKey}/again/${ref.resendDecision}` : exportKey,
         template: 'supplier.order-export',
         resendDecision: ref.resendDecision,
         to: supplier.order_email,
@@ -260,8 +266,10 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
       await appendOrderEvent(db, orderRef(ref), {
         type: 'exported',
         actor: SYSTEM,
-        payload: { to: supplier.order_email, reason: ref.reason },
-        occurrence: roundOccurrence(ref.round),
+        payload: { to: supplier.order_email, reason: ref.reason, again: again || undefined },
+        occurrence:
+          [roundOccurrence(ref.round), again && `again/${ref.resendDecision}`].filter(Boolean).join('/') ||
+          undefined,
       });
     },
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { createSupplierOrderRecords } from '../db/supplierOrders.js';
@@ -290,6 +291,43 @@ describe('supplierOrder with a rest supplier', () => {
     expect((await receiveAll(orderId)).status).toBe(201);
     await waitForFlow(flowId, (row) => row.state === 'completed');
     expect(smtp.messages.filter((m) => m.envelope.to.includes(supplier.orderEmail))).toHaveLength(1);
+  });
+
+  it('emails the export once more for each resend an operator decides, and never for a plain retry', async () => {
+    const supplier = await registerSupplier(undefined);
+    const { orderId, flowId } = await placeOrder(supplier.code);
+    const flowPath = `/v1/flows/${encodeURIComponent(flowId)}`;
+    const exports = () => smtp.messages.filter((m) => m.envelope.to.includes(supplier.orderEmail));
+    /** Until the flow asks for a confirmation after the n-th attempt to send the order. */
+    const confirmationAsked = async (attempts: number) => {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(100)) {
+        const { body } = await coordinator.get(flowPath);
+        const sendOrder = body.steps.find((step: { name: string }) => step.name === 'sendOrder');
+        if (body.attention?.reason === 'confirmation_needed' && sendOrder.attempts === attempts) return;
+      }
+      throw new Error(`the flow did not ask for a confirmation after attempt ${attempts}`);
+    };
+    const resolve = (decision: Record<string, unknown>) => coordinator.post(`${flowPath}/resolve`, decision);
+
+    await confirmationAsked(1);
+    expect(exports()).toHaveLength(1);
+
+    // The supplier says it never got it: the operator resends, and the export goes out once more.
+    expect((await resolve({ action: 'retry', input: { resend: true } })).status).toBe(200);
+    await confirmationAsked(2);
+    expect(exports()).toHaveLength(2);
+
+    // A plain retry sends nothing the supplier has had.
+    expect((await resolve({ action: 'retry' })).status).toBe(200);
+    await confirmationAsked(3);
+    expect(exports()).toHaveLength(2);
+
+    expect((await resolve({ action: 'fallback', note: 'Supplier confirmed by phone' })).status).toBe(200);
+    await waitForFlow(flowId, atStep('awaitAcceptance'));
+    expect(exports()).toHaveLength(2);
+    const exported = (await orderEvents(flowId)).filter((e) => e.type === 'supplier.order.exported');
+    expect(exported.map((e) => e.payload.again ?? false)).toEqual([false, true]);
+    expect((await order(orderId)).state).toBe('SENT');
   });
 
   it('ends in the same state when webhooks arrive twice and shuffled, never applying one twice or backwards', async () => {
