@@ -27,9 +27,20 @@ export interface Rig {
   /** Random numbers in [0, 1) for the drives (shuffles, late deliveries), from the seed. */
   random: () => number;
   startWorker(): Promise<ChildProcess>;
+  /**
+   * Registers what runs alongside a scenario (a disturbance, the operator on duty) to be stopped first when the
+   * rig stops: a scenario that fails midway must not leave workers restarting while the rig tears down.
+   */
+  alongside(stop: () => Promise<unknown>): void;
   log(line: string): void;
   stop(): Promise<void>;
 }
+
+/**
+ * How long the outside world waits for a flow to get somewhere (the signing link, the invoice): as long as the
+ * operator on duty may take, since under disturbance a flow may need several of its decisions on the way.
+ */
+const PATIENCE_MS = 1_200_000;
 
 export async function startRig(name: string, options: { temporalAddress?: string } = {}): Promise<Rig> {
   const [smtp, stripeMock]: [SmtpSink, StripeMock] = await Promise.all([startSmtpSink(), startStripeMock()]);
@@ -52,6 +63,7 @@ export async function startRig(name: string, options: { temporalAddress?: string
   });
   const tenant = await createTestTenant(api.deps.db);
   const workers: ChildProcess[] = [];
+  const alongside: (() => Promise<unknown>)[] = [];
   const seed = chaosSeed();
   const log = (line: string) => process.stdout.write(`[chaos ${name}] ${line}\n`);
   log(`seed ${seed} (replay its schedule with CHAOS_SEED=${seed})`);
@@ -68,8 +80,10 @@ export async function startRig(name: string, options: { temporalAddress?: string
       workers.push(worker);
       return worker;
     },
+    alongside: (stop) => alongside.push(stop),
     log,
     async stop() {
+      for (const stop of alongside.splice(0)) await stop();
       for (const worker of workers) await killProcess(worker);
       await api.stop();
       await Promise.all([smtp.stop(), stripeMock.stop()]);
@@ -142,7 +156,7 @@ export async function driveProposal(rig: Rig, proposalId: string, deliveries = 1
   expect([first.status, second.status].every((status) => status === 200 || status === 201)).toBe(true);
   const flowId: string = first.body.flowId;
 
-  const link = await signingLinkFor(rig.smtp, email, /ready to sign/, 300_000);
+  const link = await signingLinkFor(rig.smtp, email, /ready to sign/, PATIENCE_MS);
   const form = { decision: 'sign', signerName: 'Chaos Customer', agree: 'yes' };
   await Promise.all(
     Array.from({ length: deliveries }, async (_, i) => {
@@ -153,7 +167,10 @@ export async function driveProposal(rig: Rig, proposalId: string, deliveries = 1
   );
 
   await rig.smtp
-    .waitFor((m) => m.envelope.to.includes(email) && /^Invoice INV-/.test(m.parsed.subject ?? ''), 300_000)
+    .waitFor(
+      (m) => m.envelope.to.includes(email) && /^Invoice INV-/.test(m.parsed.subject ?? ''),
+      PATIENCE_MS,
+    )
     .catch(async (error) => {
       const row = await rig.api.deps.db
         .selectFrom('flows')
@@ -194,7 +211,7 @@ export async function driveProposal(rig: Rig, proposalId: string, deliveries = 1
   return flowId;
 }
 
-/** What the operator on duty decided, counted by kind. */
+/** The decisions the flows took from the operator on duty, by kind, from their audit trail. */
 export type OperatorDecisions = Record<'fallback' | 'resend' | 'retry', number>;
 
 /**
@@ -202,13 +219,27 @@ export type OperatorDecisions = Record<'fallback' | 'resend' | 'retry', number>;
  * mail server (here, the SMTP sink) by its Message-ID, as a person reads the server's log. A message the server
  * has taken in full and accepted is confirmed by hand; one it never took is sent again; one it holds but has
  * not yet accepted is looked at again later, as a person would wait for the log to say. Any other failing step
- * is retried. `done()` waits until the given flows have all completed and returns the decisions.
+ * is retried. Each flow is decided on its own, so one that is slow to answer (its worker was just killed)
+ * keeps no other waiting. `done()` waits until the given flows have all completed and returns the decisions.
  */
-export function startOperator(rig: Rig, timeoutMs = 1_200_000) {
+export function startOperator(rig: Rig, timeoutMs = PATIENCE_MS) {
   const client = apiClient(rig.api.url, rig.key);
-  const decisions: OperatorDecisions = { fallback: 0, resend: 0, retry: 0 };
+  const deciding = new Set<string>();
   let stopped = false;
-  const decide = async () => {
+  const decideOn = async (flowId: string, error: string) => {
+    const messageId = /Message-ID (<[^>]+>)/.exec(error)?.[1];
+    const copies = rig.smtp.messages.filter((m) => m.parsed.messageId === messageId);
+    if (messageId && copies.some((m) => !m.acknowledged)) return;
+    const [kind, decision] = !messageId
+      ? (['retry', { action: 'retry' }] as const)
+      : copies.length > 0
+        ? (['fallback', { action: 'fallback', note: `the mail server has ${messageId}` }] as const)
+        : (['resend', { action: 'retry', input: { resend: true } }] as const);
+    const res = await client.post(`${flowPath(flowId)}/resolve`, decision);
+    // 409: decided already (the row had not caught up); 503: not answered in time, and may still be taken.
+    if (res.status !== 409) rig.log(`${flowId}: ${kind} → ${res.status} (${error.slice(0, 160)})`);
+  };
+  const lookAround = async () => {
     const stuck = await rig.api.deps.db
       .selectFrom('flows')
       .select(['id', 'attention'])
@@ -216,29 +247,25 @@ export function startOperator(rig: Rig, timeoutMs = 1_200_000) {
       .where('flow_type', '=', 'proposalToPayment')
       .where('state', '=', 'needs_attention')
       .execute();
-    for (const row of stuck) {
-      const error = String(row.attention?.error ?? '');
-      const messageId = /Message-ID (<[^>]+>)/.exec(error)?.[1];
-      const copies = rig.smtp.messages.filter((m) => m.parsed.messageId === messageId);
-      if (messageId && copies.some((m) => !m.acknowledged)) continue;
-      const [kind, decision] = !messageId
-        ? (['retry', { action: 'retry' }] as const)
-        : copies.length > 0
-          ? (['fallback', { action: 'fallback', note: `the mail server has ${messageId}` }] as const)
-          : (['resend', { action: 'retry', input: { resend: true } }] as const);
-      const res = await client.post(`${flowPath(row.id)}/resolve`, decision);
-      if (res.status === 200) {
-        decisions[kind]++;
-        rig.log(`${row.id}: ${kind} (${error.slice(0, 160)})`);
-      }
+    for (const row of stuck.filter((row) => !deciding.has(row.id))) {
+      deciding.add(row.id);
+      void decideOn(row.id, String(row.attention?.error ?? ''))
+        .catch((error) => rig.log(`operator: ${row.id}: ${error} ${error?.cause ?? ''}`))
+        .finally(() => deciding.delete(row.id));
     }
   };
   const onDuty = (async () => {
     while (!stopped) {
-      await decide().catch((error) => rig.log(`operator: ${error} ${error?.cause ?? ''}`));
+      await lookAround().catch((error) => rig.log(`operator: ${error} ${error?.cause ?? ''}`));
       await sleep(500);
     }
   })();
+  const goOffDuty = async () => {
+    stopped = true;
+    await onDuty;
+    while (deciding.size > 0) await sleep(100);
+  };
+  rig.alongside(goOffDuty);
   return {
     async done(flowIds: string[]): Promise<OperatorDecisions> {
       const deadline = Date.now() + timeoutMs;
@@ -255,11 +282,25 @@ export function startOperator(rig: Rig, timeoutMs = 1_200_000) {
         }
         await sleep(500);
       }
-      stopped = true;
-      await onDuty;
-      return decisions;
+      await goOffDuty();
+      return decisionsTaken(rig);
     },
   };
+}
+
+async function decisionsTaken(rig: Rig): Promise<OperatorDecisions> {
+  const resolved = await rig.api.deps.db
+    .selectFrom('domain_events')
+    .select('payload')
+    .where('tenant_id', '=', rig.tenant.tenantId)
+    .where('type', '=', 'flow.attention.resolved')
+    .execute();
+  const decisions: OperatorDecisions = { fallback: 0, resend: 0, retry: 0 };
+  for (const { payload } of resolved) {
+    const input = payload.input as { resend?: boolean } | undefined;
+    decisions[payload.action === 'fallback' ? 'fallback' : input?.resend ? 'resend' : 'retry']++;
+  }
+  return decisions;
 }
 
 /**
@@ -365,7 +406,7 @@ export async function driveAll(
 
 /**
  * Runs `disturb` at random intervals, drawn from the rig's seed (the same seed, the same schedule), until
- * stopped; `stop` resolves with how many times it ran.
+ * stopped (by the scenario, or by the rig when the scenario failed); `stop` resolves with how many times it ran.
  */
 export function repeatedly(rig: Rig, minMs: number, maxMs: number, disturb: () => Promise<unknown>) {
   const random = seeded(rig.seed);
@@ -379,13 +420,13 @@ export function repeatedly(rig: Rig, minMs: number, maxMs: number, disturb: () =
       times++;
     }
   })();
-  return {
-    async stop(): Promise<number> {
-      running = false;
-      await loop;
-      return times;
-    },
+  const stop = async (): Promise<number> => {
+    running = false;
+    await loop;
+    return times;
   };
+  rig.alongside(stop);
+  return { stop };
 }
 
 function countBy<T>(items: T[], key: (item: T) => string): [string, number][] {

@@ -526,6 +526,7 @@ export class Flow {
       step: step.name,
       action: decision.action,
       note: decision.note,
+      input: decision.input,
       decisionId: decision.decisionId,
     });
     return decision;
