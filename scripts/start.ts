@@ -12,6 +12,7 @@ import { startEmbeddedPostgres } from './stack/postgres.js';
 import { type ManagedProcess, spawnManaged, waitUntil } from './stack/process.js';
 import { serviceCommand } from './stack/services.js';
 import { startStripeMock } from './stack/stripeMock.js';
+import { startStripeListener, stripeWebhookPlan } from './stack/stripeWebhooks.js';
 import { startTemporalDevServer } from './stack/temporal.js';
 
 /**
@@ -118,6 +119,7 @@ function banner(
   apiKey: string | undefined,
   temporalAddress: string,
   stripe: string,
+  stripeWebhooks: string,
 ): string {
   const api = cfg.api.publicUrl;
   const rows = [
@@ -129,6 +131,7 @@ function banner(
     ['Temporal', `${temporalAddress} (namespace ${cfg.temporal.namespace})`],
     ['Metrics', `${api}/metrics (API), http://${cfg.api.host}:${cfg.worker.metricsPort}/metrics (worker)`],
     ['Payments', stripe],
+    ['Stripe events', stripeWebhooks],
     ['Email', cfg.email.smtpUrl ? 'SMTP_URL' : `written to ${cfg.email.outboxDir}`],
     ['Data', `${cfg.dataDir} (logs in ${logsDir})`],
   ];
@@ -181,6 +184,31 @@ try {
     stripe = { secretKey: 'sk_test_flowdesklocal', apiUrl: mock.url, banner: `stripe-mock at ${mock.url}` };
   }
 
+  const webhookRoute = `http://${config.api.host}:${config.api.port}/webhooks/stripe`;
+  const plan = stripeWebhookPlan(config.stripe, webhookRoute);
+  let webhooks = { secret: config.stripe.webhookSecret ?? '', banner: 'signed with STRIPE_WEBHOOK_SECRET' };
+  if (plan.source === 'stripe-listen' && stripe.secretKey) {
+    say('  Stripe: stripe listen forwards the test account’s events');
+    const listenLog = path.join(logsDir, 'stripe-listen.log');
+    const listener = await startStripeListener({
+      cli: plan.cli,
+      apiKey: stripe.secretKey,
+      forwardTo: webhookRoute,
+      logFile: listenLog,
+    });
+    stoppers.push({ name: 'stripe listen', stop: () => listener.process.stop() });
+    webhooks = {
+      secret: listener.webhookSecret,
+      banner: `stripe listen → ${webhookRoute} (log in ${listenLog})`,
+    };
+  } else if (plan.source === 'development') {
+    webhooks = {
+      secret: await keptSecret(undefined, STRIPE_WEBHOOK_SECRET_FILE, 'whsec_'),
+      banner: `signed with the development secret in ${STRIPE_WEBHOOK_SECRET_FILE}`,
+    };
+    if (plan.advice) say(`  Stripe: ${plan.advice}`);
+  }
+
   say('  Migrating the database');
   const apiKey = await seedDemoTenant(databaseUrl);
 
@@ -193,11 +221,7 @@ try {
     SIGNING_SECRET: await keptSecret(config.signingSecret, SIGNING_SECRET_FILE),
     STRIPE_SECRET_KEY: stripe.secretKey,
     STRIPE_API_URL: stripe.apiUrl,
-    STRIPE_WEBHOOK_SECRET: await keptSecret(
-      config.stripe.webhookSecret,
-      STRIPE_WEBHOOK_SECRET_FILE,
-      'whsec_',
-    ),
+    STRIPE_WEBHOOK_SECRET: webhooks.secret,
   };
   say('  Starting the worker and the API');
   await Promise.all([startService('worker', env), startService('api', env)]);
@@ -208,7 +232,7 @@ try {
       timeoutMs: 60_000,
     },
   );
-  say(banner(config, temporalUi, apiKey, temporalAddress, stripe.banner));
+  say(banner(config, temporalUi, apiKey, temporalAddress, stripe.banner, webhooks.banner));
 } catch (error) {
   say(`Flowdesk could not start: ${error instanceof Error ? error.message : String(error)}`);
   await shutdown(1, 'start failed');

@@ -336,6 +336,15 @@ describe('contractSigning', () => {
       expect(res.headers.get('content-type')).toBe('application/problem+json');
       expect(res.body.detail).toContain('did not answer within 2 s');
       expect(performance.now() - asked).toBeLessThan(10_000);
+      // Deciding about a step, or reading the flow's status, needs a worker just the same (a chaos run saw 500).
+      const client = apiClient(api.url, coordinatorKey);
+      for (const answer of [
+        await client.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, { action: 'retry' }),
+        await client.get(`/v1/flows/${encodeURIComponent(flowId)}`),
+      ]) {
+        expect(answer.status).toBe(503);
+        expect(answer.body.detail).toContain('did not answer within 2 s');
+      }
     } finally {
       worker = await startTestWorker({ activities, taskQueue: worker.taskQueue });
     }

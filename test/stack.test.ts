@@ -73,7 +73,14 @@ describe('npm start', () => {
       EMBEDDED_POSTGRES_PORT: await freePort(),
       STRIPE_MOCK_PORT: await freePort(),
     };
-    const { DATABASE_URL: _db, TEMPORAL_ADDRESS: _temporal, ...inherited } = process.env;
+    const {
+      DATABASE_URL: _db,
+      TEMPORAL_ADDRESS: _temporal,
+      STRIPE_SECRET_KEY: _key,
+      STRIPE_WEBHOOK_SECRET: _secret,
+      STRIPE_API_URL: _stripeApi,
+      ...inherited
+    } = process.env;
     const env = {
       ...inherited,
       DATA_DIR: dataDir,
@@ -97,6 +104,9 @@ describe('npm start', () => {
     ]) {
       expect(banner).toContain(url);
     }
+    expect(banner).toContain(
+      `signed with the development secret in ${path.join(dataDir, 'stripe-webhook-secret')}`,
+    );
     const key = /Demo API key\s+(fdk_\S+)/.exec(banner)?.[1] ?? '';
     expect((await readFile(path.join(dataDir, 'demo-api-key'), 'utf8')).trim()).toBe(key);
     expect((await stat(path.join(dataDir, 'demo-api-key'))).mode & 0o777).toBe(0o600);
@@ -125,10 +135,27 @@ describe('npm start', () => {
     expect(await waitForExit(pids, 30_000)).toEqual([]);
     expect(await supervisorLog()).toMatch(/Stopping Flowdesk \(SIGTERM\)…\n.*Stopped\.\n$/);
 
-    const second = await startStack(env);
+    // Again with a Stripe test-mode key and the Stripe CLI (a stand-in: Stripe is out of reach here): stripe
+    // listen runs, the API takes its signing secret, and the event it forwards is accepted.
+    const second = await startStack({
+      ...env,
+      STRIPE_SECRET_KEY: 'sk_test_standin',
+      STRIPE_CLI: path.join(REPO, 'test/fixtures/stripeCliStandIn.mjs'),
+    });
     const secondPids = descendants(second.npm.pid as number);
     leftovers.push(...secondPids);
     expect(second.output()).toContain(key);
+    expect(second.output()).toContain(`stripe listen → ${apiUrl}/webhooks/stripe`);
+    const listenLog = path.join(dataDir, 'logs', 'stripe-listen.log');
+    for (const deadline = Date.now() + 30_000; ; await sleep(200)) {
+      const said = await readFile(listenLog, 'utf8').catch(() => '');
+      const answer = /<--\s+\[(\d+)\] POST/.exec(said)?.[1];
+      if (answer) {
+        expect(answer).toBe('200');
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`stripe listen forwarded nothing: ${said}`);
+    }
     expect((await apiClient(apiUrl, key).get('/v1/me')).status).toBe(200);
     const again = await Connection.connect({ address: `127.0.0.1:${ports.TEMPORAL_DEV_PORT}` });
     const description = await new Client({ connection: again }).workflow.getHandle(workflowId).describe();

@@ -17,7 +17,7 @@ import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
 import {
   actorOf,
-  decideOn,
+  askFlow,
   decisionProblem,
   decodeCursor,
   encodeCursor,
@@ -214,8 +214,11 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       const { flowId } = c.req.valid('param');
       const row = await ownedFlow(deps, c.get('principal').tenantId, flowId);
       if (!row) return notFound(c, flowId);
-      const handle = temporal.workflow.getHandle(flowId);
-      const [status, description] = await Promise.all([handle.query(flowStatusQuery), handle.describe()]);
+      const answer = await askFlow(deps, flowId, (handle) =>
+        Promise.all([handle.query(flowStatusQuery), handle.describe()]),
+      );
+      if (!('status' in answer)) return decisionProblem(c, answer);
+      const [status, description] = answer.status;
       const pending = description.raw.pendingActivities ?? [];
       return c.json(
         {
@@ -269,13 +272,13 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
         if (!(await ownedFlow(deps, principal.tenantId, flowId))) return notFound(c, flowId);
         const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
         const request = { actor: actorOf(principal), reason: body.reason };
-        const outcome = await decideOn(deps, flowId, (handle) =>
+        const outcome = await askFlow(deps, flowId, (handle) =>
           handle.executeUpdate(update, { args: [request] }),
         );
         if (!('status' in outcome)) return decisionProblem(c, outcome);
         // The child doing the current work (its reminders, its waits) pauses and resumes with its parent.
         const child = outcome.status.activeChild;
-        if (child) await decideOn(deps, child, (handle) => handle.executeUpdate(update, { args: [request] }));
+        if (child) await askFlow(deps, child, (handle) => handle.executeUpdate(update, { args: [request] }));
         return c.json(outcome.status, 200);
       },
     );
@@ -308,13 +311,14 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       if (!(await ownedFlow(deps, principal.tenantId, flowId))) return notFound(c, flowId);
       const request: ResolveRequest = { ...c.req.valid('json'), actor: actorOf(principal) };
       // When the step belongs to a child flow, the decision goes there; the answer is this flow's status.
-      const parent = temporal.workflow.getHandle(flowId);
-      const target = (await parent.query(flowStatusQuery)).attention?.flowId ?? flowId;
-      const outcome = await decideOn(deps, target, (handle) =>
-        handle.executeUpdate(resolveStep, { args: [request] }),
-      );
+      const outcome = await askFlow(deps, flowId, async (parent) => {
+        const target = (await parent.query(flowStatusQuery)).attention?.flowId ?? flowId;
+        if (target === flowId) return parent.executeUpdate(resolveStep, { args: [request] });
+        await temporal.workflow.getHandle(target).executeUpdate(resolveStep, { args: [request] });
+        return parent.query(flowStatusQuery);
+      });
       if (!('status' in outcome)) return decisionProblem(c, outcome);
-      return c.json(target === flowId ? outcome.status : await parent.query(flowStatusQuery), 200);
+      return c.json(outcome.status, 200);
     },
   );
 

@@ -74,28 +74,29 @@ function updateRejection(error: unknown): string | undefined {
   return undefined;
 }
 
-export type DecisionOutcome =
-  | { status: FlowStatus }
+export type DecisionOutcome<T = FlowStatus> =
+  | { status: T }
   | { refused: string }
   /** No worker answered in time: the decision may still be taken once one runs. */
   | { unanswered: string };
 
 /**
- * Sends a staff decision (an Update) to a flow and waits, at most DECISION_WAIT_SECONDS, for the flow to act on it.
- * The flow's refusal comes back as the reason for a 409; silence (no worker running, one just killed) is said
- * as such instead of keeping the person waiting indefinitely.
+ * Asks a running flow something (a staff decision, an Update; its status, a query), which only a worker can
+ * answer, and waits at most DECISION_WAIT_SECONDS. The flow's refusal comes back as the reason for a 409;
+ * silence (no worker running, one just killed) is said as such instead of keeping the person waiting, or
+ * answering 500 when Temporal gives up first.
  */
-export async function decideOn(
+export async function askFlow<T = FlowStatus>(
   deps: Pick<ApiDeps, 'temporal' | 'config'>,
   flowId: string,
-  send: (handle: WorkflowHandle) => Promise<FlowStatus>,
-): Promise<DecisionOutcome> {
+  ask: (handle: WorkflowHandle) => Promise<T>,
+): Promise<DecisionOutcome<T>> {
   const waitMs = deps.config.api.decisionWaitMs;
   const patience = AbortSignal.timeout(waitMs);
   try {
     return {
       status: await deps.temporal.withAbortSignal(patience, () =>
-        send(deps.temporal.workflow.getHandle(flowId)),
+        ask(deps.temporal.workflow.getHandle(flowId)),
       ),
     };
   } catch (error) {
@@ -112,7 +113,7 @@ export async function decideOn(
 }
 
 /** The answer to a decision the flow did not take: 409 with its reason, or 503 when it did not answer. */
-export function decisionProblem(c: Context, outcome: Exclude<DecisionOutcome, { status: FlowStatus }>) {
+export function decisionProblem(c: Context, outcome: Exclude<DecisionOutcome<unknown>, { status: unknown }>) {
   return 'refused' in outcome
     ? problemJson(c, 409, {
         type: problemType('conflict'),

@@ -33,7 +33,7 @@ import { FlowStarted, flowStarted, startFlow } from '../startFlow.js';
 import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
 import {
   actorOf,
-  decideOn,
+  askFlow,
   decisionProblem,
   decodeCursor,
   encodeCursor,
@@ -512,7 +512,7 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
         note: body.note,
         input: { supplier: supplierProfile(next) },
       };
-      const outcome = await decideOn(deps, row.flow_id, (handle) =>
+      const outcome = await askFlow(deps, row.flow_id, (handle) =>
         handle.executeUpdate(resolveStep, { args: [request] }),
       );
       if (!('status' in outcome)) return decisionProblem(c, outcome);

@@ -10,16 +10,16 @@ import { testConfig } from './config.js';
 
 export type TestApi = RunningApi;
 
-/** The real API served over HTTP on a free port, wired to the run's database and Temporal server. */
+/** The real API served over HTTP (on a free port unless given one), wired to the run's database and Temporal. */
 export function startTestApi(
-  options: { env?: Record<string, string>; checks?: Record<string, Check> } = {},
+  options: { env?: Record<string, string>; checks?: Record<string, Check>; port?: number } = {},
 ): Promise<TestApi> {
   const config = testConfig({ HOST: '127.0.0.1', DATABASE_POOL_SIZE: '5', ...options.env });
   return startApi(config, {
     logger: createLogger(config, 'api-test'),
     version: 'test',
     checks: options.checks,
-    port: 0,
+    port: options.port ?? 0,
   });
 }
 
