@@ -338,7 +338,9 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
      * email; with `byEmail` (the API kept failing) the email goes in any case. Says which, for the audit trail.
      * An order never sent needs no word, and goods already shipped are not cancelled here: that is a return.
      */
-    async withdrawOrder(ref: OrderRef & { reason?: string; byEmail?: boolean }): Promise<Withdrawal> {
+    async withdrawOrder(
+      ref: OrderRef & { reason?: string; byEmail?: boolean; resendDecision?: string },
+    ): Promise<Withdrawal> {
       const order = await orderOf(ref);
       const reason = ref.reason ?? (await cancellationReason(ref));
       if (
@@ -366,6 +368,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
         flowId: ref.flowId,
         idempotencyKey: keyOf(ref, 'order-cancellation'),
         template: 'supplier.order-cancellation',
+        resendDecision: ref.resendDecision,
         to: supplier.order_email,
         subject: `Cancellation of purchase order ${ref.orderId}`,
         text: [

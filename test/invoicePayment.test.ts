@@ -494,7 +494,7 @@ describe('invoicePayment', () => {
       expect(stuck.attention).toMatchObject({
         step: 'awaitPayment',
         reason: 'step_failed',
-        options: ['retry'],
+        options: ['retry', 'fallback'],
       });
     } finally {
       smtp.accept();

@@ -576,6 +576,45 @@ describe('supplierOrder with a manual supplier', () => {
     const cancelled = (await orderEvents(flowId)).filter((e) => e.type === 'supplier.order.cancelled');
     expect(cancelled.map((e) => e.payload.via)).toEqual(['email']);
   });
+
+  it('holds a cancellation whose email was interrupted for a person, instead of failing it, and resends it once', async () => {
+    const { supplier, orderId, flowId } = await sentByHand();
+    // A worker died inside the cancellation email: the row says `sending`, the supplier may have it or not.
+    await api.deps.db
+      .insertInto('emails')
+      .values({
+        tenant_id: tenant.tenantId,
+        idempotency_key: `${flowId}/order-cancellation`,
+        to_address: supplier.orderEmail,
+        subject: `Cancellation of purchase order ${orderId}`,
+        template: 'supplier.order-cancellation',
+        status: 'sending',
+        attempts: 1,
+      })
+      .execute();
+    const cancellations = () =>
+      smtp.messages.filter(
+        (m) => m.envelope.to.includes(supplier.orderEmail) && /Cancellation/.test(m.parsed.subject ?? ''),
+      );
+
+    expect(
+      (await coordinator.post(`/v1/supplier-orders/${orderId}/cancel`, { reason: 'site closed' })).status,
+    ).toBe(202);
+    const held = await waitForFlow(flowId, (row) => row.state === 'needs_attention');
+    expect(held.attention).toMatchObject({ reason: 'step_failed', options: ['retry', 'fallback'] });
+    expect(String((held.attention as { error: string }).error)).toMatch(/interrupted.*Message-ID/);
+    expect(cancellations()).toHaveLength(0);
+
+    const resent = await coordinator.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, {
+      action: 'retry',
+      input: { resend: true },
+    });
+    expect(resent.status, resent.text).toBe(200);
+    await waitForFlow(flowId, (row) => row.state === 'cancelled');
+    expect(cancellations()).toHaveLength(1);
+    const cancelled = (await orderEvents(flowId)).filter((e) => e.type === 'supplier.order.cancelled');
+    expect(cancelled.map((e) => e.payload.via)).toEqual(['email']);
+  });
 });
 
 describe('supplierOrder as a child flow', () => {

@@ -67,9 +67,12 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
     }
   });
 
-  /** Work done while the payment is awaited; when it keeps failing, an operator retries it. */
-  const whilePaying = <T>(run: (retry?: Retry) => Promise<T>) =>
-    paymentLinksWithinStep ? flow.within('awaitPayment', run) : run();
+  /**
+   * Work done while the payment is awaited; when it keeps failing, an operator retries it, or, with `manual`,
+   * says it is done (a balance request the customer did get).
+   */
+  const whilePaying = <T>(run: (retry?: Retry) => Promise<T>, manual?: () => T) =>
+    paymentLinksWithinStep ? flow.within('awaitPayment', run, { manual }) : run();
 
   return flow.run(async () => {
     const issued = await flow.step('issueInvoice', () =>
@@ -108,13 +111,15 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
         const paidSoFar = paid();
         link = await whilePaying(() => invoices.createCheckoutSession({ ...ref, attempt, amount: open() }));
         checkout = link;
-        await whilePaying((retry) =>
-          invoices.sendBalanceRequest({
-            ...ref,
-            attempt,
-            paid: paidSoFar,
-            resendDecision: resendDecision(retry),
-          }),
+        await whilePaying(
+          (retry) =>
+            invoices.sendBalanceRequest({
+              ...ref,
+              attempt,
+              paid: paidSoFar,
+              resendDecision: resendDecision(retry),
+            }),
+          () => undefined,
         );
       }
       const { amount: charged, sessionId } = link;

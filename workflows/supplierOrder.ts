@@ -81,12 +81,26 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
       expectedShipAt: expectedShipAt === undefined ? undefined : new Date(expectedShipAt).toISOString(),
     });
 
-  /** Tells the supplier the order is withdrawn; when its API keeps failing, by email rather than not at all. */
+  /**
+   * Tells the supplier the order is withdrawn; when its API keeps failing, by email rather than not at all. An
+   * email that may or may not have gone out (a worker died sending it) waits for a person: resend it, or confirm
+   * the supplier has it. The withdrawal is never lost, and never fails the flow.
+   */
   async function withdraw(reason?: string): Promise<Withdrawal> {
     try {
       return await suppliers.withdrawOrder({ ...ref(), reason });
     } catch {
-      return records.withdrawOrder({ ...ref(), reason, byEmail: true });
+      return flow.within(
+        flow.statusSnapshot.currentStep ?? 'sendOrder',
+        (retry) =>
+          records.withdrawOrder({ ...ref(), reason, byEmail: true, resendDecision: resendDecision(retry) }),
+        {
+          manual: (decision) => ({
+            via: 'email',
+            reason: reason ?? decision.note ?? 'cancelled in Flowdesk',
+          }),
+        },
+      );
     }
   }
 

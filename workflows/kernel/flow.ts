@@ -348,20 +348,27 @@ export class Flow {
   /**
    * Runs work that belongs to a step already under way (a new payment link while the payment is awaited) and
    * leaves the step as it is. When the work still fails after its retries, the step needs attention until an
-   * operator retries it (optionally with corrected input): a failure here never fails the flow.
+   * operator retries it (optionally with corrected input) or, with `manual`, says it is done (`fallback`, an
+   * email that did arrive): a failure here never fails the flow.
    */
-  async within<T>(name: string, run: (retry?: Retry) => Promise<T>): Promise<T> {
+  async within<T>(
+    name: string,
+    run: (retry?: Retry) => Promise<T>,
+    options: Pick<StepOptions<T>, 'manual'> = {},
+  ): Promise<T> {
     let retry: Retry | undefined;
     for (;;) {
       try {
         return await run(retry);
       } catch (error) {
         if (isCancellation(error)) throw error;
+        const manual = options.manual;
         const decision = await this.needsAttention(this.stepNamed(name), {
           reason: 'step_failed',
           error: describe(error),
-          options: ['retry'],
+          options: manual ? ['retry', 'fallback'] : ['retry'],
         });
+        if (manual && decision?.action === 'fallback') return manual(decision);
         retry = retryFor(decision);
       }
     }
@@ -704,7 +711,8 @@ export class Flow {
     // Answer once the flow has acted on the decision (retried, extended, completed the step by hand), so the
     // caller sees the status that follows from it.
     const ticket = this.decisionsTaken + 1;
-    await condition(() => this.decisionsSettled >= ticket);
+    // Not cancellable: a cancelled flow may still need a decision while it compensates (an interrupted email).
+    await CancellationScope.nonCancellable(() => condition(() => this.decisionsSettled >= ticket));
     return this.status;
   }
 
