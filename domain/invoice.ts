@@ -1,7 +1,7 @@
 import { defineSignal } from '@temporalio/workflow';
-import { z } from 'zod';
-import { DurationText, RetrySettings } from './durations.js';
-import { BusinessId, Currency, Customer, ProposalLine } from './proposal.js';
+
+/** Invoice payment as the workflow and its callers know it: steps, id, signals. Schemas: `invoice.schema.ts`. */
+export type { InvoicePaymentInput, PaymentSettings } from './invoice.schema.js';
 
 export const INVOICE_PAYMENT_STEPS = [
   'issueInvoice',
@@ -19,26 +19,6 @@ export function invoiceFlowId(tenantSlug: string, invoiceKey: string): string {
 export function documentNumber(series: 'INV' | 'CN', year: number, sequence: number): string {
   return `${series}-${year}-${String(sequence).padStart(6, '0')}`;
 }
-
-export const PaymentSettings = z.object({
-  dueIn: DurationText.prefault('14 days'),
-  /** Dunning reminders, counted from the due date; after the last one the flow needs attention. */
-  dunning: z.array(DurationText).max(10).prefault(['3 days', '10 days', '20 days']),
-});
-export type PaymentSettings = z.infer<typeof PaymentSettings>;
-
-export const InvoicePaymentInput = z.object({
-  tenantId: z.uuid(),
-  tenantSlug: z.string(),
-  invoiceKey: BusinessId,
-  title: z.string().min(1).max(200),
-  customer: Customer,
-  currency: Currency,
-  lines: z.array(ProposalLine).min(1).max(200),
-  payment: PaymentSettings.prefault({}),
-  retry: RetrySettings.prefault({}),
-});
-export type InvoicePaymentInput = z.infer<typeof InvoicePaymentInput>;
 
 /** A payment already recorded in the database (Stripe webhook or finance); the flow only counts it. */
 export interface PaymentReceived {

@@ -1,8 +1,8 @@
-import { z } from 'zod';
-import { type SignedContract, SigningSettings } from './contract.js';
-import { DurationText, RetrySettings } from './durations.js';
-import { type PaidInvoice, PaymentSettings } from './invoice.js';
-import { Proposal } from './proposal.js';
+import type { SignedContract } from './contract.js';
+import type { PaidInvoice } from './invoice.js';
+
+/** Proposal to payment as the workflow and its callers know it. Schemas: `proposalToPayment.schema.ts`. */
+export type { ProposalToPaymentInput } from './proposalToPayment.schema.js';
 
 /** The six steps the business names, shown as "step n of 6". */
 export const PROPOSAL_TO_PAYMENT_STEPS = [
@@ -20,30 +20,6 @@ export const BILLING_CYCLE_STEPS = ['nextBillingDate', 'invoiceIssued', 'payment
 export function proposalFlowId(tenantSlug: string, proposalId: string): string {
   return `proposal:${tenantSlug}:${proposalId}`;
 }
-
-export const RecurringBilling = z.object({
-  every: DurationText,
-  /** How many invoices in all, the first included. */
-  cycles: z.number().int().min(2).max(120),
-});
-
-/** What staff send to start a proposal-to-payment flow. */
-export const StartProposalToPayment = z.object({
-  proposal: Proposal,
-  signing: SigningSettings.prefault({}),
-  payment: PaymentSettings.prefault({}),
-  retry: RetrySettings.prefault({}),
-  recurring: RecurringBilling.optional(),
-});
-
-export const ProposalToPaymentInput = StartProposalToPayment.extend({
-  tenantId: z.uuid(),
-  tenantSlug: z.string(),
-});
-export type ProposalToPaymentInput = z.infer<typeof ProposalToPaymentInput> & {
-  /** Set by the flow itself when a billing cycle continues as new. */
-  billing?: { cycle: number; contract: SignedContract; continues: { sequence: number; startedAt: string } };
-};
 
 export interface ProposalToPaymentResult {
   proposalId: string;

@@ -1,8 +1,14 @@
 import { defineSignal } from '@temporalio/workflow';
-import { z } from 'zod';
-import { RetrySettings } from './durations.js';
-import { BusinessId } from './proposal.js';
-import { SupplierCode, SupplierProfile } from './supplier.js';
+import type { SupplierProfile } from './supplier.js';
+import type { ReorderInput } from './supplierOrder.schema.js';
+
+/** Supplier orders as the workflow and its callers know them: states, steps, id, signals. Schemas: `*.schema.ts`. */
+export type {
+  StartSupplierOrder,
+  SupplierOrderInput,
+  SupplierOrderLine,
+  SupplierReportedState,
+} from './supplierOrder.schema.js';
 
 /** The order's life cycle. A state may be skipped; an order never moves back. */
 export const SUPPLIER_ORDER_STATES = [
@@ -13,12 +19,7 @@ export const SUPPLIER_ORDER_STATES = [
   'SHIPPED',
   'RECEIVED',
 ] as const;
-export const SupplierOrderState = z.enum([...SUPPLIER_ORDER_STATES, 'CANCELLED']);
-export type SupplierOrderState = z.infer<typeof SupplierOrderState>;
-
-/** What a supplier can tell us about an order; RECEIVED is the warehouse's to say. */
-export const SupplierReportedState = z.enum(['ACCEPTED', 'IN_PRODUCTION', 'SHIPPED']);
-export type SupplierReportedState = z.infer<typeof SupplierReportedState>;
+export type SupplierOrderState = (typeof SUPPLIER_ORDER_STATES)[number] | 'CANCELLED';
 
 /** Whether `to` moves the order forward from `from`; a cancelled or received order moves no more. */
 export function isAdvance(from: SupplierOrderState, to: SupplierOrderState): boolean {
@@ -41,36 +42,6 @@ export const SUPPLIER_ORDER_STEPS = [
 export function supplierOrderFlowId(tenantSlug: string, orderId: string): string {
   return `supplier-order:${tenantSlug}:${orderId}`;
 }
-
-export const SupplierOrderLine = z.object({
-  sku: z.string().trim().min(1).max(64),
-  description: z.string().trim().min(1).max(500),
-  quantity: z.number().int().positive().max(1_000_000),
-});
-export type SupplierOrderLine = z.infer<typeof SupplierOrderLine>;
-
-/** What staff send to order from a supplier. */
-export const StartSupplierOrder = z.object({
-  orderId: BusinessId,
-  supplier: SupplierCode,
-  lines: z
-    .array(SupplierOrderLine)
-    .min(1)
-    .max(500)
-    .refine((lines) => new Set(lines.map((line) => line.sku)).size === lines.length, {
-      error: 'each sku appears once',
-    }),
-  deliverTo: z.string().trim().min(1).max(500).optional(),
-  retry: RetrySettings.prefault({}),
-});
-export type StartSupplierOrder = z.infer<typeof StartSupplierOrder>;
-
-export const SupplierOrderInput = StartSupplierOrder.omit({ supplier: true }).extend({
-  tenantId: z.uuid(),
-  tenantSlug: z.string(),
-  supplier: SupplierProfile,
-});
-export type SupplierOrderInput = z.infer<typeof SupplierOrderInput>;
 
 /** The order's state as recorded in the database after a webhook, a poll or a warehouse receipt. */
 export interface SupplierStatusReport {
@@ -102,5 +73,11 @@ export interface SupplierOrderOutcome {
   rounds: number;
 }
 
-/** An operator's re-order decision carries the next supplier, as the API looked it up. */
-export const ReorderInput = z.object({ supplier: SupplierProfile });
+/**
+ * The next supplier a re-order decision names (the reorder route puts the supplier's profile there, from the
+ * database), or undefined when the decision names none.
+ */
+export function reorderTarget(input: Record<string, unknown> | undefined): SupplierProfile | undefined {
+  const supplier = (input as Partial<ReorderInput> | undefined)?.supplier;
+  return typeof supplier?.supplierId === 'string' && typeof supplier.code === 'string' ? supplier : undefined;
+}

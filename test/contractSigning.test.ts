@@ -352,6 +352,47 @@ describe('contractSigning', () => {
     await waitForFlow(flowId, (r) => r.state === 'cancelled');
   });
 
+  it('answers 503, not 500, when Temporal cannot run the flow’s code (its workflow task keeps failing)', async () => {
+    const flowId = `contract:${tenant.slug}:C-broken-${Date.now()}`;
+    // A workflow type no worker knows: each of its workflow tasks fails, as a bug in workflow code would.
+    await worker.client.workflow.start('notAWorkflowOfThisWorker', {
+      taskQueue: worker.taskQueue,
+      workflowId: flowId,
+    });
+    await api.deps.db
+      .insertInto('flows')
+      .values({
+        id: flowId,
+        tenant_id: tenant.tenantId,
+        flow_type: 'contractSigning',
+        business_key: flowId,
+        run_id: null,
+        state: 'needs_attention',
+        current_step: 'sendSigningLink',
+        progress_done: 2,
+        progress_total: 4,
+        waiting_for: null,
+        attention: JSON.stringify(null),
+        title: null,
+        version: 1,
+        started_at: new Date(),
+        updated_at: new Date(),
+      })
+      .execute();
+    const client = apiClient(api.url, coordinatorKey);
+    for (;;) {
+      const answer = await client.get(`/v1/flows/${encodeURIComponent(flowId)}`);
+      expect(answer.status).toBe(503);
+      if (/failed state/.test(answer.body.detail)) break;
+      // Until the first task has failed, the flow simply does not answer in time.
+      expect(answer.body.detail).toContain('did not answer within 2 s');
+    }
+    const decided = await client.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, { action: 'retry' });
+    expect(decided.status).toBe(503);
+    expect(decided.body.detail).toContain('Workflow Task in failed state');
+    await worker.client.workflow.getHandle(flowId).terminate('test over');
+  });
+
   it('a failing SMTP server makes the step need attention with the error; retry after it is back completes it', async () => {
     smtp.reject();
     const input = contractInput();

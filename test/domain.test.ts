@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StartProposalToPayment } from '../domain/proposalToPayment.js';
+import { StartProposalToPayment } from '../domain/proposalToPayment.schema.js';
 
 describe('flow settings', () => {
   it('fill every default a start request leaves out, down to the retry policy', () => {

@@ -409,8 +409,11 @@ describe('supplierOrder with a rest supplier', () => {
     const bare = await coordinator.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, {
       action: 'reorder',
     });
-    expect(bare.status).toBe(409);
-    expect(bare.body.detail).toContain('reorder needs the next supplier');
+    // The next supplier comes from Flowdesk's records, never from a request body: only the reorder route decides.
+    expect(bare.status).toBe(400);
+    expect(bare.body.errors).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('/v1/supplier-orders/{orderId}/reorder') }),
+    ]);
     const same = await coordinator.post(`/v1/supplier-orders/${orderId}/reorder`, {
       supplier: first.code,
       note: 'try again',

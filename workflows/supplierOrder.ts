@@ -13,7 +13,7 @@ import type { SupplierProfile } from '../domain/supplier.js';
 import {
   hasReached,
   isAdvance,
-  ReorderInput,
+  reorderTarget,
   SUPPLIER_ORDER_STEPS,
   type SupplierOrderInput,
   type SupplierOrderNews,
@@ -195,11 +195,9 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
       },
       checkDecision: (decision) => {
         if (decision.action !== 'reorder') return undefined;
-        const next = ReorderInput.safeParse(decision.input);
-        if (!next.success)
-          return 'reorder needs the next supplier: POST /v1/supplier-orders/{orderId}/reorder';
-        if (next.data.supplier.supplierId === supplier.supplierId)
-          return `the order is with ${supplier.code} already`;
+        const next = reorderTarget(decision.input);
+        if (!next) return 'reorder needs the next supplier: POST /v1/supplier-orders/{orderId}/reorder';
+        if (next.supplierId === supplier.supplierId) return `the order is with ${supplier.code} already`;
         return undefined;
       },
     });
@@ -208,7 +206,8 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
 
   /** Withdraws the order from this supplier and places it with the next one, from the start. */
   async function reorder(decision: Decision): Promise<void> {
-    const next = ReorderInput.parse(decision.input).supplier;
+    const next = reorderTarget(decision.input);
+    if (!next) throw new Error('a reorder decision without the next supplier passed its check');
     const withdrawal = await withdraw(`re-ordered from ${next.name}`);
     round = await records.reorderFrom({
       ...ref(),

@@ -2,16 +2,14 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { sql } from 'kysely';
 import {
-  FlowState,
-  FlowStatus,
   flowStatusQuery,
   pauseFlow,
-  Resolution,
   type ResolveRequest,
   resolveStep,
   resumeFlow,
   TERMINAL_STATES,
 } from '../../domain/flow.js';
+import { FlowState, FlowStatus, Resolution } from '../../domain/flow.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
@@ -94,6 +92,14 @@ const ResolveBody = z
   .superRefine((body, ctx) => {
     if ((body.action === 'skip' || body.action === 'fallback') && !body.note?.trim()) {
       ctx.addIssue({ code: 'custom', path: ['note'], message: `${body.action} needs a note saying why` });
+    }
+    // The next supplier comes from Flowdesk's own records, never from the request: that route looks it up.
+    if (body.action === 'reorder') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['action'],
+        message: 'reorder a supplier order with POST /v1/supplier-orders/{orderId}/reorder',
+      });
     }
   })
   .openapi('ResolveStep');

@@ -3,8 +3,8 @@ import {
   PROPOSAL_TO_PAYMENT_STEPS,
   type ProposalToPaymentInput,
   proposalFlowId,
-  StartProposalToPayment,
 } from '../../domain/proposalToPayment.js';
+import { StartProposalToPayment } from '../../domain/proposalToPayment.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent } from '../problem.js';

@@ -1,4 +1,10 @@
-import { type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  ServiceError,
+  type WorkflowHandle,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/workflow';
 import type { Context } from 'hono';
 import { appendEvent } from '../../db/events.js';
@@ -106,6 +112,13 @@ export async function askFlow<T = FlowStatus>(
     if (patience.aborted) {
       return {
         unanswered: `the flow did not answer within ${waitMs / 1000} s (is a worker running?); the decision may still be taken: look at the flow before deciding again`,
+      };
+    }
+    // Temporal could not reach the flow's code: its last workflow task failed or timed out (a worker died in
+    // it, say) and no worker has run it since, or the call timed out on the server's side.
+    if (error instanceof ServiceError || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      return {
+        unanswered: `the flow cannot answer now (${error.cause instanceof Error ? error.cause.message : error.message}); the decision may still be taken: look at the flow before deciding again`,
       };
     }
     throw error;

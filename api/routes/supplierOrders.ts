@@ -10,16 +10,16 @@ import {
   recordReceipt,
   type TransitionResult,
 } from '../../db/supplierOrders.js';
-import { FlowStatus, type ResolveRequest, resolveStep } from '../../domain/flow.js';
+import { type ResolveRequest, resolveStep } from '../../domain/flow.js';
+import { FlowStatus } from '../../domain/flow.schema.js';
 import { SupplierCode, type SupplierProfile } from '../../domain/supplier.js';
 import {
-  StartSupplierOrder,
   SUPPLIER_ORDER_STEPS,
   type SupplierOrderInput,
-  SupplierOrderState,
   supplierOrderFlowId,
   supplierStatus,
 } from '../../domain/supplierOrder.js';
+import { StartSupplierOrder, SupplierOrderState } from '../../domain/supplierOrder.schema.js';
 import {
   checkWebhookSignature,
   reportedState,

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { DurationText, RetrySettings } from './durations.js';
+import { BusinessId, Proposal } from './proposal.js';
+
+export const SigningSettings = z.object({
+  /** After this, the flow needs attention: an operator extends, resends or cancels. */
+  deadline: DurationText.prefault('14 days'),
+  remindEvery: DurationText.prefault('3 days'),
+});
+export type SigningSettings = z.infer<typeof SigningSettings>;
+
+export const ContractSigningInput = z.object({
+  tenantId: z.uuid(),
+  tenantSlug: z.string(),
+  contractId: BusinessId,
+  proposal: Proposal,
+  signing: SigningSettings.prefault({}),
+  retry: RetrySettings.prefault({}),
+});
+export type ContractSigningInput = z.infer<typeof ContractSigningInput>;
