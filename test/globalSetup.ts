@@ -12,6 +12,7 @@ import {
   withDatabase,
 } from '../scripts/stack/postgres.js';
 import { startTemporalDevServer } from '../scripts/stack/temporal.js';
+import { ensureTool, STRIPE_MOCK } from '../scripts/tools.js';
 import { freePort } from './helpers/ports.js';
 
 declare module 'vitest' {
@@ -30,6 +31,9 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const cleanups: Array<() => Promise<void>> = [];
   try {
+    // Found, or built once here with `go install` on a fresh machine: not inside a test file's setup, where two
+    // files would build it at once under a hook's time limit.
+    ensureTool(STRIPE_MOCK);
     const logDir = await mkdtemp(path.join(tmpdir(), 'flowdesk-test-logs-'));
     const temporal = await startTemporalDevServer({
       port: await freePort(),
