@@ -267,9 +267,10 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
         type: 'exported',
         actor: SYSTEM,
         payload: { to: supplier.order_email, reason: ref.reason, again: again || undefined },
-        occurrence:
-          [roundOccurrence(ref.round), again && `again/${ref.resendDecision}`].filter(Boolean).join('/') ||
-          undefined,
+        // Each copy sent again is an event of its own, named by the decision that sent it.
+        occurrence: again
+          ? `${roundOccurrence(ref.round) ?? 'r1'}/again/${ref.resendDecision}`
+          : roundOccurrence(ref.round),
       });
     },
 

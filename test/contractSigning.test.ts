@@ -9,6 +9,7 @@ import { contractSigning } from '../workflows/contractSigning.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { testConfig } from './helpers/config.js';
 import {
+  flowRow as publishedFlowRow,
   signingLinkFor as signingLink,
   submitSigningForm as submitForm,
   waitForFlowRow,
@@ -361,23 +362,15 @@ describe('contractSigning', () => {
     });
     await api.deps.db
       .insertInto('flows')
-      .values({
-        id: flowId,
-        tenant_id: tenant.tenantId,
-        flow_type: 'contractSigning',
-        business_key: flowId,
-        run_id: null,
-        state: 'needs_attention',
-        current_step: 'sendSigningLink',
-        progress_done: 2,
-        progress_total: 4,
-        waiting_for: null,
-        attention: JSON.stringify(null),
-        title: null,
-        version: 1,
-        started_at: new Date(),
-        updated_at: new Date(),
-      })
+      .values(
+        publishedFlowRow({
+          id: flowId,
+          tenant_id: tenant.tenantId,
+          flow_type: 'contractSigning',
+          state: 'needs_attention',
+          current_step: 'sendSigningLink',
+        }),
+      )
       .execute();
     const client = apiClient(api.url, coordinatorKey);
     for (;;) {

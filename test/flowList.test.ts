@@ -7,6 +7,7 @@ import {
   type TestApi,
   type TestTenant,
 } from './helpers/api.js';
+import { flowRow } from './helpers/flows.js';
 
 type FlowPage = { flows: { businessKey: string }[]; nextCursor: string | null };
 
@@ -23,24 +24,18 @@ beforeAll(async () => {
   await api.deps.db
     .insertInto('flows')
     .values(
-      Array.from({ length: 25 }, (_, i) => ({
-        id: `${i % 2 ? 'invoice' : 'proposal'}:${tenant.slug}:K-${String(i).padStart(2, '0')}`,
-        tenant_id: tenant.tenantId,
-        flow_type: i % 2 ? 'invoicePayment' : 'proposalToPayment',
-        business_key: `K-${String(i).padStart(2, '0')}`,
-        run_id: null,
-        state: i % 5 === 0 ? 'needs_attention' : 'waiting',
-        current_step: i % 5 === 0 ? 'sendInvoice' : 'awaitPayment',
-        progress_done: 2,
-        progress_total: 4,
-        waiting_for: null,
-        attention: JSON.stringify(null),
-        title: null,
-        version: 1,
-        started_at: new Date(base + i * 60_000),
-        updated_at: new Date(base + i * 60_000),
-        ended_at: null,
-      })),
+      Array.from({ length: 25 }, (_, i) =>
+        flowRow({
+          id: `${i % 2 ? 'invoice' : 'proposal'}:${tenant.slug}:K-${String(i).padStart(2, '0')}`,
+          tenant_id: tenant.tenantId,
+          flow_type: i % 2 ? 'invoicePayment' : 'proposalToPayment',
+          business_key: `K-${String(i).padStart(2, '0')}`,
+          state: i % 5 === 0 ? 'needs_attention' : 'waiting',
+          current_step: i % 5 === 0 ? 'sendInvoice' : 'awaitPayment',
+          started_at: new Date(base + i * 60_000),
+          updated_at: new Date(base + i * 60_000),
+        }),
+      ),
     )
     .execute();
 });

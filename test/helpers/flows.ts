@@ -1,7 +1,36 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Insertable } from 'kysely';
 import Stripe from 'stripe';
 import type { Db } from '../../db/client.js';
+import type { Database } from '../../db/schema.js';
 import type { SmtpSink } from './smtp.js';
+
+/**
+ * A flows row as the kernel would have published it, for tests of what reads the table: a flow of `flowType`,
+ * waiting at step 3 of 4, with `fields` over that.
+ */
+export function flowRow(
+  fields: Pick<Insertable<Database['flows']>, 'id' | 'tenant_id' | 'flow_type'> &
+    Partial<Insertable<Database['flows']>>,
+): Insertable<Database['flows']> {
+  const now = new Date();
+  return {
+    business_key: fields.id,
+    run_id: null,
+    state: 'waiting',
+    current_step: null,
+    progress_done: 2,
+    progress_total: 4,
+    waiting_for: null,
+    attention: JSON.stringify(null),
+    title: null,
+    version: 1,
+    started_at: now,
+    updated_at: now,
+    ended_at: null,
+    ...fields,
+  };
+}
 
 /** Polls the flows table (what users see) until the row satisfies `predicate`. */
 export async function waitForFlowRow(
