@@ -328,6 +328,10 @@ describe('supplierOrder with a rest supplier', () => {
     const exported = (await orderEvents(flowId)).filter((e) => e.type === 'supplier.order.exported');
     expect(exported.map((e) => e.payload.again ?? false)).toEqual([false, true]);
     expect((await order(orderId)).state).toBe('SENT');
+    expect((await receiveAll(orderId)).status).toBe(201);
+    await waitForFlow(flowId, (row) => row.state === 'completed');
+    // A history with operator decisions (resend, retry, fallback) on the step it reruns.
+    recordHistories({ 'supplierOrder.decisions': flowId });
   });
 
   it('ends in the same state when webhooks arrive twice and shuffled, never applying one twice or backwards', async () => {
