@@ -70,12 +70,17 @@ const environmentSchema = z.object({
   TEMPORAL_UI_URL: urlWith(['http:', 'https:']).optional(),
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
+  TEMPORAL_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[\w.-]{1,100}$/, { error: 'letters, digits, . _ - only' })
+    .default('flowdesk'),
 
   DECISION_WAIT_SECONDS: positiveInt(15),
 
   WORKER_METRICS_PORT: port(9464),
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(10),
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt(1000),
+  WORKER_PROMOTE: boolean.default(true),
 
   SMTP_URL: urlWith(['smtp:', 'smtps:']).optional(),
   EMAIL_FROM: z.string().default('Flowdesk <flowdesk@localhost>'),
@@ -109,10 +114,13 @@ export interface Config {
     uiUrl: string;
     devPort: number;
     uiPort: number;
+    /** The Worker Deployment this service's workers belong to; each build of the workflow code is a version of it. */
+    deploymentName: string;
     /** The raw TEMPORAL_* variables, read by @temporalio/envconfig to build the connection. */
     env: Record<string, string>;
   };
-  worker: { metricsPort: number; shutdownGraceSeconds: number; maxCachedWorkflows: number };
+  /** `promote`: a worker makes its build the deployment's current version when it starts (new flows go to it). */
+  worker: { metricsPort: number; shutdownGraceSeconds: number; maxCachedWorkflows: number; promote: boolean };
   /** `ops`: where notices for people go (a supplier order running late). */
   email: { smtpUrl?: string; from: string; outboxDir: string; ops: string };
   /** Signs customer links (signing pages); the same secret must reach the API and the worker. */
@@ -168,12 +176,14 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         uiUrl: (e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`).replace(/\/$/, ''),
         devPort: e.TEMPORAL_DEV_PORT,
         uiPort: e.TEMPORAL_UI_PORT,
+        deploymentName: e.TEMPORAL_DEPLOYMENT_NAME,
         env: Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('TEMPORAL_'))),
       },
       worker: {
         metricsPort: e.WORKER_METRICS_PORT,
         shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
         maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+        promote: e.WORKER_PROMOTE,
       },
       email: {
         smtpUrl: e.SMTP_URL,

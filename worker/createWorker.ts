@@ -1,10 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-
-export const WORKFLOWS_SOURCE = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-/** Written by `npm run build`; the compiled worker (dist/worker) finds it one level up. */
-export const WORKFLOW_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+import { currentBuild, type WorkflowCode } from './builds.js';
 
 export interface FlowdeskWorkerOptions {
   connection: NativeConnection;
@@ -12,20 +7,22 @@ export interface FlowdeskWorkerOptions {
   taskQueue: string;
   activities: object;
   shutdownGraceSeconds?: number;
-  /** Defaults to the prebuilt bundle when it exists (production), else the TypeScript sources (development). */
-  workflows?: { workflowsPath: string } | { bundlePath: string };
+  /** The current build's code when absent. */
+  workflows?: WorkflowCode;
+  /**
+   * The Worker Deployment version this worker polls as: the flows it starts are pinned to it. Without it the
+   * worker is unversioned (tests that exercise one build on a task queue of their own).
+   */
+  deployment?: { name: string; buildId: string };
   tuning?: Pick<
     WorkerOptions,
     'maxCachedWorkflows' | 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'
   >;
 }
 
-export function workflowSource(): { workflowsPath: string } | { bundlePath: string } {
-  return existsSync(WORKFLOW_BUNDLE) ? { bundlePath: WORKFLOW_BUNDLE } : { workflowsPath: WORKFLOWS_SOURCE };
-}
-
 export async function createFlowdeskWorker(options: FlowdeskWorkerOptions): Promise<Worker> {
-  const source = options.workflows ?? workflowSource();
+  const source = options.workflows ?? currentBuild().workflows;
+  const { deployment } = options;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -34,6 +31,14 @@ export async function createFlowdeskWorker(options: FlowdeskWorkerOptions): Prom
     ...('bundlePath' in source
       ? { workflowBundle: { codePath: source.bundlePath } }
       : { workflowsPath: source.workflowsPath }),
+    ...(deployment && {
+      workerDeploymentOptions: {
+        useWorkerVersioning: true,
+        version: { deploymentName: deployment.name, buildId: deployment.buildId },
+        // A flow runs to its end on the code that started it; a redesign never meets an old history.
+        defaultVersioningBehavior: 'PINNED',
+      },
+    }),
     shutdownGraceTime: `${options.shutdownGraceSeconds ?? 10}s`,
     ...options.tuning,
   });

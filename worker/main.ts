@@ -5,7 +5,8 @@ import { configOrExit, requireSetting } from '../runtime/config.js';
 import { onShutdown } from '../runtime/lifecycle.js';
 import { createLogger } from '../runtime/logger.js';
 import { temporalConnectionOptions } from '../runtime/temporal.js';
-import { createFlowdeskWorker, workflowSource } from './createWorker.js';
+import { currentBuild, frozenBuilds } from './builds.js';
+import { startWorkflowBuilds } from './deployment.js';
 import { temporalLogger } from './logging.js';
 
 const config = configOrExit();
@@ -23,21 +24,25 @@ Runtime.install({
 
 const db = createDb(requireSetting(config.database.url, 'DATABASE_URL'), config.database.poolSize);
 const connection = await NativeConnection.connect(temporalConnectionOptions(config));
-const source = workflowSource();
-const worker = await createFlowdeskWorker({
+const current = currentBuild();
+const workers = await startWorkflowBuilds({
   connection,
   namespace: config.temporal.namespace,
   taskQueue: config.temporal.taskQueue,
+  deploymentName: config.temporal.deploymentName,
+  current,
+  frozen: frozenBuilds(),
+  promote: config.worker.promote,
   activities: createActivities({ config, db, logger }),
   shutdownGraceSeconds: config.worker.shutdownGraceSeconds,
   tuning: { maxCachedWorkflows: config.worker.maxCachedWorkflows },
-  workflows: source,
+  logger,
 });
 
-const running = worker.run();
+const { running } = workers;
 onShutdown(logger, async () => {
   // In-flight activities get the grace period to finish, then are cancelled; run() settles after that.
-  worker.shutdown();
+  workers.shutdown();
   await running;
   await db.destroy();
   await connection.close();
@@ -47,7 +52,9 @@ logger.info(
   {
     taskQueue: config.temporal.taskQueue,
     namespace: config.temporal.namespace,
-    workflows: 'bundlePath' in source ? 'prebuilt bundle' : 'sources',
+    deployment: config.temporal.deploymentName,
+    builds: workers.builds,
+    workflows: 'bundlePath' in current.workflows ? 'prebuilt bundle' : 'sources',
     metrics: `http://${config.api.host}:${config.worker.metricsPort}/metrics`,
   },
   'worker running',

@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { inject } from 'vitest';
 import { ensureTool, TEMPORAL_CLI } from '../../scripts/tools.js';
+import { CURRENT_BUILD } from '../../worker/builds.js';
 
 export const HISTORIES_DIR = new URL('../histories/', import.meta.url);
 
 /**
- * With RECORD_HISTORIES=1, saves the histories of completed flows to test/histories/{flowType}.{time}.json, to
+ * With RECORD_HISTORIES=1, saves the histories of completed flows to test/histories/{build}/{flowType}.{time}.json, to
  * be committed beside the older ones: replaying all of them in every run proves a workflow change stays
  * compatible with executions started under any earlier version.
  * They are exported by the Temporal CLI, in the same JSON the Web UI downloads.
@@ -30,6 +31,7 @@ export function recordHistories(flows: Record<string, string>): void {
     );
     // Minutes in the name: a version recorded later the same day sits beside the earlier one.
     const recordedAt = new Date().toISOString().slice(0, 16).replace(':', '');
-    writeFileSync(new URL(`${flowType}.${recordedAt}.json`, HISTORIES_DIR), json);
+    mkdirSync(new URL(`${CURRENT_BUILD}/`, HISTORIES_DIR), { recursive: true });
+    writeFileSync(new URL(`${CURRENT_BUILD}/${flowType}.${recordedAt}.json`, HISTORIES_DIR), json);
   }
 }

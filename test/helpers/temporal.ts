@@ -2,11 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
-import {
-  createFlowdeskWorker,
-  type FlowdeskWorkerOptions,
-  WORKFLOWS_SOURCE,
-} from '../../worker/createWorker.js';
+import { WORKFLOWS_SOURCE } from '../../worker/builds.js';
+import { createFlowdeskWorker, type FlowdeskWorkerOptions } from '../../worker/createWorker.js';
 
 // Worker lifecycle chatter at INFO drowns the test report; warnings and errors still show.
 export const quietLogger = new DefaultLogger('WARN');
