@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
-import type { FlowPublication } from '../domain/flow.js';
+import { type FlowPublication, TERMINAL_STATES } from '../domain/flow.js';
 import type { KernelActivities } from '../workflows/kernel/activities.js';
 
 /**
@@ -12,8 +12,16 @@ import type { KernelActivities } from '../workflows/kernel/activities.js';
  */
 export function flowActivities({ db }: { db: Db }): KernelActivities {
   return {
-    async publishFlow({ status, runId, sequence, eventKey, event, occurredAt }: FlowPublication) {
-      const terminal = ['completed', 'cancelled', 'failed'].includes(status.state);
+    async publishFlow({
+      status,
+      runId,
+      sequence,
+      eventKey,
+      event,
+      occurredAt,
+      runStartedAt,
+    }: FlowPublication) {
+      const terminal = TERMINAL_STATES.includes(status.state);
       const row = {
         id: status.flowId,
         tenant_id: status.tenantId,
@@ -30,6 +38,7 @@ export function flowActivities({ db }: { db: Db }): KernelActivities {
         started_at: status.startedAt,
         updated_at: status.updatedAt,
         ended_at: terminal ? status.updatedAt : null,
+        run_started_at: runStartedAt ?? null,
       };
       await db.transaction().execute(async (trx) => {
         await trx
@@ -49,8 +58,17 @@ export function flowActivities({ db }: { db: Db }): KernelActivities {
                 version: eb.ref('excluded.version'),
                 updated_at: eb.ref('excluded.updated_at'),
                 ended_at: eb.ref('excluded.ended_at'),
+                run_started_at: sql`coalesce(excluded.run_started_at, flows.run_started_at)`,
               }))
-              .where(sql<boolean>`flows.version < excluded.version`),
+              // Within a run, a higher sequence wins. A later run (continued as new) takes the row over; a run
+              // that is not later (a reset's starts at its original's time) waits for the reconciler to adopt it,
+              // so an older run's late publication never overwrites a newer run's state.
+              .where(
+                sql<boolean>`(flows.run_id = excluded.run_id and flows.version < excluded.version)
+                or (flows.run_id is distinct from excluded.run_id
+                    and (excluded.run_started_at > coalesce(flows.run_started_at, '-infinity')
+                         or (excluded.run_started_at is null and flows.version < excluded.version)))`,
+              ),
           )
           .execute();
         await appendEvent(trx, {

@@ -41,6 +41,8 @@ export interface FlowsTable {
   started_at: Timestamp;
   updated_at: Timestamp;
   ended_at: Timestamp | null;
+  run_started_at: Timestamp | null;
+  reconciled_at: Timestamp | null;
 }
 
 export interface DomainEventsTable {

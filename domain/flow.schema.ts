@@ -6,14 +6,21 @@ import { z } from 'zod';
  * out of the workflow bundle. The definitions workflows use at run time are in `flow.ts`.
  */
 
+/**
+ * `stuck`: Temporal cannot run the flow's code (its workflow task keeps failing: a bug, or a change the code cannot
+ * replay); `terminated`: closed in Temporal outside Flowdesk (terminated or timed out), without compensation.
+ * Both are found by the worker's reconciler, not published by the flow.
+ */
 export const FlowState = z.enum([
   'running',
   'waiting',
   'paused',
   'needs_attention',
+  'stuck',
   'completed',
   'cancelled',
   'failed',
+  'terminated',
 ]);
 export type FlowState = z.infer<typeof FlowState>;
 
@@ -60,7 +67,13 @@ export type StepStatus = z.infer<typeof StepStatus>;
 
 export const Attention = z.object({
   step: z.string(),
-  reason: z.enum(['step_failed', 'deadline_passed', 'declined', 'confirmation_needed']),
+  reason: z.enum([
+    'step_failed',
+    'deadline_passed',
+    'declined',
+    'confirmation_needed',
+    'workflow_task_failing',
+  ]),
   error: z.string(),
   since: z.string(),
   options: z.array(Resolution),

@@ -19,7 +19,7 @@ export type {
   StepStatus,
 } from './flow.schema.js';
 
-export const TERMINAL_STATES: readonly FlowState[] = ['completed', 'cancelled', 'failed'];
+export const TERMINAL_STATES: readonly FlowState[] = ['completed', 'cancelled', 'failed', 'terminated'];
 
 export const SYSTEM: Actor = { type: 'system', id: 'flowdesk' };
 
@@ -59,4 +59,9 @@ export interface FlowPublication {
   eventKey?: string;
   event: FlowEvent;
   occurredAt: string;
+  /**
+   * When the publishing run started: a newer run (a reset's) replaces the row of an older one whatever their
+   * sequences. Absent from publications of workers that predate it.
+   */
+  runStartedAt?: string;
 }

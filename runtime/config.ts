@@ -81,6 +81,7 @@ const environmentSchema = z.object({
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(10),
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt(1000),
   WORKER_PROMOTE: boolean.default(true),
+  WORKER_RECONCILE_SECONDS: positiveInt(30),
 
   SMTP_URL: urlWith(['smtp:', 'smtps:']).optional(),
   EMAIL_FROM: z.string().default('Flowdesk <flowdesk@localhost>'),
@@ -120,7 +121,14 @@ export interface Config {
     env: Record<string, string>;
   };
   /** `promote`: a worker makes its build the deployment's current version when it starts (new flows go to it). */
-  worker: { metricsPort: number; shutdownGraceSeconds: number; maxCachedWorkflows: number; promote: boolean };
+  /** `reconcileEveryMs`: how often the worker compares open flows with Temporal (terminated, reset, stuck). */
+  worker: {
+    metricsPort: number;
+    shutdownGraceSeconds: number;
+    maxCachedWorkflows: number;
+    promote: boolean;
+    reconcileEveryMs: number;
+  };
   /** `ops`: where notices for people go (a supplier order running late). */
   email: { smtpUrl?: string; from: string; outboxDir: string; ops: string };
   /** Signs customer links (signing pages); the same secret must reach the API and the worker. */
@@ -184,6 +192,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         shutdownGraceSeconds: e.WORKER_SHUTDOWN_GRACE_SECONDS,
         maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
         promote: e.WORKER_PROMOTE,
+        reconcileEveryMs: e.WORKER_RECONCILE_SECONDS * 1000,
       },
       email: {
         smtpUrl: e.SMTP_URL,

@@ -27,6 +27,7 @@ describe('migrations', () => {
       '0004_flow_search',
       '0005_supplier_orders',
       '0006_email_resends',
+      '0007_flow_runs',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

@@ -1,3 +1,4 @@
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createDb } from '../db/client.js';
@@ -8,6 +9,7 @@ import { temporalConnectionOptions } from '../runtime/temporal.js';
 import { currentBuild, frozenBuilds } from './builds.js';
 import { startWorkflowBuilds } from './deployment.js';
 import { temporalLogger } from './logging.js';
+import { createReconciler } from './reconciler.js';
 
 const config = configOrExit();
 const logger = createLogger(config, 'worker');
@@ -39,8 +41,16 @@ const workers = await startWorkflowBuilds({
   logger,
 });
 
+const stopReconciling = createReconciler({
+  db,
+  client: new Client({ connection, namespace: config.temporal.namespace }),
+  taskQueue: config.temporal.taskQueue,
+  logger,
+}).start(config.worker.reconcileEveryMs);
+
 const { running } = workers;
 onShutdown(logger, async () => {
+  await stopReconciling();
   // In-flight activities get the grace period to finish, then are cancelled; run() settles after that.
   workers.shutdown();
   await running;

@@ -359,7 +359,8 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       if (TERMINAL_STATES.includes(row.state as FlowState))
         return conflict(c, `the flow is already ${row.state}`);
       const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
-      await requestCancellation(deps, principal, flowId, body.reason, c.get('requestId'));
+      const refusal = await requestCancellation(deps, principal, flowId, body.reason, c.get('requestId'));
+      if (refusal) return decisionProblem(c, refusal);
       return c.json({ flowId, state: 'cancelling' as const }, 202);
     },
   );

@@ -51,14 +51,24 @@ export async function signalIfRunning<Args extends unknown[]>(
   }
 }
 
-/** Asks a flow to cancel, on record with who asked and why; the flow compensates and reaches `cancelled`. */
+/**
+ * Asks a flow to cancel, on record with who asked and why; the flow compensates and reaches `cancelled`. Returns
+ * why it cannot when its execution has closed in Temporal already (terminated there, say): nothing is recorded.
+ */
 export async function requestCancellation(
   deps: Pick<ApiDeps, 'db' | 'temporal'>,
   principal: Principal,
   flowId: string,
   reason: string | undefined,
   requestId: string,
-): Promise<void> {
+): Promise<{ refused: string } | undefined> {
+  const handle = deps.temporal.workflow.getHandle(flowId);
+  const { status } = await handle.describe();
+  if (status.name !== 'RUNNING') {
+    return {
+      refused: `the flow's execution is ${status.name.toLowerCase()} in Temporal; there is nothing to cancel`,
+    };
+  }
   await appendEvent(deps.db, {
     tenantId: principal.tenantId,
     type: 'flow.cancel.requested',
@@ -68,7 +78,8 @@ export async function requestCancellation(
     payload: { reason },
     idempotencyKey: `${flowId}/cancel.requested/${requestId}`,
   });
-  await deps.temporal.workflow.getHandle(flowId).cancel();
+  await handle.cancel();
+  return undefined;
 }
 
 /** An Update's validator rejection is the flow saying "not now", with its reason. */

@@ -472,7 +472,8 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
               : `Order ${orderId} is ${row.state}: the goods have left the supplier; arrange a return instead.`,
         });
       }
-      await requestCancellation(deps, principal, row.flow_id, reason, c.get('requestId'));
+      const refusal = await requestCancellation(deps, principal, row.flow_id, reason, c.get('requestId'));
+      if (refusal) return decisionProblem(c, refusal);
       return c.json({ flowId: row.flow_id, state: 'cancelling' as const }, 202);
     },
   );

@@ -5,6 +5,7 @@ import * as invoices from './0003_invoices.js';
 import * as flowSearch from './0004_flow_search.js';
 import * as supplierOrders from './0005_supplier_orders.js';
 import * as emailResends from './0006_email_resends.js';
+import * as flowRuns from './0007_flow_runs.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0004_flow_search': flowSearch,
   '0005_supplier_orders': supplierOrders,
   '0006_email_resends': emailResends,
+  '0007_flow_runs': flowRuns,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,4 +1,4 @@
-import { type Duration, msToNumber } from '@temporalio/common';
+import { type Duration, msToNumber, TemporalFailure } from '@temporalio/common';
 import {
   allHandlersFinished,
   CancellationScope,
@@ -271,9 +271,11 @@ export class Flow {
     } catch (error) {
       if (isCancellation(error)) {
         await CancellationScope.nonCancellable(() => this.compensate());
-      } else {
+      } else if (error instanceof TemporalFailure) {
         await this.setState('failed', 'flow.failed', SYSTEM, { error: describe(error) });
       }
+      // Any other error is a bug in the flow's code: it fails the workflow task, not the flow, and Temporal runs
+      // the task again once a fix is deployed. Meanwhile the reconciler shows the flow as stuck.
       throw error;
     }
   }
@@ -738,6 +740,7 @@ export class Flow {
         eventKey: this.eventKey(type, payload),
         event: { type, actor, payload },
         occurredAt: now,
+        runStartedAt: workflowInfo().runStartTime.toISOString(),
       }),
     );
     if (type !== 'flow.attention.resolved') this.decisionsSettled = Math.max(this.decisionsSettled, taken);
