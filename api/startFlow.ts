@@ -1,28 +1,42 @@
 import { z } from '@hono/zod-openapi';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import type { FlowDefinition } from '../domain/flowDefinition.js';
 import { BusinessKey, FlowState, FlowStep, TenantId } from '../domain/searchAttributes.js';
 import type { ApiDeps } from './context.js';
 
-export interface FlowToStart {
-  flowId: string;
-  /** The workflow type, which is also the flow's type in the list. */
-  flowType: string;
+/** A flow to start: its definition, and what the workflow `W` takes as its input (type-checked against it). */
+export interface FlowToStart<W extends Workflow> {
+  definition: FlowDefinition;
   businessKey: string;
   tenantId: string;
+  tenantSlug: string;
   title: string;
-  stepCount: number;
-  input: unknown;
+  /** Who the flow is for, as the Temporal Web UI shows it beside the type and business key. */
+  customer?: string;
+  input: Parameters<W>[0];
   /** Writes the business rows the flow works on, in the transaction that claims the flow. */
   records?: (trx: Kysely<Database>) => Promise<void>;
 }
 
 /**
- * Starts a flow once per business key. Its row is claimed first (with its business rows): whoever inserts it
- * starts the workflow; a second request finds it and starts nothing. Returns whether this call started it.
+ * The one way every flow type starts: once per business key. Its row is claimed first (with its business rows):
+ * whoever inserts it starts the workflow; a second request finds it and starts nothing. Returns the flow's id and
+ * whether this call started it.
  */
-export async function startFlow({ db, temporal, config }: ApiDeps, flow: FlowToStart): Promise<boolean> {
+export async function startFlow<W extends Workflow>(
+  { db, temporal, config }: ApiDeps,
+  toStart: FlowToStart<W>,
+): Promise<{ flowId: string; created: boolean }> {
+  const { definition } = toStart;
+  const flow = {
+    ...toStart,
+    flowId: definition.flowId(toStart.tenantSlug, toStart.businessKey),
+    flowType: definition.type,
+    stepCount: definition.steps.length,
+  };
   const now = new Date();
   const claim = (executor: Kysely<Database>) =>
     executor
@@ -57,12 +71,21 @@ export async function startFlow({ db, temporal, config }: ApiDeps, flow: FlowToS
         return row !== undefined;
       })
     : (await claim(db)) !== undefined;
-  if (!claimed) return false;
+  if (!claimed) return { flowId: flow.flowId, created: false };
   try {
     await temporal.workflow.start(flow.flowType, {
       taskQueue: config.temporal.taskQueue,
       workflowId: flow.flowId,
       args: [flow.input],
+      // What the Web UI shows in every list and header: which flow this is, in the business's words.
+      staticSummary: `${flow.flowType} ${flow.businessKey}: ${flow.title}`,
+      staticDetails: [
+        `**${flow.flowType}** \`${flow.businessKey}\``,
+        `title: ${flow.title}`,
+        flow.customer ? `customer: ${flow.customer}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n\n'),
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       typedSearchAttributes: [
@@ -73,12 +96,12 @@ export async function startFlow({ db, temporal, config }: ApiDeps, flow: FlowToS
       ],
     });
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return false;
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return { flowId: flow.flowId, created: false };
     // Not started: the claim is given back so the request can be repeated (business rows are written idempotently).
     await db.deleteFrom('flows').where('id', '=', flow.flowId).where('version', '=', '0').execute();
     throw error;
   }
-  return true;
+  return { flowId: flow.flowId, created: true };
 }
 
 export const FlowStarted = z

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DurationText, RetrySettings } from './durations.js';
+import { type DecisionSchemas, EmailRetryInput, NoInput } from './flow.schema.js';
 import { BusinessId, Proposal } from './proposal.js';
 
 export const SigningSettings = z.object({
@@ -18,3 +19,5 @@ export const ContractSigningInput = z.object({
   retry: RetrySettings.prefault({}),
 });
 export type ContractSigningInput = z.infer<typeof ContractSigningInput>;
+
+export const contractSigningDecisions = { retry: EmailRetryInput, resend: NoInput } satisfies DecisionSchemas;

@@ -13,6 +13,7 @@ import { z } from 'zod';
  */
 export const FlowState = z.enum([
   'running',
+  'retrying',
   'waiting',
   'paused',
   'needs_attention',
@@ -28,6 +29,7 @@ export type FlowState = z.infer<typeof FlowState>;
 export const StepState = z.enum([
   'pending',
   'running',
+  'retrying',
   'waiting',
   'completed',
   'needs_attention',
@@ -43,9 +45,31 @@ export const Actor = z.object({
 });
 export type Actor = z.infer<typeof Actor>;
 
-/** What an operator may decide about a flow that needs attention. Which ones apply is listed in `attention.options`. */
-export const Resolution = z.enum(['retry', 'skip', 'fallback', 'extend', 'resend', 'reorder']);
+/**
+ * What an operator decides about a flow that needs attention: one of the kernel's decisions or one its flow type
+ * declares (`defineFlow`). Which ones apply now is listed in `attention.options`.
+ */
+export const Resolution = z.string().min(1).max(50);
 export type Resolution = z.infer<typeof Resolution>;
+
+/** The input of a decision that takes none. */
+export const NoInput = z.strictObject({});
+/** Retrying a step that emails: `resend` sends again what an interrupted attempt may have delivered, once. */
+export const EmailRetryInput = z.strictObject({
+  resend: z
+    .boolean()
+    .optional()
+    .describe(
+      'Send the email again although an interrupted attempt may have delivered it (authorises one attempt)',
+    ),
+});
+export type EmailRetryInput = z.infer<typeof EmailRetryInput>;
+
+/**
+ * How the API checks each decision a flow type takes beyond skip, fallback and extend (which carry no input): the
+ * schema of its input, or the route that takes it instead (one that looks up what the decision needs).
+ */
+export type DecisionSchemas = Record<string, z.ZodType | { route: string }>;
 
 export const ResolvedBy = z.object({
   actor: Actor,
@@ -61,14 +85,18 @@ export const StepStatus = z.object({
   endedAt: z.string().optional(),
   attempts: z.number().int(),
   lastError: z.string().optional(),
+  /** While the step retries: when the kernel runs it next. */
+  nextAttemptAt: z.string().optional(),
   resolvedBy: ResolvedBy.optional(),
 });
 export type StepStatus = z.infer<typeof StepStatus>;
 
 export const Attention = z.object({
   step: z.string(),
+  /** `retrying`: the step failed and runs again at `nextAttemptAt`; an operator may act before then. */
   reason: z.enum([
     'step_failed',
+    'retrying',
     'deadline_passed',
     'declined',
     'confirmation_needed',
@@ -77,6 +105,9 @@ export const Attention = z.object({
   error: z.string(),
   since: z.string(),
   options: z.array(Resolution),
+  /** While retrying: the failed attempts so far, and when the next one runs. */
+  attempt: z.number().int().optional(),
+  nextAttemptAt: z.string().optional(),
   /** The flow the decision goes to, when it is a child flow's step (the API forwards it there). */
   flowId: z.string().optional(),
 });
@@ -108,7 +139,7 @@ export const ResolveRequest = z.object({
   actor: Actor,
   action: Resolution,
   note: z.string().max(2000).optional(),
-  /** For `retry`: corrected input for the step, merged over the original. */
+  /** What the decision carries, as its flow type's schema for the action says (`resend` for a retry of an email). */
   input: z.record(z.string(), z.unknown()).optional(),
   /** For `extend`: how much longer to wait, e.g. "3 days"… */
   extendBy: z.string().optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DurationText, RetrySettings } from './durations.js';
+import { type DecisionSchemas, EmailRetryInput } from './flow.schema.js';
 import { BusinessId, Currency, Customer, ProposalLine } from './proposal.js';
 
 export const PaymentSettings = z.object({
@@ -21,3 +22,5 @@ export const InvoicePaymentInput = z.object({
   retry: RetrySettings.prefault({}),
 });
 export type InvoicePaymentInput = z.infer<typeof InvoicePaymentInput>;
+
+export const invoicePaymentDecisions = { retry: EmailRetryInput } satisfies DecisionSchemas;

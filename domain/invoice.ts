@@ -1,19 +1,17 @@
 import { defineSignal } from '@temporalio/workflow';
+import type { EmailRetryInput } from './flow.schema.js';
+import { defineFlow } from './flowDefinition.js';
 
 /** Invoice payment as the workflow and its callers know it: steps, id, signals. Schemas: `invoice.schema.ts`. */
 export type { InvoicePaymentInput, PaymentSettings } from './invoice.schema.js';
 
-export const INVOICE_PAYMENT_STEPS = [
-  'issueInvoice',
-  'createCheckoutSession',
-  'sendInvoice',
-  'awaitPayment',
-  'sendReceipt',
-] as const;
+export const invoicePaymentFlow = defineFlow<{ retry: EmailRetryInput }>()({
+  type: 'invoicePayment',
+  idPrefix: 'invoice',
+  steps: ['issueInvoice', 'createCheckoutSession', 'sendInvoice', 'awaitPayment', 'sendReceipt'],
+});
 
-export function invoiceFlowId(tenantSlug: string, invoiceKey: string): string {
-  return `invoice:${tenantSlug}:${invoiceKey}`;
-}
+export const invoiceFlowId = invoicePaymentFlow.flowId;
 
 /** INV-2026-000123: series, year, and a number that is gapless per tenant, series and year. */
 export function documentNumber(series: 'INV' | 'CN', year: number, sequence: number): string {

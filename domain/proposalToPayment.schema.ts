@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { SignedContract } from './contract.js';
 import { SigningSettings } from './contract.schema.js';
 import { DurationText, RetrySettings } from './durations.js';
+import { type DecisionSchemas, NoInput } from './flow.schema.js';
 import { PaymentSettings } from './invoice.schema.js';
 import { Proposal } from './proposal.js';
 
@@ -19,6 +20,9 @@ export const StartProposalToPayment = z.object({
   retry: RetrySettings.prefault({}),
   recurring: RecurringBilling.optional(),
 });
+
+/** Its own step takes no corrected input; decisions about contract and invoice go to those flows. */
+export const proposalToPaymentDecisions = { retry: NoInput } satisfies DecisionSchemas;
 
 export const ProposalToPaymentInput = StartProposalToPayment.extend({
   tenantId: z.uuid(),

@@ -1,25 +1,29 @@
 import type { SignedContract } from './contract.js';
+import { defineFlow } from './flowDefinition.js';
 import type { PaidInvoice } from './invoice.js';
 
 /** Proposal to payment as the workflow and its callers know it. Schemas: `proposalToPayment.schema.ts`. */
 export type { ProposalToPaymentInput } from './proposalToPayment.schema.js';
 
-/** The six steps the business names, shown as "step n of 6". */
-export const PROPOSAL_TO_PAYMENT_STEPS = [
-  'proposalAccepted',
-  'contractGenerated',
-  'contractSent',
-  'contractSigned',
-  'invoiceIssued',
-  'paymentReceived',
-] as const;
+/**
+ * The six steps the business names, shown as "step n of 6"; a later billing cycle of a recurring agreement shows
+ * its own three: wait for the billing date, invoice, get paid.
+ */
+export const proposalToPaymentFlow = defineFlow()({
+  type: 'proposalToPayment',
+  idPrefix: 'proposal',
+  steps: [
+    'proposalAccepted',
+    'contractGenerated',
+    'contractSent',
+    'contractSigned',
+    'invoiceIssued',
+    'paymentReceived',
+  ],
+  variants: { billingCycle: ['nextBillingDate', 'invoiceIssued', 'paymentReceived'] },
+});
 
-/** A later billing cycle of a recurring agreement: wait for the billing date, invoice, get paid. */
-export const BILLING_CYCLE_STEPS = ['nextBillingDate', 'invoiceIssued', 'paymentReceived'] as const;
-
-export function proposalFlowId(tenantSlug: string, proposalId: string): string {
-  return `proposal:${tenantSlug}:${proposalId}`;
-}
+export const proposalFlowId = proposalToPaymentFlow.flowId;
 
 export interface ProposalToPaymentResult {
   proposalId: string;

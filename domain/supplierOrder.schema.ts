@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RetrySettings } from './durations.js';
+import { type DecisionSchemas, EmailRetryInput } from './flow.schema.js';
 import { BusinessId } from './proposal.js';
 import { SupplierCode, SupplierProfile } from './supplier.js';
 import { SUPPLIER_ORDER_STATES } from './supplierOrder.js';
@@ -46,3 +47,8 @@ export type SupplierOrderInput = z.infer<typeof SupplierOrderInput>;
 /** An operator's re-order decision carries the next supplier, as the API looked it up. */
 export const ReorderInput = z.object({ supplier: SupplierProfile });
 export type ReorderInput = z.infer<typeof ReorderInput>;
+
+export const supplierOrderDecisions = {
+  retry: EmailRetryInput,
+  reorder: { route: 'POST /v1/supplier-orders/{orderId}/reorder' },
+} satisfies DecisionSchemas;

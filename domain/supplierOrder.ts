@@ -1,5 +1,6 @@
 import { defineSignal } from '@temporalio/workflow';
-import type { SupplierProfile } from './supplier.js';
+import type { EmailRetryInput } from './flow.schema.js';
+import { defineFlow } from './flowDefinition.js';
 import type { ReorderInput } from './supplierOrder.schema.js';
 
 /** Supplier orders as the workflow and its callers know them: states, steps, id, signals. Schemas: `*.schema.ts`. */
@@ -32,16 +33,15 @@ export function hasReached(state: SupplierOrderState, target: SupplierOrderState
   return state === target || (state !== 'CANCELLED' && !isAdvance(state, target));
 }
 
-export const SUPPLIER_ORDER_STEPS = [
-  'sendOrder',
-  'awaitAcceptance',
-  'awaitShipment',
-  'awaitReceipt',
-] as const;
+/** `reorder`: a late order goes to another supplier (through its own route, which looks the supplier up). */
+export const supplierOrderFlow = defineFlow<{ retry: EmailRetryInput; reorder: ReorderInput }>()({
+  type: 'supplierOrder',
+  idPrefix: 'supplier-order',
+  steps: ['sendOrder', 'awaitAcceptance', 'awaitShipment', 'awaitReceipt'],
+  decisions: ['reorder'],
+});
 
-export function supplierOrderFlowId(tenantSlug: string, orderId: string): string {
-  return `supplier-order:${tenantSlug}:${orderId}`;
-}
+export const supplierOrderFlowId = supplierOrderFlow.flowId;
 
 /** The order's state as recorded in the database after a webhook, a poll or a warehouse receipt. */
 export interface SupplierStatusReport {
@@ -71,13 +71,4 @@ export interface SupplierOrderOutcome {
   /** The supplier that delivered, and how many placements it took. */
   supplierCode: string;
   rounds: number;
-}
-
-/**
- * The next supplier a re-order decision names (the reorder route puts the supplier's profile there, from the
- * database), or undefined when the decision names none.
- */
-export function reorderTarget(input: Record<string, unknown> | undefined): SupplierProfile | undefined {
-  const supplier = (input as Partial<ReorderInput> | undefined)?.supplier;
-  return typeof supplier?.supplierId === 'string' && typeof supplier.code === 'string' ? supplier : undefined;
 }

@@ -2,15 +2,15 @@ import { msToNumber } from '@temporalio/common';
 import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ContractActivities, Envelope } from '../activities/contracts.js';
 import {
-  CONTRACT_SIGNING_STEPS,
   type ContractSigningInput,
   contractDeclined,
   contractSigned,
+  contractSigningFlow,
   type SignatureEvent,
   type SignedContract,
 } from '../domain/contract.js';
 import { Flow, resendDecision } from './kernel/index.js';
-import { stepActivityOptions } from './kernel/retry.js';
+import { outsideStepActivityOptions, stepActivityOptions } from './kernel/retry.js';
 
 /**
  * Contract signing: render the contract, open an envelope, email the signing link, then wait for the signature
@@ -18,13 +18,13 @@ import { stepActivityOptions } from './kernel/retry.js';
  * resend a new version, or cancel (which voids the open envelope).
  */
 export async function contractSigning(input: ContractSigningInput): Promise<SignedContract> {
-  const flow = new Flow({
-    flowType: 'contractSigning',
+  const flow = new Flow(contractSigningFlow, {
     businessKey: input.contractId,
     tenantId: input.tenantId,
-    steps: CONTRACT_SIGNING_STEPS,
+    retry: input.retry,
   });
   const contracts = proxyActivities<ContractActivities>(stepActivityOptions(input.retry));
+  const envelopes = proxyActivities<ContractActivities>(outsideStepActivityOptions(input.retry));
   const flowId = workflowInfo().workflowId;
   const { proposal, contractId, tenantId } = input;
 
@@ -40,7 +40,7 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
   });
   flow.onCancel('voidEnvelope', async () => {
     if (envelope && !signature) {
-      await contracts.voidEnvelope({
+      await envelopes.voidEnvelope({
         tenantId,
         flowId,
         contractId,
@@ -113,7 +113,7 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
         });
       }
       // Resend: the open envelope is closed and a new version goes out.
-      await contracts.voidEnvelope({
+      await envelopes.voidEnvelope({
         ...ref,
         envelopeId: current.envelopeId,
         reason: 'replaced by a new version',

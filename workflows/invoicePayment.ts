@@ -1,15 +1,15 @@
 import { msToNumber } from '@temporalio/common';
-import { patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CheckoutSession, InvoiceActivities, IssuedInvoice } from '../activities/invoices.js';
 import {
   checkoutExpired,
-  INVOICE_PAYMENT_STEPS,
   type InvoicePaymentInput,
+  invoicePaymentFlow,
   type PaidInvoice,
   paymentReceived,
 } from '../domain/invoice.js';
 import { Flow, type Retry, resendDecision } from './kernel/index.js';
-import { stepActivityOptions } from './kernel/retry.js';
+import { outsideStepActivityOptions, stepActivityOptions } from './kernel/retry.js';
 
 /**
  * Invoice to payment: issue the invoice with the next number, open a Stripe Checkout Session for the balance,
@@ -18,19 +18,13 @@ import { stepActivityOptions } from './kernel/retry.js';
  * after the last one an operator decides. Cancelling credits the invoice and closes the open payment link.
  */
 export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidInvoice> {
-  // Runs started before the receipt was a step of its own sent it bare, and a failure there failed the flow.
-  const receiptIsAStep = patched('receipt-is-a-step');
-  // Runs started earlier renewed payment links and asked for balances bare, and a failure there failed the flow.
-  const paymentLinksWithinStep = patched('payment-links-within-step');
-  const flow = new Flow({
-    flowType: 'invoicePayment',
+  const flow = new Flow(invoicePaymentFlow, {
     businessKey: input.invoiceKey,
     tenantId: input.tenantId,
-    steps: receiptIsAStep
-      ? INVOICE_PAYMENT_STEPS
-      : INVOICE_PAYMENT_STEPS.filter((step) => step !== 'sendReceipt'),
+    retry: input.retry,
   });
   const invoices = proxyActivities<InvoiceActivities>(stepActivityOptions(input.retry));
+  const credits = proxyActivities<InvoiceActivities>(outsideStepActivityOptions(input.retry));
   const flowId = workflowInfo().workflowId;
   const { tenantId, customer, title } = input;
 
@@ -49,7 +43,7 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
   flow.onCancel('creditInvoice', async () => {
     if (!invoice || paid() >= invoice.total) return;
     const issued = invoice;
-    await invoices.cancelInvoice({
+    await credits.cancelInvoice({
       tenantId,
       customer,
       title,
@@ -58,7 +52,7 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
       reason: 'flow cancelled',
     });
     if (checkout) {
-      await invoices.expireCheckoutSession({
+      await credits.expireCheckoutSession({
         tenantId,
         flowId,
         invoiceNumber: issued.number,
@@ -71,8 +65,8 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
    * Work done while the payment is awaited; when it keeps failing, an operator retries it, or, with `manual`,
    * says it is done (a balance request the customer did get).
    */
-  const whilePaying = <T>(run: (retry?: Retry) => Promise<T>, manual?: () => T) =>
-    paymentLinksWithinStep ? flow.within('awaitPayment', run, { manual }) : run();
+  const whilePaying = <T>(run: (retry?: Retry<typeof invoicePaymentFlow>) => Promise<T>, manual?: () => T) =>
+    flow.within('awaitPayment', run, { manual });
 
   return flow.run(async () => {
     const issued = await flow.step('issueInvoice', () =>
@@ -131,15 +125,11 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
         onDeadline: ['extend'],
       });
     }
-    if (receiptIsAStep) {
-      await flow.step(
-        'sendReceipt',
-        (retry) => invoices.sendReceipt({ ...ref, paid: paid(), resendDecision: resendDecision(retry) }),
-        { manual: () => undefined },
-      );
-    } else {
-      await invoices.sendReceipt({ ...ref, paid: paid() });
-    }
+    await flow.step(
+      'sendReceipt',
+      (retry) => invoices.sendReceipt({ ...ref, paid: paid(), resendDecision: resendDecision(retry) }),
+      { manual: () => undefined },
+    );
     return {
       invoiceId: issued.invoiceId,
       number: issued.number,

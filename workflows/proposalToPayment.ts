@@ -3,10 +3,9 @@ import type { ProposalActivities } from '../activities/proposals.js';
 import { contractFlowId } from '../domain/contract.js';
 import { invoiceFlowId } from '../domain/invoice.js';
 import {
-  BILLING_CYCLE_STEPS,
-  PROPOSAL_TO_PAYMENT_STEPS,
   type ProposalToPaymentInput,
   type ProposalToPaymentResult,
+  proposalToPaymentFlow,
 } from '../domain/proposalToPayment.js';
 import { contractSigning } from './contractSigning.js';
 import { invoicePayment } from './invoicePayment.js';
@@ -20,11 +19,11 @@ import { stepActivityOptions } from './kernel/retry.js';
  */
 export async function proposalToPayment(input: ProposalToPaymentInput): Promise<ProposalToPaymentResult> {
   const { proposal, tenantId, tenantSlug, billing } = input;
-  const flow = new Flow({
-    flowType: 'proposalToPayment',
+  const flow = new Flow(proposalToPaymentFlow, {
     businessKey: proposal.proposalId,
     tenantId,
-    steps: billing ? BILLING_CYCLE_STEPS : PROPOSAL_TO_PAYMENT_STEPS,
+    retry: input.retry,
+    variant: billing ? 'billingCycle' : undefined,
     continues: billing?.continues,
   });
   const proposals = proxyActivities<ProposalActivities>(stepActivityOptions(input.retry));

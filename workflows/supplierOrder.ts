@@ -9,21 +9,29 @@ import {
 } from '@temporalio/workflow';
 import type { SupplierOrderActivities, Withdrawal } from '../activities/supplierOrders.js';
 import { SYSTEM } from '../domain/flow.js';
+import type { DecisionFor } from '../domain/flowDefinition.js';
 import type { SupplierProfile } from '../domain/supplier.js';
 import {
   hasReached,
   isAdvance,
-  reorderTarget,
-  SUPPLIER_ORDER_STEPS,
   type SupplierOrderInput,
   type SupplierOrderNews,
   type SupplierOrderOutcome,
   type SupplierOrderState,
   type SupplierStatusReport,
+  supplierOrderFlow,
   supplierOrderNews,
   supplierStatus,
 } from '../domain/supplierOrder.js';
-import { type Decision, describe, Flow, resendDecision } from './kernel/index.js';
+import { describe, Flow, resendDecision } from './kernel/index.js';
+
+type OrderDecision = DecisionFor<typeof supplierOrderFlow>;
+
+/** The next supplier a re-order decision names (the reorder route looked its profile up). */
+function nextSupplier(decision: OrderDecision): SupplierProfile | undefined {
+  return decision.input && 'supplier' in decision.input ? decision.input.supplier : undefined;
+}
+
 import { stepActivityOptions } from './kernel/retry.js';
 
 /**
@@ -34,11 +42,10 @@ import { stepActivityOptions } from './kernel/retry.js';
  * late, are re-ordered and arrive.
  */
 export async function supplierOrder(input: SupplierOrderInput): Promise<SupplierOrderOutcome> {
-  const flow = new Flow({
-    flowType: 'supplierOrder',
+  const flow = new Flow(supplierOrderFlow, {
     businessKey: input.orderId,
     tenantId: input.tenantId,
-    steps: SUPPLIER_ORDER_STEPS,
+    retry: input.retry,
   });
   const suppliers = proxyActivities<SupplierOrderActivities>(stepActivityOptions(input.retry));
   // Records of what people decided must not be lost: they retry until the database takes them.
@@ -91,7 +98,7 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
       return await suppliers.withdrawOrder({ ...ref(), reason });
     } catch {
       return flow.within(
-        flow.statusSnapshot.currentStep ?? 'sendOrder',
+        flow.currentStep ?? 'sendOrder',
         (retry) =>
           records.withdrawOrder({ ...ref(), reason, byEmail: true, resendDecision: resendDecision(retry) }),
         {
@@ -176,7 +183,7 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
   async function waitUntil(
     step: 'awaitAcceptance' | 'awaitShipment',
     target: SupplierOrderState,
-  ): Promise<Decision | undefined> {
+  ): Promise<OrderDecision | undefined> {
     const outcome = await flow.waitFor(step, () => reached(target), {
       deadline: shipBy === undefined ? undefined : { at: shipBy },
       onDeadline: ['extend', 'reorder'],
@@ -195,7 +202,7 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
       },
       checkDecision: (decision) => {
         if (decision.action !== 'reorder') return undefined;
-        const next = reorderTarget(decision.input);
+        const next = nextSupplier(decision);
         if (!next) return 'reorder needs the next supplier: POST /v1/supplier-orders/{orderId}/reorder';
         if (next.supplierId === supplier.supplierId) return `the order is with ${supplier.code} already`;
         return undefined;
@@ -205,8 +212,8 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
   }
 
   /** Withdraws the order from this supplier and places it with the next one, from the start. */
-  async function reorder(decision: Decision): Promise<void> {
-    const next = reorderTarget(decision.input);
+  async function reorder(decision: OrderDecision): Promise<void> {
+    const next = nextSupplier(decision);
     if (!next) throw new Error('a reorder decision without the next supplier passed its check');
     const withdrawal = await withdraw(`re-ordered from ${next.name}`);
     round = await records.reorderFrom({

@@ -9,10 +9,11 @@ import {
   resumeFlow,
   TERMINAL_STATES,
 } from '../../domain/flow.js';
-import { FlowState, FlowStatus, Resolution } from '../../domain/flow.schema.js';
+import { FlowState, FlowStatus } from '../../domain/flow.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { problemContent, problemJson, problemType } from '../problem.js';
+import { checkDecision, DECISION_NAMES, DECISIONS_BY_TYPE } from '../flowTypes.js';
+import { problemContent, problemJson, problemType, validationProblem } from '../problem.js';
 import {
   actorOf,
   askFlow,
@@ -83,23 +84,20 @@ const problemResponses = {
 const Note = z.object({ reason: z.string().max(500).optional() });
 const ResolveBody = z
   .object({
-    action: Resolution,
+    action: z.enum(DECISION_NAMES).describe(`What to decide. By flow type: ${DECISIONS_BY_TYPE}.`),
     note: z.string().max(2000).optional(),
-    input: z.record(z.string(), z.unknown()).optional(),
+    input: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        'What the decision carries, as its flow type defines it: `{"resend": true}` to retry an email',
+      ),
     extendBy: z.string().max(50).optional(),
     extendUntil: z.iso.datetime({ offset: true }).optional(),
   })
   .superRefine((body, ctx) => {
     if ((body.action === 'skip' || body.action === 'fallback') && !body.note?.trim()) {
       ctx.addIssue({ code: 'custom', path: ['note'], message: `${body.action} needs a note saying why` });
-    }
-    // The next supplier comes from Flowdesk's own records, never from the request: that route looks it up.
-    if (body.action === 'reorder') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['action'],
-        message: 'reorder a supplier order with POST /v1/supplier-orders/{orderId}/reorder',
-      });
     }
   })
   .openapi('ResolveStep');
@@ -314,8 +312,16 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
     async (c) => {
       const { flowId } = c.req.valid('param');
       const principal = c.get('principal');
-      if (!(await ownedFlow(deps, principal.tenantId, flowId))) return notFound(c, flowId);
+      const row = await ownedFlow(deps, principal.tenantId, flowId);
+      if (!row) return notFound(c, flowId);
       const request: ResolveRequest = { ...c.req.valid('json'), actor: actorOf(principal) };
+      // Checked against the type of the flow the decision goes to (a child's, when its step needs attention).
+      const childId = (row.attention as { flowId?: string } | null)?.flowId;
+      const target = childId ? await ownedFlow(deps, principal.tenantId, childId) : row;
+      const check = checkDecision(target?.flow_type ?? row.flow_type, request);
+      if (!check.ok) {
+        return problemJson(c, 400, validationProblem([{ field: check.field, message: check.message }]));
+      }
       // When the step belongs to a child flow, the decision goes there; the answer is this flow's status.
       const outcome = await askFlow(deps, flowId, async (parent) => {
         const target = (await parent.query(flowStatusQuery)).attention?.flowId ?? flowId;

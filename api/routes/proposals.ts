@@ -1,10 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import {
-  PROPOSAL_TO_PAYMENT_STEPS,
-  type ProposalToPaymentInput,
-  proposalFlowId,
-} from '../../domain/proposalToPayment.js';
+import { proposalToPaymentFlow } from '../../domain/proposalToPayment.js';
 import { StartProposalToPayment } from '../../domain/proposalToPayment.schema.js';
+import type { proposalToPayment } from '../../workflows/proposalToPayment.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent } from '../problem.js';
@@ -37,15 +34,14 @@ export function registerProposalRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
     async (c) => {
       const body = c.req.valid('json');
       const { tenantId, tenantSlug } = c.get('principal');
-      const flowId = proposalFlowId(tenantSlug, body.proposal.proposalId);
-      const created = await startFlow(deps, {
-        flowId,
-        flowType: 'proposalToPayment',
+      const { flowId, created } = await startFlow<typeof proposalToPayment>(deps, {
+        definition: proposalToPaymentFlow,
         businessKey: body.proposal.proposalId,
         tenantId,
+        tenantSlug,
         title: body.proposal.title,
-        stepCount: PROPOSAL_TO_PAYMENT_STEPS.length,
-        input: { ...body, tenantId, tenantSlug } satisfies ProposalToPaymentInput,
+        customer: body.proposal.customer.name,
+        input: { ...body, tenantId, tenantSlug },
       });
       return c.json(flowStarted(flowId, created), created ? 201 : 200);
     },

@@ -13,12 +13,7 @@ import {
 import { type ResolveRequest, resolveStep } from '../../domain/flow.js';
 import { FlowStatus } from '../../domain/flow.schema.js';
 import { SupplierCode, type SupplierProfile } from '../../domain/supplier.js';
-import {
-  SUPPLIER_ORDER_STEPS,
-  type SupplierOrderInput,
-  supplierOrderFlowId,
-  supplierStatus,
-} from '../../domain/supplierOrder.js';
+import { supplierOrderFlow, supplierStatus } from '../../domain/supplierOrder.js';
 import { StartSupplierOrder, SupplierOrderState } from '../../domain/supplierOrder.schema.js';
 import {
   checkWebhookSignature,
@@ -26,6 +21,7 @@ import {
   SIGNATURE_HEADER,
   SupplierWebhook,
 } from '../../integrations/suppliers/protocol.js';
+import type { supplierOrder } from '../../workflows/supplierOrder.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
@@ -226,15 +222,14 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
       const { tenantId, tenantSlug } = c.get('principal');
       const supplier = await supplierByCode(db, tenantId, body.supplier);
       if (!supplier) return fieldProblem(c, 'body.supplier', `no supplier ${body.supplier}`);
-      const flowId = supplierOrderFlowId(tenantSlug, body.orderId);
       const profile = supplierProfile(supplier);
-      const created = await startFlow(deps, {
-        flowId,
-        flowType: 'supplierOrder',
+      const flowId = supplierOrderFlow.flowId(tenantSlug, body.orderId);
+      const { created } = await startFlow<typeof supplierOrder>(deps, {
+        definition: supplierOrderFlow,
         businessKey: body.orderId,
         tenantId,
+        tenantSlug,
         title: `${supplier.name}: ${body.lines.length} line${body.lines.length === 1 ? '' : 's'}`,
-        stepCount: SUPPLIER_ORDER_STEPS.length,
         input: {
           orderId: body.orderId,
           lines: body.lines,
@@ -243,7 +238,7 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
           tenantId,
           tenantSlug,
           supplier: profile,
-        } satisfies SupplierOrderInput,
+        },
         records: (trx) =>
           createSupplierOrderRecords(trx, {
             tenantId,

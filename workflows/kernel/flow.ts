@@ -7,7 +7,6 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   isCancellation,
-  patched,
   proxyLocalActivities,
   type SignalDefinition,
   setCurrentDetails,
@@ -15,6 +14,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { RetrySettings } from '../../domain/durations.js';
 import {
   type Actor,
   type Attention,
@@ -25,7 +25,6 @@ import {
   flowStatusQuery,
   type PauseRequest,
   pauseFlow,
-  type Resolution,
   type ResolveRequest,
   resolveStep,
   resumeFlow,
@@ -34,6 +33,13 @@ import {
   SYSTEM,
   TERMINAL_STATES,
 } from '../../domain/flow.js';
+import type {
+  DecisionFor,
+  DecisionOf,
+  FlowDefinition,
+  InputOf,
+  StepOf,
+} from '../../domain/flowDefinition.js';
 import {
   BusinessKey,
   FlowState as FlowStateAttribute,
@@ -48,12 +54,14 @@ const { publishFlow } = proxyLocalActivities<KernelActivities>({
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
 
-export interface FlowDefinition {
-  flowType: string;
+/** One run of a flow: what its definition does not say. */
+export interface FlowOptions<F extends FlowDefinition> {
   businessKey: string;
   tenantId: string;
-  /** Every step the flow will show, in order; progress is counted against them. */
-  steps: readonly string[];
+  /** The retry schedule of its steps, from the flow's input: the kernel runs it with durable timers. */
+  retry: Pick<RetrySettings, 'maximumAttempts' | 'initialInterval' | 'maximumInterval'>;
+  /** Show one of the definition's other step lists (a later billing cycle). */
+  variant?: keyof F['variants'] & string;
   /** Set when this run continues an earlier one (continueAsNew): its row and audit trail carry on from there. */
   continues?: FlowContinuation;
 }
@@ -64,12 +72,12 @@ export interface FlowContinuation {
   startedAt: string;
 }
 
-export interface StepOptions<T> {
+export interface StepOptions<T, F extends FlowDefinition> {
   /**
    * How an operator's `skip` or `fallback` turns into the step's result. Without it the step can only be retried:
    * a step whose result the process needs cannot be skipped.
    */
-  manual?: (decision: ResolveRequest) => T;
+  manual?: (decision: DecisionFor<F>) => T;
   /**
    * When the result needs a person's word before the flow goes on (an order emailed to a supplier: did it
    * arrive?), the question to ask. The operator confirms with `fallback` and a note, or runs the step again.
@@ -77,7 +85,7 @@ export interface StepOptions<T> {
   confirm?: (result: T) => string | undefined;
 }
 
-export interface WaitOptions {
+export interface WaitOptions<F extends FlowDefinition> {
   /** How long to wait before the flow needs attention (or until when, in workflow time); none waits for ever. */
   deadline?: Duration | { at: number };
   /** Reminders on an interval… */
@@ -90,26 +98,25 @@ export interface WaitOptions {
    */
   remind?: (n: number) => Promise<void>;
   /** What an operator may decide when the deadline passes; `extend` is handled here, the others are returned. */
-  onDeadline?: Resolution[];
+  onDeadline?: DecisionOf<F>[];
   /** Announces that the deadline passed, before a person is asked (an audit event, a notice, the parent told). */
   whenOverdue?: (deadlineAt: number) => Promise<void>;
   /** Records an operator's extension (the new date the business now expects). */
-  whenExtended?: (deadlineAt: number, decision: ResolveRequest) => Promise<void>;
+  whenExtended?: (deadlineAt: number, decision: DecisionFor<F>) => Promise<void>;
   /** Why a decision at the deadline cannot be taken as it stands (the API answers 409 with it), if it cannot. */
-  checkDecision?: (decision: ResolveRequest) => string | undefined;
+  checkDecision?: (decision: DecisionFor<F>) => string | undefined;
 }
 
-export type WaitOutcome = { done: true } | { done: false; decision: Decision };
-
-/** An operator's decision as the flow takes it: the request, and an id no other decision has (run and count). */
-export type Decision = ResolveRequest & { decisionId: string };
+export type WaitOutcome<F extends FlowDefinition> =
+  | { done: true }
+  | { done: false; decision: DecisionFor<F> };
 
 /** The operator's decision that asked for this attempt of a step. */
-export interface Retry {
+export interface Retry<F extends FlowDefinition> {
   /** Whatever the decision authorises, it authorises once: the activity it reaches records the id as used. */
   decisionId: string;
-  /** The step's corrected input, as the operator gave it with this decision. */
-  input: Record<string, unknown>;
+  /** What the operator gave with this decision, as the flow type's `retry` schema has it. */
+  input: Partial<InputOf<F, 'retry'>>;
 }
 
 /**
@@ -117,7 +124,10 @@ export interface Retry {
  * operator asked for it (`{"resend": true}`). Only the attempt it asked for carries it: a later retry without it
  * sends nothing the mail server may already have.
  */
-export function resendDecision(retry?: Retry): string | undefined {
+export function resendDecision(retry?: {
+  decisionId: string;
+  input: { resend?: boolean };
+}): string | undefined {
   return retry?.input.resend === true ? retry.decisionId : undefined;
 }
 
@@ -127,9 +137,6 @@ interface Compensation {
 }
 
 const DONE_STATES: readonly StepState[] = ['completed', 'skipped', 'manual'];
-/** Children tell their parent only of changes it shows (patched in: earlier runs told it of every publish). */
-const TELL_PARENT_CHANGES_ONLY = 'tell-parent-changes-only';
-const REMINDERS_BEFORE_DEADLINE = 'reminders-before-deadline';
 
 /** What went wrong, in the words of the error that caused it. */
 export function describe(error: unknown): string {
@@ -146,8 +153,11 @@ export function describe(error: unknown): string {
  * (pause, resume, resolve), the step runner, waits with reminders and deadlines, compensation on cancellation,
  * and publishing of every change (flows row, audit event, search attributes, current details).
  */
-export class Flow {
+export class Flow<F extends FlowDefinition> {
   private readonly status: FlowStatus;
+  private readonly retrySettings: FlowOptions<F>['retry'];
+  /** The search attributes as last upserted: only a change is sent again. */
+  private readonly attributes = new Map<string, string>();
   private baseState: Exclude<FlowState, 'paused'> = 'running';
   private sequence = 0;
   /** How many events of each type and step this run has published: the events' stable keys. */
@@ -156,7 +166,7 @@ export class Flow {
   /** The progress the parent last heard of; a fresh flow's is what the parent assumes when it starts it. */
   private toldParent: string;
   private decision: ResolveRequest | undefined;
-  private decisionCheck: WaitOptions['checkDecision'];
+  private decisionCheck: WaitOptions<F>['checkDecision'];
   /** Decisions taken, and decisions the flow has acted on (published the state that follows from them). */
   private decisionsTaken = 0;
   private decisionsSettled = 0;
@@ -164,24 +174,26 @@ export class Flow {
   /** Child flows running now, with how their steps map onto this flow's steps. */
   private readonly children = new Map<string, Record<string, string>>();
 
-  constructor(definition: FlowDefinition) {
+  constructor(definition: F, options: FlowOptions<F>) {
     const now = new Date().toISOString();
-    this.sequence = definition.continues?.sequence ?? 0;
-    this.continued = definition.continues !== undefined;
+    const steps = options.variant ? (definition.variants[options.variant] ?? []) : definition.steps;
+    this.sequence = options.continues?.sequence ?? 0;
+    this.continued = options.continues !== undefined;
+    this.retrySettings = options.retry;
     this.status = {
       flowId: workflowInfo().workflowId,
-      flowType: definition.flowType,
-      businessKey: definition.businessKey,
-      tenantId: definition.tenantId,
+      flowType: definition.type,
+      businessKey: options.businessKey,
+      tenantId: options.tenantId,
       state: 'running',
       currentStep: null,
-      steps: definition.steps.map((name) => ({ name, state: 'pending', attempts: 0 })),
-      progress: { done: 0, total: definition.steps.length },
+      steps: steps.map((name) => ({ name, state: 'pending', attempts: 0 })),
+      progress: { done: 0, total: steps.length },
       waitingFor: null,
       attention: null,
       paused: false,
       activeChild: null,
-      startedAt: definition.continues?.startedAt ?? now,
+      startedAt: options.continues?.startedAt ?? now,
       updatedAt: now,
     };
     this.toldParent = JSON.stringify({
@@ -214,10 +226,10 @@ export class Flow {
    * complete as the child's do, and while the child waits or needs attention, so does this flow (decisions go
    * to the child, named in `attention.flowId`).
    */
-  async child<T>(
-    workflow: (...args: never[]) => Promise<T>,
-    options: Pick<ChildWorkflowOptions, 'workflowId'> & { args: unknown[] },
-    milestones: Record<string, string>,
+  async child<A extends unknown[], T>(
+    workflow: (...args: A) => Promise<T>,
+    options: Pick<ChildWorkflowOptions, 'workflowId'> & { args: A },
+    milestones: Record<string, StepOf<F>>,
   ): Promise<T> {
     await this.holdWhilePaused();
     const workflowId = options.workflowId ?? '';
@@ -232,7 +244,7 @@ export class Flow {
     }
     await this.publish('flow.child.started', SYSTEM, { child: workflowId });
     try {
-      const result = await executeChild(workflow as (...args: unknown[]) => Promise<T>, {
+      const result = await executeChild(workflow, {
         workflowId,
         args: options.args,
       });
@@ -286,17 +298,24 @@ export class Flow {
   }
 
   /**
-   * Runs one step: holds while paused, marks it current, runs it (the activity retries by its own policy), and
-   * when it still fails, waits for an operator to retry it (optionally with corrected input), skip it or
-   * complete it by hand.
+   * Runs one step: holds while paused, marks it current, runs it, and when it fails runs it again on the flow's
+   * retry schedule (durable timers; the step shows `retrying` with the attempt, the error and the next attempt
+   * time, and an operator may retry now, skip or fall back meanwhile). When the schedule runs out, the step waits
+   * for an operator to retry it, skip it or complete it by hand.
    */
-  async step<T>(name: string, run: (retry?: Retry) => Promise<T>, options: StepOptions<T> = {}): Promise<T> {
-    let retry: Retry | undefined;
+  async step<T>(
+    name: StepOf<F>,
+    run: (retry?: Retry<F>) => Promise<T>,
+    options: StepOptions<T, F> = {},
+  ): Promise<T> {
+    let retry: Retry<F> | undefined;
+    let failures = 0;
     for (;;) {
       await this.holdWhilePaused();
       const step = this.stepNamed(name);
       step.attempts++;
       step.startedAt ??= new Date().toISOString();
+      step.nextAttemptAt = undefined;
       this.enterStep(step, 'running');
       await this.publish('flow.step.started', SYSTEM, { step: name, attempt: step.attempts });
       let result: T;
@@ -304,13 +323,11 @@ export class Flow {
         result = await run(retry);
       } catch (error) {
         if (isCancellation(error)) throw error;
+        failures++;
         const manual = options.manual;
-        const decision = await this.needsAttention(step, {
-          reason: 'step_failed',
-          error: describe(error),
-          options: manual ? ['retry', 'skip', 'fallback'] : ['retry'],
-        });
-        if (decision?.action === 'retry' || !manual || !decision) {
+        const decision = await this.afterFailure(step, error, failures, manual ? ['skip', 'fallback'] : []);
+        if (decision) failures = 0;
+        if (!decision || decision.action === 'retry' || !manual) {
           retry = retryFor(decision);
           continue;
         }
@@ -319,10 +336,7 @@ export class Flow {
           decision.action === 'skip' ? 'skipped' : 'manual',
           'flow.step.resolved',
           decision.actor,
-          {
-            action: decision.action,
-            note: decision.note,
-          },
+          { action: decision.action, note: decision.note },
         );
         return manual(decision);
       }
@@ -349,27 +363,30 @@ export class Flow {
 
   /**
    * Runs work that belongs to a step already under way (a new payment link while the payment is awaited) and
-   * leaves the step as it is. When the work still fails after its retries, the step needs attention until an
-   * operator retries it (optionally with corrected input) or, with `manual`, says it is done (`fallback`, an
-   * email that did arrive): a failure here never fails the flow.
+   * leaves the step as it is. A failure is retried on the flow's schedule like a step's; when that runs out, the
+   * step needs attention until an operator retries it or, with `manual`, says it is done (`fallback`, an email
+   * that did arrive): a failure here never fails the flow.
    */
   async within<T>(
-    name: string,
-    run: (retry?: Retry) => Promise<T>,
-    options: Pick<StepOptions<T>, 'manual'> = {},
+    name: StepOf<F>,
+    run: (retry?: Retry<F>) => Promise<T>,
+    options: Pick<StepOptions<T, F>, 'manual'> = {},
   ): Promise<T> {
-    let retry: Retry | undefined;
+    let retry: Retry<F> | undefined;
+    let failures = 0;
     for (;;) {
+      await this.holdWhilePaused();
       try {
         return await run(retry);
       } catch (error) {
         if (isCancellation(error)) throw error;
+        failures++;
         const manual = options.manual;
-        const decision = await this.needsAttention(this.stepNamed(name), {
-          reason: 'step_failed',
-          error: describe(error),
-          options: manual ? ['retry', 'fallback'] : ['retry'],
-        });
+        const step = this.stepNamed(name);
+        const state = step.state;
+        const decision = await this.afterFailure(step, error, failures, manual ? ['fallback'] : []);
+        this.enterStep(step, state);
+        if (decision) failures = 0;
         if (manual && decision?.action === 'fallback') return manual(decision);
         retry = retryFor(decision);
       }
@@ -377,10 +394,59 @@ export class Flow {
   }
 
   /**
+   * What follows a failed attempt: while the retry schedule lasts, the step shows `retrying` until its next
+   * attempt is due (undefined) or an operator decides first; after that, it needs attention until one does.
+   * Every failed attempt is one audit event.
+   */
+  private async afterFailure(
+    step: StepStatus,
+    error: unknown,
+    failures: number,
+    alternatives: DecisionOf<F>[],
+  ): Promise<DecisionFor<F> | undefined> {
+    const message = describe(error);
+    const { maximumAttempts, initialInterval, maximumInterval } = this.retrySettings;
+    if (failures >= maximumAttempts) {
+      return this.needsAttention(step, {
+        reason: 'step_failed',
+        error: message,
+        options: ['retry', ...alternatives],
+      });
+    }
+    const delay = Math.min(
+      msToNumber(initialInterval as Duration) * 2 ** (failures - 1),
+      msToNumber(maximumInterval as Duration),
+    );
+    const nextAttemptAt = new Date(Date.now() + delay).toISOString();
+    step.nextAttemptAt = nextAttemptAt;
+    const decision = await this.askOperator(
+      step,
+      {
+        reason: 'retrying',
+        error: message,
+        options: ['retry', ...alternatives],
+        attempt: failures,
+        nextAttemptAt,
+      },
+      {
+        state: 'retrying',
+        forMs: delay,
+        event: { type: 'flow.step.attempt_failed', payload: { of: maximumAttempts } },
+      },
+    );
+    step.nextAttemptAt = undefined;
+    return decision;
+  }
+
+  /**
    * Waits for something outside the flow (a signature, a payment) as a step of its own: reminds on the interval,
    * and at the deadline asks an operator, who may extend it or decide otherwise (returned to the caller).
    */
-  async waitFor(name: string, until: () => boolean, options: WaitOptions = {}): Promise<WaitOutcome> {
+  async waitFor(
+    name: StepOf<F>,
+    until: () => boolean,
+    options: WaitOptions<F> = {},
+  ): Promise<WaitOutcome<F>> {
     await this.holdWhilePaused();
     const step = this.stepNamed(name);
     step.startedAt ??= new Date().toISOString();
@@ -426,8 +492,7 @@ export class Flow {
       // out first (patched in: earlier runs escalated at once).
       const reminderDue =
         nextReminderAt !== undefined && Date.now() >= nextReminderAt && nextReminderAt <= (deadlineAt ?? 0);
-      const remindFirst = reminderDue && patched(REMINDERS_BEFORE_DEADLINE);
-      if (!remindFirst && deadlineAt !== undefined && Date.now() >= deadlineAt) {
+      if (!reminderDue && deadlineAt !== undefined && Date.now() >= deadlineAt) {
         if (options.whenOverdue)
           await this.courtesy('overdue', name, () => options.whenOverdue?.(deadlineAt ?? 0));
         const decision = await this.needsAttention(
@@ -498,20 +563,45 @@ export class Flow {
    * Puts the flow in front of an operator and waits for a decision among `options`. With `unless`, the wait also
    * ends (returning undefined) when that becomes true first, e.g. the customer signs while ops are deciding.
    */
-  async needsAttention(
+  needsAttention(
     step: StepStatus,
     problem: Pick<Attention, 'reason' | 'error' | 'options'>,
     unless?: () => boolean,
-    check?: WaitOptions['checkDecision'],
-  ): Promise<Decision | undefined> {
+    check?: WaitOptions<F>['checkDecision'],
+  ): Promise<DecisionFor<F> | undefined> {
+    return this.askOperator(step, problem, {
+      state: 'needs_attention',
+      unless,
+      check,
+      event: { type: 'flow.needs_attention', payload: {} },
+    });
+  }
+
+  /**
+   * Shows the problem and waits for a decision, for at most `forMs` when given (a retry falls due), or until
+   * `unless` holds; returns the decision, or undefined when the wait ended without one.
+   */
+  private async askOperator(
+    step: StepStatus,
+    problem: Pick<Attention, 'reason' | 'error' | 'options' | 'attempt' | 'nextAttemptAt'>,
+    wait: {
+      state: 'needs_attention' | 'retrying';
+      forMs?: number;
+      unless?: () => boolean;
+      check?: WaitOptions<F>['checkDecision'];
+      /** The audit event that records the problem (each failed attempt is one). */
+      event: { type: string; payload: Record<string, unknown> };
+    },
+  ): Promise<DecisionFor<F> | undefined> {
     step.lastError = problem.error;
     this.status.attention = { step: step.name, since: new Date().toISOString(), ...problem };
-    this.baseState = 'needs_attention';
-    this.enterStep(step, 'needs_attention');
-    await this.publish('flow.needs_attention', SYSTEM, { step: step.name, ...problem });
+    this.baseState = wait.state;
+    this.enterStep(step, wait.state);
+    await this.publish(wait.event.type, SYSTEM, { step: step.name, ...problem, ...wait.event.payload });
     this.decision = undefined;
-    this.decisionCheck = check;
-    await condition(() => this.decision !== undefined || (unless?.() ?? false));
+    this.decisionCheck = wait.check;
+    const decided = () => this.decision !== undefined || (wait.unless?.() ?? false);
+    await (wait.forMs === undefined ? condition(decided) : condition(decided, wait.forMs));
     this.decisionCheck = undefined;
     // Set by the resolveStep handler while we waited (TypeScript cannot see that across the await).
     const request = this.decision as ResolveRequest | undefined;
@@ -523,7 +613,7 @@ export class Flow {
       return undefined;
     }
     this.decisionsTaken++;
-    const decision: Decision = { ...request, decisionId: `${workflowInfo().runId}/${this.decisionsTaken}` };
+    const decision = { ...request, decisionId: `${workflowInfo().runId}/${this.decisionsTaken}` };
     step.resolvedBy = {
       actor: decision.actor,
       action: decision.action,
@@ -538,7 +628,8 @@ export class Flow {
       input: decision.input,
       decisionId: decision.decisionId,
     });
-    return decision;
+    // The validator let only this flow's decisions through (the API checked their input against its schemas).
+    return decision as unknown as DecisionFor<F>;
   }
 
   /** The step by its name; the name must be one of the flow's declared steps. */
@@ -560,6 +651,11 @@ export class Flow {
     return this.status;
   }
 
+  /** The step under way (or the last one), one of the definition's. */
+  get currentStep(): StepOf<F> | undefined {
+    return (this.status.currentStep ?? undefined) as StepOf<F> | undefined;
+  }
+
   private async followChild(progress: ChildProgress): Promise<void> {
     const milestones = this.children.get(progress.flowId);
     if (!milestones) return;
@@ -573,7 +669,7 @@ export class Flow {
     this.status.waitingFor = progress.waitingFor;
     if (progress.attention) {
       this.status.attention = { ...progress.attention, flowId: progress.attention.flowId ?? progress.flowId };
-      this.baseState = 'needs_attention';
+      this.baseState = attentionState(progress.attention);
     } else if (this.status.attention?.flowId === progress.flowId) {
       this.status.attention = null;
       this.baseState = 'running';
@@ -584,11 +680,15 @@ export class Flow {
       next.startedAt ??= new Date().toISOString();
       this.enterStep(
         next,
-        progress.state === 'waiting' ? 'waiting' : progress.attention ? 'needs_attention' : 'running',
+        progress.state === 'waiting'
+          ? 'waiting'
+          : progress.attention
+            ? attentionState(progress.attention)
+            : 'running',
       );
     }
-    if (!this.status.attention && this.baseState === 'needs_attention') this.baseState = 'running';
-    if (progress.attention) this.baseState = 'needs_attention';
+    if (!this.status.attention && isAskingOperator(this.baseState)) this.baseState = 'running';
+    if (progress.attention) this.baseState = attentionState(progress.attention);
     this.refreshState();
     for (const step of completed) {
       await this.publish('flow.step.completed', SYSTEM, { step: step.name, child: progress.flowId });
@@ -603,7 +703,7 @@ export class Flow {
   private enterStep(step: StepStatus, state: StepState): void {
     step.state = state;
     this.status.currentStep = step.name;
-    if (this.baseState !== 'needs_attention') this.baseState = state === 'waiting' ? 'waiting' : 'running';
+    if (!isAskingOperator(this.baseState)) this.baseState = state === 'waiting' ? 'waiting' : 'running';
     this.refreshState();
   }
 
@@ -694,7 +794,8 @@ export class Flow {
         `${request.action} does not apply to ${attention.step}; possible: ${attention.options.join(', ')}`,
       );
     }
-    const refusal = this.decisionCheck?.(request);
+    // The decision as the flow will take it; its id is given when it is taken.
+    const refusal = this.decisionCheck?.({ ...request, decisionId: '' } as DecisionFor<F>);
     if (refusal) throw new Error(refusal);
     if (request.action === 'extend') {
       if (request.extendUntil) {
@@ -723,12 +824,7 @@ export class Flow {
     const now = new Date().toISOString();
     this.status.updatedAt = now;
     const status: FlowStatus = JSON.parse(JSON.stringify(this.status));
-    upsertSearchAttributes([
-      { key: FlowStateAttribute, value: status.state },
-      { key: FlowStep, value: status.currentStep ?? '' },
-      { key: TenantId, value: status.tenantId },
-      { key: BusinessKey, value: status.businessKey },
-    ]);
+    this.upsertChangedAttributes(status);
     setCurrentDetails(currentDetails(status));
     const taken = this.decisionsTaken;
     // Publishing is never cancelled: a flow cancelled mid-publish (from a handler, say) still records its state.
@@ -745,6 +841,27 @@ export class Flow {
     );
     if (type !== 'flow.attention.resolved') this.decisionsSettled = Math.max(this.decisionsSettled, taken);
     await this.tellParent(status);
+  }
+
+  /** Only what changed is upserted: each upsert is an event in the history and a write to visibility. */
+  private upsertChangedAttributes(status: FlowStatus): void {
+    const wanted = [
+      { key: FlowStateAttribute, value: status.state },
+      { key: FlowStep, value: status.currentStep ?? '' },
+      { key: TenantId, value: status.tenantId },
+      { key: BusinessKey, value: status.businessKey },
+    ];
+    if (this.attributes.size === 0) {
+      // What the flow was started with (the API sets tenant and business key) needs no upsert.
+      for (const { key } of wanted) {
+        const value = workflowInfo().typedSearchAttributes.get(key);
+        if (value !== undefined) this.attributes.set(key.name, value);
+      }
+    }
+    const changed = wanted.filter(({ key, value }) => this.attributes.get(key.name) !== value);
+    if (changed.length === 0) return;
+    upsertSearchAttributes(changed);
+    for (const { key, value } of changed) this.attributes.set(key.name, value);
   }
 
   private eventKey(type: string, payload: Record<string, unknown>): string {
@@ -771,11 +888,9 @@ export class Flow {
       waitingFor: status.waitingFor,
       attention: status.attention,
     };
-    if (patched(TELL_PARENT_CHANGES_ONLY)) {
-      const told = JSON.stringify(progress);
-      if (told === this.toldParent || TERMINAL_STATES.includes(status.state)) return;
-      this.toldParent = told;
-    }
+    const told = JSON.stringify(progress);
+    if (told === this.toldParent || TERMINAL_STATES.includes(status.state)) return;
+    this.toldParent = told;
     await this.notifyParent(childProgress, progress);
   }
 
@@ -792,19 +907,48 @@ export class Flow {
   }
 }
 
-/** The attempt a decision asks for; none when the step's wait ended without one. */
-function retryFor(decision: Decision | undefined): Retry | undefined {
-  return decision && { decisionId: decision.decisionId, input: decision.input ?? {} };
+/** A retrying child shows its parent retrying; any other problem needs attention. */
+function attentionState(attention: Attention): 'retrying' | 'needs_attention' {
+  return attention.reason === 'retrying' ? 'retrying' : 'needs_attention';
 }
 
-/** What the Temporal Web UI shows under "Current details": the same truth as the flows list. */
+function isAskingOperator(state: FlowState): boolean {
+  return state === 'needs_attention' || state === 'retrying';
+}
+
+/** The attempt a decision asks for; none when the step's wait ended without one. */
+function retryFor<F extends FlowDefinition>(decision: DecisionFor<F> | undefined): Retry<F> | undefined {
+  return decision && { decisionId: decision.decisionId, input: (decision.input ?? {}) as Retry<F>['input'] };
+}
+
+/**
+ * What the Temporal Web UI shows under "Current details": the same truth as the flows list. The first line fits
+ * the header (state, step, why); the rest says what an operator needs to act.
+ */
 function currentDetails(status: FlowStatus): string {
+  const { attention } = status;
+  const why = attention
+    ? `${attention.reason.replaceAll('_', ' ')}: ${attention.error}`
+    : status.waitingFor
+      ? `waiting for ${status.waitingFor}`
+      : '';
+  const headline = [
+    `**${status.state}**`,
+    status.currentStep ? `\`${status.currentStep}\`` : '',
+    `${status.progress.done} of ${status.progress.total} done`,
+    why.length > 100 ? `${why.slice(0, 99)}…` : why,
+  ]
+    .filter(Boolean)
+    .join(' · ');
   const lines = [
-    `**${status.state}** · step ${status.progress.done} of ${status.progress.total}`,
-    status.currentStep ? `current step: \`${status.currentStep}\`` : '',
-    status.waitingFor ? `waiting for: ${status.waitingFor}` : '',
-    status.attention
-      ? `needs attention at \`${status.attention.step}\`: ${status.attention.error} (options: ${status.attention.options.join(', ')})`
+    headline,
+    attention?.attempt !== undefined
+      ? `attempt ${attention.attempt} failed; next at ${attention.nextAttemptAt}`
+      : '',
+    attention ? `error: ${attention.error}` : '',
+    attention ? `decisions: ${attention.options.join(', ') || 'none (fix and redeploy, or reset)'}` : '',
+    attention?.flowId && attention.flowId !== status.flowId
+      ? `decide in child flow \`${attention.flowId}\``
       : '',
   ];
   return lines.filter(Boolean).join('\n\n');

@@ -1,2 +1,2 @@
-export type { Decision, FlowDefinition, Retry, StepOptions, WaitOptions, WaitOutcome } from './flow.js';
+export type { FlowOptions, Retry, StepOptions, WaitOptions, WaitOutcome } from './flow.js';
 export { describe, Flow, resendDecision } from './flow.js';

@@ -1,22 +1,40 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 import type { RetrySettings } from '../../domain/durations.js';
 
+type Settings = Omit<RetrySettings, 'attemptTimeout'> & Partial<Pick<RetrySettings, 'attemptTimeout'>>;
+
+const NON_RETRYABLE = ['ConfigurationError', 'InvalidInput'];
+
 /**
- * How a flow's step activities run, from the flow's settings: exhausted retries make the flow need attention,
- * and an attempt that outlives `attemptTimeout` (its worker died, say) is retried.
+ * How a step's activity runs: one quick retry for a blip, then the failure is the kernel's, which retries on the
+ * flow's schedule where people can see it (`retrying`) and act on it. An attempt that outlives `attemptTimeout`
+ * (its worker died, say) counts as failed.
  */
-export function stepActivityOptions(
-  settings: Omit<RetrySettings, 'attemptTimeout'> & Partial<Pick<RetrySettings, 'attemptTimeout'>>,
-): ActivityOptions {
+export function stepActivityOptions(settings: Settings): ActivityOptions {
   return {
-    // Flows started before attempts had a configurable timeout carry none in their input.
+    startToCloseTimeout: settings.attemptTimeout ?? '1 minute',
+    retry: {
+      maximumAttempts: 2,
+      initialInterval: settings.initialInterval,
+      maximumInterval: settings.initialInterval,
+      nonRetryableErrorTypes: NON_RETRYABLE,
+    },
+  };
+}
+
+/**
+ * How work outside any step runs (undoing what a cancelled flow did, replacing a contract version): Temporal
+ * retries it on the flow's schedule, since there is no step to show it on.
+ */
+export function outsideStepActivityOptions(settings: Settings): ActivityOptions {
+  return {
     startToCloseTimeout: settings.attemptTimeout ?? '1 minute',
     retry: {
       maximumAttempts: settings.maximumAttempts,
       initialInterval: settings.initialInterval,
       maximumInterval: settings.maximumInterval,
       backoffCoefficient: 2,
-      nonRetryableErrorTypes: ['ConfigurationError', 'InvalidInput'],
+      nonRetryableErrorTypes: NON_RETRYABLE,
     },
   };
 }
