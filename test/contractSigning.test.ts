@@ -401,7 +401,7 @@ describe('contractSigning', () => {
     const detail = await apiClient(api.url, viewerKey).get(`/v1/flows/${encodeURIComponent(flowId)}`);
     expect(detail.body.steps.find((s: { name: string }) => s.name === 'sendSigningLink')).toMatchObject({
       state: 'needs_attention',
-      attempts: 1,
+      attempts: 2,
     });
     expect(detail.body.temporalUiUrl).toContain(encodeURIComponent(flowId));
 

@@ -134,9 +134,15 @@ export async function currentVersion(client: Client, deploymentName: string): Pr
 }
 
 const GRPC_NOT_FOUND = 5;
+const GRPC_FAILED_PRECONDITION = 9;
 
-/** gRPC's NOT_FOUND, as the raw service answers it or wrapped by the SDK. */
+/**
+ * The server does not know the deployment or version yet: NOT_FOUND, or FAILED_PRECONDITION ("no Worker
+ * Deployment found … does your Worker Deployment have pollers?") before its workers' first poll has registered.
+ */
 function isNotFound(error: unknown): boolean {
-  const { code, cause } = error as { code?: number; cause?: unknown };
-  return code === GRPC_NOT_FOUND || (cause !== undefined && isNotFound(cause));
+  const { code, cause, message } = error as { code?: number; cause?: unknown; message?: string };
+  if (code === GRPC_NOT_FOUND) return true;
+  if (code === GRPC_FAILED_PRECONDITION && /not found|no worker deployment found/i.test(message ?? '')) return true;
+  return cause !== undefined && isNotFound(cause);
 }

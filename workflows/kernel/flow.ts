@@ -1,4 +1,10 @@
-import { type Duration, msToNumber, TemporalFailure } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  type Duration,
+  msToNumber,
+  TemporalFailure,
+} from '@temporalio/common';
 import {
   allHandlersFinished,
   CancellationScope,
@@ -47,6 +53,7 @@ import {
   TenantId,
 } from '../../domain/searchAttributes.js';
 import type { KernelActivities } from './activities.js';
+import { NON_RETRYABLE_ERROR_TYPES } from './retry.js';
 
 const { publishFlow } = proxyLocalActivities<KernelActivities>({
   startToCloseTimeout: '10 seconds',
@@ -406,7 +413,7 @@ export class Flow<F extends FlowDefinition> {
   ): Promise<DecisionFor<F> | undefined> {
     const message = describe(error);
     const { maximumAttempts, initialInterval, maximumInterval } = this.retrySettings;
-    if (failures >= maximumAttempts) {
+    if (failures >= maximumAttempts || !worthRetrying(error)) {
       return this.needsAttention(step, {
         reason: 'step_failed',
         error: message,
@@ -905,6 +912,16 @@ export class Flow<F extends FlowDefinition> {
       // The parent has closed (cancelled, say); the child's own work goes on.
     }
   }
+}
+
+/**
+ * Whether running the step again may help: not when the activity said it cannot (an email that may have gone
+ * out, a configuration that is missing), which only a person can settle.
+ */
+function worthRetrying(error: unknown): boolean {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (!(cause instanceof ApplicationFailure)) return true;
+  return !cause.nonRetryable && !NON_RETRYABLE_ERROR_TYPES.includes(cause.type ?? '');
 }
 
 /** A retrying child shows its parent retrying; any other problem needs attention. */

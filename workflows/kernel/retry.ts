@@ -3,7 +3,8 @@ import type { RetrySettings } from '../../domain/durations.js';
 
 type Settings = Omit<RetrySettings, 'attemptTimeout'> & Partial<Pick<RetrySettings, 'attemptTimeout'>>;
 
-const NON_RETRYABLE = ['ConfigurationError', 'InvalidInput'];
+/** Failures no retry can mend: a person must act. */
+export const NON_RETRYABLE_ERROR_TYPES = ['ConfigurationError', 'InvalidInput'];
 
 /**
  * How a step's activity runs: one quick retry for a blip, then the failure is the kernel's, which retries on the
@@ -17,7 +18,7 @@ export function stepActivityOptions(settings: Settings): ActivityOptions {
       maximumAttempts: 2,
       initialInterval: settings.initialInterval,
       maximumInterval: settings.initialInterval,
-      nonRetryableErrorTypes: NON_RETRYABLE,
+      nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
     },
   };
 }
@@ -34,7 +35,7 @@ export function outsideStepActivityOptions(settings: Settings): ActivityOptions 
       initialInterval: settings.initialInterval,
       maximumInterval: settings.maximumInterval,
       backoffCoefficient: 2,
-      nonRetryableErrorTypes: NON_RETRYABLE,
+      nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
     },
   };
 }
