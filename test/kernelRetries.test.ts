@@ -9,6 +9,7 @@ import { invoicePayment } from '../workflows/invoicePayment.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { testConfig } from './helpers/config.js';
 import { waitForFlowRow } from './helpers/flows.js';
+import { recordHistories } from './helpers/histories.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
 import { startTestWorker, type TestWorker } from './helpers/temporal.js';
@@ -157,6 +158,10 @@ describe('kernel-owned retries', () => {
     expect(waiting.current_step).toBe('awaitPayment');
     const failures = await events(flowId, 'flow.step.attempt_failed');
     expect(failures.map((e) => e.payload.attempt)).toEqual([1, 2]);
+    // Waiting for the payment is far enough: the replay covers the retries, the pause and the decision.
+    await worker.client.workflow.getHandle(flowId).cancel();
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'cancelled');
+    recordHistories({ 'invoicePayment.retries': flowId });
   });
 
   it('need attention when the schedule runs out', async () => {

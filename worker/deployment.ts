@@ -143,6 +143,7 @@ const GRPC_FAILED_PRECONDITION = 9;
 function isNotFound(error: unknown): boolean {
   const { code, cause, message } = error as { code?: number; cause?: unknown; message?: string };
   if (code === GRPC_NOT_FOUND) return true;
-  if (code === GRPC_FAILED_PRECONDITION && /not found|no worker deployment found/i.test(message ?? '')) return true;
+  if (code === GRPC_FAILED_PRECONDITION && /not found|no worker deployment found/i.test(message ?? ''))
+    return true;
   return cause !== undefined && isNotFound(cause);
 }

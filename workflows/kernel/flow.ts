@@ -163,6 +163,8 @@ export function describe(error: unknown): string {
 export class Flow<F extends FlowDefinition> {
   private readonly status: FlowStatus;
   private readonly retrySettings: FlowOptions<F>['retry'];
+  /** Settles when the publication under way (if any) has finished. */
+  private publishing: Promise<void> = Promise.resolve();
   /** The search attributes as last upserted: only a change is sent again. */
   private readonly attributes = new Map<string, string>();
   private baseState: Exclude<FlowState, 'paused'> = 'running';
@@ -826,7 +828,26 @@ export class Flow<F extends FlowDefinition> {
     return this.status;
   }
 
+  /**
+   * Publishes one change. Publications run one at a time, in the order they were asked for: the main flow and a
+   * handler (pause, resume) publishing at once would otherwise race their local activities, and a replay could
+   * order their commands differently from the run it replays.
+   */
   private async publish(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
+    const previous = this.publishing;
+    let finished = () => {};
+    this.publishing = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    try {
+      await previous;
+      await this.publishNow(type, actor, payload);
+    } finally {
+      finished();
+    }
+  }
+
+  private async publishNow(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
     this.sequence++;
     const now = new Date().toISOString();
     this.status.updatedAt = now;
