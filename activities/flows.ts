@@ -39,6 +39,8 @@ export function flowActivities({ db }: { db: Db }): KernelActivities {
         updated_at: status.updatedAt,
         ended_at: terminal ? status.updatedAt : null,
         run_started_at: runStartedAt ?? null,
+        parent_id: status.parentFlowId ?? null,
+        root_id: status.rootFlowId ?? null,
       };
       await db.transaction().execute(async (trx) => {
         await trx

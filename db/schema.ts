@@ -43,6 +43,8 @@ export interface FlowsTable {
   ended_at: Timestamp | null;
   run_started_at: Timestamp | null;
   reconciled_at: Timestamp | null;
+  parent_id: string | null;
+  root_id: string | null;
 }
 
 export interface DomainEventsTable {

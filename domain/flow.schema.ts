@@ -78,6 +78,15 @@ export const ResolvedBy = z.object({
   at: z.string(),
 });
 
+/** One child flow of a step that runs several at once, as the parent last heard of it. */
+export const ChildStatus = z.object({
+  flowId: z.string(),
+  state: FlowState,
+  /** Why it needs a person, when it does: decide on the child itself. */
+  attention: z.object({ reason: z.string(), error: z.string() }).nullable(),
+});
+export type ChildStatus = z.infer<typeof ChildStatus>;
+
 export const StepStatus = z.object({
   name: z.string(),
   state: StepState,
@@ -88,6 +97,8 @@ export const StepStatus = z.object({
   /** While the step retries: when the kernel runs it next. */
   nextAttemptAt: z.string().optional(),
   resolvedBy: ResolvedBy.optional(),
+  /** A step that runs child flows at once: each of them; it is done when all are ("k of n"). */
+  children: z.array(ChildStatus).optional(),
 });
 export type StepStatus = z.infer<typeof StepStatus>;
 
@@ -125,8 +136,11 @@ export const FlowStatus = z.object({
   waitingFor: z.string().nullable(),
   attention: Attention.nullable(),
   paused: z.boolean(),
-  /** The child flow doing the current part of the work, if any; pause and resume reach it too. */
-  activeChild: z.string().nullable(),
+  /** The child flows doing the current part of the work; pause and resume reach them too. */
+  activeChildren: z.array(z.string()),
+  /** The flow that started this one, and the flow at the top (a project, a proposal); null for a top flow. */
+  parentFlowId: z.string().nullable(),
+  rootFlowId: z.string().nullable(),
   startedAt: z.string(),
   updatedAt: z.string(),
 });

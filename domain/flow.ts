@@ -10,6 +10,7 @@ import type { Actor, Attention, FlowState, FlowStatus, PauseRequest, ResolveRequ
 export type {
   Actor,
   Attention,
+  ChildStatus,
   FlowState,
   FlowStatus,
   PauseRequest,

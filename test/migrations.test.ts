@@ -28,6 +28,7 @@ describe('migrations', () => {
       '0005_supplier_orders',
       '0006_email_resends',
       '0007_flow_runs',
+      '0008_flow_parents',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

@@ -115,7 +115,7 @@ describe('proposalToPayment through the API', () => {
     const detail = await client.get(`/v1/flows/${encodeURIComponent(flowId)}`);
     expect(detail.body).toMatchObject({
       waitingFor: 'awaitSignature',
-      activeChild: `contract:${tenant.slug}:${body.proposal.proposalId}`,
+      activeChildren: [`contract:${tenant.slug}:${body.proposal.proposalId}`],
     });
 
     expect(

@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
@@ -48,6 +49,29 @@ describe('recorded histories', () => {
       expect(failures).toEqual([]);
     });
   }
+
+  it(`of the kernel's test flows (a set of children) replay against build ${CURRENT_BUILD}`, async () => {
+    const folder = new URL(`${CURRENT_BUILD}/fixtures/`, HISTORIES_DIR);
+    const files = (await readdir(folder)).filter((file) => file.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(0);
+    const histories = await Promise.all(
+      files.map(async (file) => ({
+        workflowId: file,
+        history: historyFromJSON(JSON.parse(await readFile(new URL(file, folder), 'utf8'))),
+      })),
+    );
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories(
+      {
+        workflowsPath: fileURLToPath(new URL('./fixtures/childSet.ts', import.meta.url)),
+        bundlerOptions: { logger: quietLogger },
+      } as never,
+      histories,
+    )) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    expect(failures).toEqual([]);
+  });
 });
 
 async function historyFiles(buildId: string): Promise<string[]> {

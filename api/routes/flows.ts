@@ -40,6 +40,11 @@ const FlowSummary = z
     startedAt: z.string(),
     updatedAt: z.string(),
     endedAt: z.string().nullable(),
+    parentFlowId: z.string().nullable().describe('The flow that started this one'),
+    rootFlowId: z
+      .string()
+      .nullable()
+      .describe('The flow at the top (the proposal, the project) it belongs to'),
   })
   .openapi('FlowSummary');
 
@@ -193,6 +198,8 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
             startedAt: row.started_at.toISOString(),
             updatedAt: row.updated_at.toISOString(),
             endedAt: row.ended_at?.toISOString() ?? null,
+            parentFlowId: row.parent_id,
+            rootFlowId: row.root_id,
           })),
           nextCursor: rows.length > query.limit && last ? encodeCursor(last.updated_at, last.id) : null,
         },
@@ -280,9 +287,12 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
           handle.executeUpdate(update, { args: [request] }),
         );
         if (!('status' in outcome)) return decisionProblem(c, outcome);
-        // The child doing the current work (its reminders, its waits) pauses and resumes with its parent.
-        const child = outcome.status.activeChild;
-        if (child) await askFlow(deps, child, (handle) => handle.executeUpdate(update, { args: [request] }));
+        // The children doing the current work (their reminders, their waits) pause and resume with their parent.
+        await Promise.all(
+          outcome.status.activeChildren.map((child) =>
+            askFlow(deps, child, (handle) => handle.executeUpdate(update, { args: [request] })),
+          ),
+        );
         return c.json(outcome.status, 200);
       },
     );

@@ -6,6 +6,7 @@ import * as flowSearch from './0004_flow_search.js';
 import * as supplierOrders from './0005_supplier_orders.js';
 import * as emailResends from './0006_email_resends.js';
 import * as flowRuns from './0007_flow_runs.js';
+import * as flowParents from './0008_flow_parents.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0005_supplier_orders': supplierOrders,
   '0006_email_resends': emailResends,
   '0007_flow_runs': flowRuns,
+  '0008_flow_parents': flowParents,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -7,8 +7,8 @@ import { CURRENT_BUILD } from '../../worker/builds.js';
 export const HISTORIES_DIR = new URL('../histories/', import.meta.url);
 
 /**
- * With RECORD_HISTORIES=1, saves the histories of completed flows to test/histories/{build}/{flowType}.{time}.json, to
- * be committed beside the older ones: replaying all of them in every run proves a workflow change stays
+ * With RECORD_HISTORIES=1, saves the histories of completed flows to test/histories/{build}/{flowType}.{time}.json
+ * (a test flow's under fixtures/), to be committed beside the older ones: replaying all of them in every run proves a workflow change stays
  * compatible with executions started under any earlier version.
  * They are exported by the Temporal CLI, in the same JSON the Web UI downloads.
  */
@@ -31,7 +31,8 @@ export function recordHistories(flows: Record<string, string>): void {
     );
     // Minutes in the name: a version recorded later the same day sits beside the earlier one.
     const recordedAt = new Date().toISOString().slice(0, 16).replace(':', '');
-    mkdirSync(new URL(`${CURRENT_BUILD}/`, HISTORIES_DIR), { recursive: true });
-    writeFileSync(new URL(`${CURRENT_BUILD}/${flowType}.${recordedAt}.json`, HISTORIES_DIR), json);
+    const file = new URL(`${CURRENT_BUILD}/${flowType}.${recordedAt}.json`, HISTORIES_DIR);
+    mkdirSync(new URL('./', file), { recursive: true });
+    writeFileSync(file, json);
   }
 }

@@ -25,6 +25,7 @@ import {
   type Actor,
   type Attention,
   type ChildProgress,
+  type ChildStatus,
   childProgress,
   type FlowState,
   type FlowStatus,
@@ -138,6 +139,18 @@ export function resendDecision(retry?: {
   return retry?.input.resend === true ? retry.decisionId : undefined;
 }
 
+/** How a question to the operator waits: in which state, for how long, and what records it. */
+interface AskOptions<F extends FlowDefinition> {
+  state: 'needs_attention' | 'retrying';
+  /** A retry falls due after this long: the wait ends without a decision. */
+  forMs?: number;
+  /** The wait also ends, without a decision, once this holds (the customer signed meanwhile). */
+  unless?: () => boolean;
+  check?: WaitOptions<F>['checkDecision'];
+  /** The audit event that records the problem (each failed attempt is one). */
+  event: { type: string; payload: Record<string, unknown> };
+}
+
 interface Compensation {
   name: string;
   run: () => Promise<void>;
@@ -180,8 +193,10 @@ export class Flow<F extends FlowDefinition> {
   private decisionsTaken = 0;
   private decisionsSettled = 0;
   private readonly compensations: Compensation[] = [];
-  /** Child flows running now, with how their steps map onto this flow's steps. */
-  private readonly children = new Map<string, Record<string, string>>();
+  /** Child flows running now: how their steps map onto this flow's steps, or the step whose set they are in. */
+  private readonly children = new Map<string, { milestones: Record<string, string>; inSet?: StepStatus }>();
+  /** Settles when the operator's decision under way (if any) is taken: one question at a time. */
+  private asking: Promise<void> = Promise.resolve();
 
   constructor(definition: F, options: FlowOptions<F>) {
     const now = new Date().toISOString();
@@ -201,7 +216,9 @@ export class Flow<F extends FlowDefinition> {
       waitingFor: null,
       attention: null,
       paused: false,
-      activeChild: null,
+      activeChildren: [],
+      parentFlowId: workflowInfo().parent?.workflowId ?? null,
+      rootFlowId: workflowInfo().root?.workflowId ?? null,
       startedAt: options.continues?.startedAt ?? now,
       updatedAt: now,
     };
@@ -242,8 +259,8 @@ export class Flow<F extends FlowDefinition> {
   ): Promise<T> {
     await this.holdWhilePaused();
     const workflowId = options.workflowId ?? '';
-    this.children.set(workflowId, milestones);
-    this.status.activeChild = workflowId;
+    this.children.set(workflowId, { milestones });
+    this.status.activeChildren.push(workflowId);
     const first = Object.values(milestones)
       .map((name) => this.stepNamed(name))
       .find((step) => !DONE_STATES.includes(step.state));
@@ -269,10 +286,93 @@ export class Flow<F extends FlowDefinition> {
       }
       return result;
     } finally {
-      this.children.delete(workflowId);
-      this.status.activeChild = null;
+      this.forgetChild(workflowId);
       if (this.status.attention?.flowId === workflowId) this.status.attention = null;
     }
+  }
+
+  /**
+   * Runs a set of child flows at once as one step (an order per supplier): the step shows each child's state and
+   * is done when all are ("k of n"). A child that needs a person is its own item: decisions go to it, and its
+   * siblings go on. A child that fails is put in front of an operator here: retry it, or (with `manual`) skip it
+   * or complete it by hand.
+   */
+  async childSet<A extends unknown[], T>(
+    name: StepOf<F>,
+    workflow: (...args: A) => Promise<T>,
+    runs: ReadonlyArray<{ workflowId: string; args: A }>,
+    options: { manual?: (decision: DecisionFor<F>, workflowId: string) => T } = {},
+  ): Promise<T[]> {
+    await this.holdWhilePaused();
+    const step = this.stepNamed(name);
+    step.startedAt ??= new Date().toISOString();
+    step.children = runs.map(({ workflowId }) => ({ flowId: workflowId, state: 'running', attention: null }));
+    for (const { workflowId } of runs) {
+      this.children.set(workflowId, { milestones: {}, inSet: step });
+      this.status.activeChildren.push(workflowId);
+    }
+    this.enterStep(step, 'running');
+    const ids = runs.map((run) => run.workflowId);
+    await this.publish('flow.children.started', SYSTEM, { step: name, children: ids });
+    const results = await Promise.all(runs.map((run) => this.childOfSet(step, workflow, run, options)));
+    await this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, { children: ids });
+    return results;
+  }
+
+  private async childOfSet<A extends unknown[], T>(
+    step: StepStatus,
+    workflow: (...args: A) => Promise<T>,
+    run: { workflowId: string; args: A },
+    options: { manual?: (decision: DecisionFor<F>, workflowId: string) => T },
+  ): Promise<T> {
+    const child = step.children?.find((entry) => entry.flowId === run.workflowId);
+    const settle = async (state: ChildStatus['state'], type: string, actor: Actor = SYSTEM) => {
+      if (child) Object.assign(child, { state, attention: null });
+      const done = step.children?.filter((entry) => TERMINAL_STATES.includes(entry.state)).length ?? 0;
+      await this.publish(type, actor, {
+        step: step.name,
+        child: run.workflowId,
+        childState: state,
+        done,
+        of: step.children?.length ?? 0,
+      });
+    };
+    try {
+      for (;;) {
+        try {
+          const result = await executeChild(workflow, { workflowId: run.workflowId, args: run.args });
+          await settle('completed', 'flow.child.completed');
+          return result;
+        } catch (error) {
+          if (isCancellation(error)) throw error;
+          if (child) Object.assign(child, { state: 'failed', attention: null });
+          const manual = options.manual;
+          const decision = await this.needsAttention(step, {
+            reason: 'step_failed',
+            error: `${run.workflowId}: ${describe(error)}`,
+            options: manual ? ['retry', 'skip', 'fallback'] : ['retry'],
+          });
+          this.enterStep(step, 'running');
+          if (!decision || decision.action === 'retry' || !manual) {
+            if (child) child.state = 'running';
+            continue;
+          }
+          await settle(
+            decision.action === 'skip' ? 'cancelled' : 'completed',
+            'flow.child.resolved',
+            decision.actor,
+          );
+          return manual(decision, run.workflowId);
+        }
+      }
+    } finally {
+      this.forgetChild(run.workflowId);
+    }
+  }
+
+  private forgetChild(workflowId: string): void {
+    this.children.delete(workflowId);
+    this.status.activeChildren = this.status.activeChildren.filter((id) => id !== workflowId);
   }
 
   /**
@@ -593,14 +693,25 @@ export class Flow<F extends FlowDefinition> {
   private async askOperator(
     step: StepStatus,
     problem: Pick<Attention, 'reason' | 'error' | 'options' | 'attempt' | 'nextAttemptAt'>,
-    wait: {
-      state: 'needs_attention' | 'retrying';
-      forMs?: number;
-      unless?: () => boolean;
-      check?: WaitOptions<F>['checkDecision'];
-      /** The audit event that records the problem (each failed attempt is one). */
-      event: { type: string; payload: Record<string, unknown> };
-    },
+    wait: AskOptions<F>,
+  ): Promise<DecisionFor<F> | undefined> {
+    const previous = this.asking;
+    let answered = () => {};
+    this.asking = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    try {
+      await previous;
+      return await this.askNow(step, problem, wait);
+    } finally {
+      answered();
+    }
+  }
+
+  private async askNow(
+    step: StepStatus,
+    problem: Pick<Attention, 'reason' | 'error' | 'options' | 'attempt' | 'nextAttemptAt'>,
+    wait: AskOptions<F>,
   ): Promise<DecisionFor<F> | undefined> {
     step.lastError = problem.error;
     this.status.attention = { step: step.name, since: new Date().toISOString(), ...problem };
@@ -666,8 +777,13 @@ export class Flow<F extends FlowDefinition> {
   }
 
   private async followChild(progress: ChildProgress): Promise<void> {
-    const milestones = this.children.get(progress.flowId);
-    if (!milestones) return;
+    const following = this.children.get(progress.flowId);
+    if (!following) return;
+    if (following.inSet) {
+      await this.followChildOfSet(following.inSet, progress);
+      return;
+    }
+    const { milestones } = following;
     const completed = Object.entries(milestones)
       .filter(([childStep]) => progress.completedSteps.includes(childStep))
       .map(([, step]) => this.stepNamed(step))
@@ -703,6 +819,25 @@ export class Flow<F extends FlowDefinition> {
       await this.publish('flow.step.completed', SYSTEM, { step: step.name, child: progress.flowId });
     }
     await this.publish('flow.child.progress', SYSTEM, { child: progress.flowId, childState: progress.state });
+  }
+
+  /**
+   * A child of a set shows its own state on the step; what needs a person there is the child's item, not the
+   * parent's, so the parent's state stays as it is.
+   */
+  private async followChildOfSet(step: StepStatus, progress: ChildProgress): Promise<void> {
+    const child = step.children?.find((entry) => entry.flowId === progress.flowId);
+    if (!child || TERMINAL_STATES.includes(child.state)) return;
+    child.state = progress.state;
+    child.attention = progress.attention && {
+      reason: progress.attention.reason,
+      error: progress.attention.error,
+    };
+    await this.publish('flow.child.progress', SYSTEM, {
+      step: step.name,
+      child: progress.flowId,
+      childState: progress.state,
+    });
   }
 
   private async holdWhilePaused(): Promise<void> {
