@@ -23,7 +23,12 @@ import { type SmtpSink, startSmtpSink } from '../../test/helpers/smtp.js';
 export const STRIPE_WEBHOOK_SECRET = 'whsec_bench';
 export const TASK_QUEUE = 'flowdesk';
 export const BASELINE_TASK_QUEUE = 'baseline';
-const BASELINE_WORKER = fileURLToPath(new URL('../baseline/worker.ts', import.meta.url));
+export const PLAIN_TASK_QUEUE = 'plain';
+const WORKERS = {
+  'baseline-worker': fileURLToPath(new URL('../baseline/worker.ts', import.meta.url)),
+  'plain-worker': fileURLToPath(new URL('../plain/worker.ts', import.meta.url)),
+};
+type WorkerKind = 'worker' | keyof typeof WORKERS;
 
 export interface BenchStack {
   apiUrl: string;
@@ -37,11 +42,15 @@ export interface BenchStack {
   key: string;
   tenant: { id: string; slug: string };
   smtp: SmtpSink;
-  /** A worker process (Flowdesk's, or the baseline's); `stop` sends it SIGTERM. */
+  /** Processes whose CPU the benchmarks count: the Temporal server, PostgreSQL (when embedded), the API. */
+  pids: { temporal: number; postgres?: number; api: number };
+  /** A worker process (Flowdesk's, the plain baseline's or the bare one's); `stop` sends it SIGTERM. */
   startWorker(
     extraEnv?: Record<string, string>,
-    which?: 'worker' | 'baseline-worker',
+    which?: WorkerKind,
   ): Promise<{ pid: number; stop(): Promise<void> }>;
+  /** Another API process (on another task queue, say), on a port of its own. */
+  startApi(extraEnv: Record<string, string>): Promise<{ url: string; pid: number }>;
   stop(): Promise<void>;
 }
 
@@ -68,10 +77,12 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
     });
     stops.push(() => temporal.stop());
     let adminUrl = process.env.BENCH_DATABASE_URL;
+    let postgresPid: number | undefined;
     if (!adminUrl) {
       const postgres = await startEmbeddedPostgres(path.join(dir, 'postgres'), await freePort());
       stops.push(() => postgres.stop());
       adminUrl = postgres.adminUrl;
+      postgresPid = postgres.pid;
     }
     const name = `flowdesk_bench_${randomBytes(4).toString('hex')}`;
     await createDatabaseIfMissing(adminUrl, name);
@@ -106,15 +117,12 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
       STRIPE_API_URL: stripeMock.url,
       STRIPE_WEBHOOK_SECRET,
     };
-    const service = async (
-      which: 'api' | 'worker' | 'baseline-worker',
-      extra: Record<string, string> = {},
-    ) => {
+    const service = async (which: 'api' | WorkerKind, extra: Record<string, string> = {}) => {
       const command =
-        which === 'baseline-worker' ? ['--import', 'tsx', BASELINE_WORKER] : serviceCommand(which);
+        which === 'api' || which === 'worker' ? serviceCommand(which) : ['--import', 'tsx', WORKERS[which]];
       const child = spawnManaged(which, process.execPath, command, {
         env: { ...env, WORKER_METRICS_PORT: String(await freePort()), ...extra },
-        logFile: path.join(dir, `${which}.log`),
+        logFile: path.join(dir, `${which}-${extra.PORT ?? extra.TEMPORAL_TASK_QUEUE ?? 'default'}.log`),
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       });
       let ready = false;
@@ -130,10 +138,14 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
     stops.push(async () => {
       for (const stop of workers) await stop();
     });
-    const startWorker = async (
-      extra: Record<string, string> = {},
-      which: 'worker' | 'baseline-worker' = 'worker',
-    ) => {
+    const startApi = async (extra: Record<string, string>) => {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const other = await service('api', { PORT: String(port), PUBLIC_URL: url, ...extra });
+      stops.push(() => other.stop());
+      return { url, pid: other.child.pid ?? 0 };
+    };
+    const startWorker = async (extra: Record<string, string> = {}, which: WorkerKind = 'worker') => {
       const worker = await service(which, extra);
       const stop = () => worker.stop(20_000);
       workers.add(stop);
@@ -157,7 +169,9 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
       key,
       tenant: { id: tenant.id, slug: 'bench' },
       smtp,
+      pids: { temporal: temporal.process.child.pid ?? 0, postgres: postgresPid, api: api.child.pid ?? 0 },
       startWorker,
+      startApi,
       stop: stopAll,
     };
   } catch (error) {

@@ -17,6 +17,8 @@ export interface RunningPostgres {
   url: string;
   /** URL of the maintenance database, for creating and dropping databases. */
   adminUrl: string;
+  /** The postmaster's process id: its backends are its children. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -113,6 +115,7 @@ export async function startEmbeddedPostgres(dir: string, port: number): Promise<
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/flowdesk`,
     adminUrl,
+    pid: server.child.pid,
     stop: () => server.stop(20_000),
   };
 }
