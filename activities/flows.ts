@@ -1,11 +1,13 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
+import { followChild, ownView } from '../db/flowView.js';
 import { type FlowPublication, TERMINAL_STATES } from '../domain/flow.js';
 import type { KernelActivities } from '../workflows/kernel/activities.js';
 
 /**
- * Writes one change of a flow: its row in `flows` (what users list) and its audit event, in one transaction.
+ * Writes one change of a flow: its row in `flows` (what users list) and its audit event, in one transaction;
+ * a child's change also writes the steps it does for its parent on the parent's row (db/flowView.ts).
  * Safe to run again: the event's key is the flow's run and the event's name within it (its sequence number
  * from older workers), and the row only ever moves to a higher sequence, so a retried or late publication
  * changes nothing.
@@ -20,29 +22,32 @@ export function flowActivities({ db }: { db: Db }): KernelActivities {
       event,
       occurredAt,
       runStartedAt,
+      parent,
     }: FlowPublication) {
-      const terminal = TERMINAL_STATES.includes(status.state);
-      const row = {
-        id: status.flowId,
-        tenant_id: status.tenantId,
-        flow_type: status.flowType,
-        business_key: status.businessKey,
-        run_id: runId,
-        state: status.state,
-        current_step: status.currentStep,
-        progress_done: status.progress.done,
-        progress_total: status.progress.total,
-        waiting_for: status.waitingFor,
-        attention: JSON.stringify(status.attention),
-        version: sequence,
-        started_at: status.startedAt,
-        updated_at: status.updatedAt,
-        ended_at: terminal ? status.updatedAt : null,
-        run_started_at: runStartedAt ?? null,
-        parent_id: status.parentFlowId ?? null,
-        root_id: status.rootFlowId ?? null,
-      };
       await db.transaction().execute(async (trx) => {
+        const view = await ownView(trx, status);
+        const terminal = TERMINAL_STATES.includes(view.state);
+        const row = {
+          id: status.flowId,
+          tenant_id: status.tenantId,
+          flow_type: status.flowType,
+          business_key: status.businessKey,
+          run_id: runId,
+          state: view.state,
+          current_step: view.currentStep,
+          progress_done: view.done,
+          progress_total: status.progress.total,
+          waiting_for: view.waitingFor,
+          attention: JSON.stringify(view.attention),
+          steps: JSON.stringify(view.steps),
+          version: sequence,
+          started_at: status.startedAt,
+          updated_at: status.updatedAt,
+          ended_at: terminal ? status.updatedAt : null,
+          run_started_at: runStartedAt ?? null,
+          parent_id: status.parentFlowId ?? null,
+          root_id: status.rootFlowId ?? null,
+        };
         await trx
           .insertInto('flows')
           .values(row)
@@ -57,6 +62,7 @@ export function flowActivities({ db }: { db: Db }): KernelActivities {
                 progress_total: eb.ref('excluded.progress_total'),
                 waiting_for: eb.ref('excluded.waiting_for'),
                 attention: eb.ref('excluded.attention'),
+                steps: eb.ref('excluded.steps'),
                 version: eb.ref('excluded.version'),
                 updated_at: eb.ref('excluded.updated_at'),
                 ended_at: eb.ref('excluded.ended_at'),
@@ -79,10 +85,15 @@ export function flowActivities({ db }: { db: Db }): KernelActivities {
           actor: event.actor,
           entity: { type: 'flow', id: status.flowId },
           flowId: status.flowId,
-          payload: { ...event.payload, state: status.state, progress: status.progress },
+          payload: {
+            ...event.payload,
+            state: view.state,
+            progress: { done: view.done, total: status.progress.total },
+          },
           occurredAt,
           idempotencyKey: `${status.flowId}/${runId}/${eventKey ?? sequence}`,
         });
+        if (parent) await followChild(trx, status, parent, occurredAt);
       });
     },
   };

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { StepStatus } from '../domain/flow.js';
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -45,6 +46,7 @@ export interface FlowsTable {
   reconciled_at: Timestamp | null;
   parent_id: string | null;
   root_id: string | null;
+  steps: ColumnType<StepStatus[] | null, string | undefined, string>;
 }
 
 export interface DomainEventsTable {

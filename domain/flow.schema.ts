@@ -99,6 +99,8 @@ export const StepStatus = z.object({
   resolvedBy: ResolvedBy.optional(),
   /** A step that runs child flows at once: each of them; it is done when all are ("k of n"). */
   children: z.array(ChildStatus).optional(),
+  /** The child flow doing this step now: its publications write the step's state here. */
+  delegatedTo: z.string().optional(),
 });
 export type StepStatus = z.infer<typeof StepStatus>;
 

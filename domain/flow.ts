@@ -1,5 +1,5 @@
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Actor, Attention, FlowState, FlowStatus, PauseRequest, ResolveRequest } from './flow.schema.js';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { Actor, FlowState, FlowStatus, PauseRequest, ResolveRequest } from './flow.schema.js';
 
 /**
  * The vocabulary every flow shares (DESIGN.md §3): its terminal states, the system actor, and the controls staff
@@ -26,15 +26,6 @@ export const SYSTEM: Actor = { type: 'system', id: 'flowdesk' };
 
 export const flowStatusQuery = defineQuery<FlowStatus>('flowStatus');
 
-/** A child flow's change of status, sent to its parent so the parent's steps and state follow it. */
-export interface ChildProgress {
-  flowId: string;
-  state: FlowState;
-  completedSteps: string[];
-  waitingFor: string | null;
-  attention: Attention | null;
-}
-export const childProgress = defineSignal<[ChildProgress]>('childProgress');
 export const pauseFlow = defineUpdate<FlowStatus, [PauseRequest]>('pauseFlow');
 export const resumeFlow = defineUpdate<FlowStatus, [PauseRequest]>('resumeFlow');
 export const resolveStep = defineUpdate<FlowStatus, [ResolveRequest]>('resolveStep');
@@ -65,4 +56,9 @@ export interface FlowPublication {
    * sequences. Absent from publications of workers that predate it.
    */
   runStartedAt?: string;
+  /**
+   * A child flow's parent, with the child's steps that are the parent's too (child step → parent step): the same
+   * transaction writes them on the parent's row, with the parent's milestone events.
+   */
+  parent?: { flowId: string; runId: string; milestones: Record<string, string> };
 }

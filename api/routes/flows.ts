@@ -2,7 +2,6 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { sql } from 'kysely';
 import {
-  flowStatusQuery,
   pauseFlow,
   type ResolveRequest,
   resolveStep,
@@ -14,6 +13,7 @@ import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { checkDecision, DECISION_NAMES, DECISIONS_BY_TYPE } from '../flowTypes.js';
 import { problemContent, problemJson, problemType, validationProblem } from '../problem.js';
+import { readFlow } from '../readFlow.js';
 import {
   actorOf,
   askFlow,
@@ -135,7 +135,7 @@ function temporalUiUrl(deps: ApiDeps, flowId: string, runId: string): string {
 }
 
 export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
-  const { db, temporal } = deps;
+  const { db } = deps;
 
   app.openapi(
     createRoute({
@@ -223,13 +223,12 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
     }),
     async (c) => {
       const { flowId } = c.req.valid('param');
-      const row = await ownedFlow(deps, c.get('principal').tenantId, flowId);
-      if (!row) return notFound(c, flowId);
-      const answer = await askFlow(deps, flowId, (handle) =>
-        Promise.all([handle.query(flowStatusQuery), handle.describe()]),
-      );
+      const status = await readFlow(db, c.get('principal').tenantId, flowId);
+      if (!status) return notFound(c, flowId);
+      // What Temporal says of the execution: the server answers it, no worker is needed.
+      const answer = await askFlow(deps, flowId, (handle) => handle.describe());
       if (!('status' in answer)) return decisionProblem(c, answer);
-      const [status, description] = answer.status;
+      const description = answer.status;
       const pending = description.raw.pendingActivities ?? [];
       return c.json(
         {
@@ -333,14 +332,12 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
         return problemJson(c, 400, validationProblem([{ field: check.field, message: check.message }]));
       }
       // When the step belongs to a child flow, the decision goes there; the answer is this flow's status.
-      const outcome = await askFlow(deps, flowId, async (parent) => {
-        const target = (await parent.query(flowStatusQuery)).attention?.flowId ?? flowId;
-        if (target === flowId) return parent.executeUpdate(resolveStep, { args: [request] });
-        await temporal.workflow.getHandle(target).executeUpdate(resolveStep, { args: [request] });
-        return parent.query(flowStatusQuery);
-      });
+      const outcome = await askFlow(deps, target?.id ?? flowId, (handle) =>
+        handle.executeUpdate(resolveStep, { args: [request] }),
+      );
       if (!('status' in outcome)) return decisionProblem(c, outcome);
-      return c.json(outcome.status, 200);
+      // A child's decision moved the parent's row with it (same transaction): the parent as it now reads.
+      return c.json((await readFlow(db, principal.tenantId, flowId)) ?? outcome.status, 200);
     },
   );
 

@@ -24,9 +24,8 @@ import type { RetrySettings } from '../../domain/durations.js';
 import {
   type Actor,
   type Attention,
-  type ChildProgress,
   type ChildStatus,
-  childProgress,
+  type FlowPublication,
   type FlowState,
   type FlowStatus,
   flowStatusQuery,
@@ -157,6 +156,8 @@ interface Compensation {
 }
 
 const DONE_STATES: readonly StepState[] = ['completed', 'skipped', 'manual'];
+/** The memo that tells a child flow which of its steps are its parent's too. */
+const MILESTONES_MEMO = 'flowdesk.milestones';
 
 /** What went wrong, in the words of the error that caused it. */
 export function describe(error: unknown): string {
@@ -185,16 +186,14 @@ export class Flow<F extends FlowDefinition> {
   /** How many events of each type and step this run has published: the events' stable keys. */
   private readonly published = new Map<string, number>();
   private readonly continued: boolean;
-  /** The progress the parent last heard of; a fresh flow's is what the parent assumes when it starts it. */
-  private toldParent: string;
+  /** A child flow's steps that are its parent's too (a contract's steps shown on the proposal), from its memo. */
+  private readonly milestones: Record<string, string>;
   private decision: ResolveRequest | undefined;
   private decisionCheck: WaitOptions<F>['checkDecision'];
   /** Decisions taken, and decisions the flow has acted on (published the state that follows from them). */
   private decisionsTaken = 0;
   private decisionsSettled = 0;
   private readonly compensations: Compensation[] = [];
-  /** Child flows running now: how their steps map onto this flow's steps, or the step whose set they are in. */
-  private readonly children = new Map<string, { milestones: Record<string, string>; inSet?: StepStatus }>();
   /** Settles when the operator's decision under way (if any) is taken: one question at a time. */
   private asking: Promise<void> = Promise.resolve();
 
@@ -222,13 +221,7 @@ export class Flow<F extends FlowDefinition> {
       startedAt: options.continues?.startedAt ?? now,
       updatedAt: now,
     };
-    this.toldParent = JSON.stringify({
-      flowId: this.status.flowId,
-      state: 'running',
-      completedSteps: [],
-      waitingFor: null,
-      attention: null,
-    } satisfies ChildProgress);
+    this.milestones = (workflowInfo().memo?.[MILESTONES_MEMO] as Record<string, string> | undefined) ?? {};
     setHandler(flowStatusQuery, () => this.status);
     setHandler(pauseFlow, (request) => this.pause(request), {
       validator: (request) => this.validatePause(request),
@@ -239,7 +232,6 @@ export class Flow<F extends FlowDefinition> {
     setHandler(resolveStep, (request) => this.resolve(request), {
       validator: (request) => this.validateResolve(request),
     });
-    setHandler(childProgress, (progress) => this.followChild(progress));
   }
 
   /** Where the next run of this flow starts from, for continueAsNew. */
@@ -259,20 +251,23 @@ export class Flow<F extends FlowDefinition> {
   ): Promise<T> {
     await this.holdWhilePaused();
     const workflowId = options.workflowId ?? '';
-    this.children.set(workflowId, { milestones });
     this.status.activeChildren.push(workflowId);
-    const first = Object.values(milestones)
+    const delegated = Object.values(milestones)
       .map((name) => this.stepNamed(name))
-      .find((step) => !DONE_STATES.includes(step.state));
+      .filter((step) => !DONE_STATES.includes(step.state));
+    for (const step of delegated) step.delegatedTo = workflowId;
+    const first = delegated[0];
     if (first) {
       first.startedAt ??= new Date().toISOString();
       this.enterStep(first, 'running');
     }
     await this.publish('flow.child.started', SYSTEM, { child: workflowId });
     try {
+      // The child's publications write these steps on this flow's row as it goes: no signal comes back here.
       const result = await executeChild(workflow, {
         workflowId,
         args: options.args,
+        memo: { [MILESTONES_MEMO]: milestones },
       });
       // The child's last progress may still be on its way; its completion settles every milestone.
       const unsettled = Object.values(milestones)
@@ -287,6 +282,7 @@ export class Flow<F extends FlowDefinition> {
       return result;
     } finally {
       this.forgetChild(workflowId);
+      for (const step of delegated) step.delegatedTo = undefined;
       if (this.status.attention?.flowId === workflowId) this.status.attention = null;
     }
   }
@@ -307,10 +303,7 @@ export class Flow<F extends FlowDefinition> {
     const step = this.stepNamed(name);
     step.startedAt ??= new Date().toISOString();
     step.children = runs.map(({ workflowId }) => ({ flowId: workflowId, state: 'running', attention: null }));
-    for (const { workflowId } of runs) {
-      this.children.set(workflowId, { milestones: {}, inSet: step });
-      this.status.activeChildren.push(workflowId);
-    }
+    for (const { workflowId } of runs) this.status.activeChildren.push(workflowId);
     this.enterStep(step, 'running');
     const ids = runs.map((run) => run.workflowId);
     await this.publish('flow.children.started', SYSTEM, { step: name, children: ids });
@@ -371,7 +364,6 @@ export class Flow<F extends FlowDefinition> {
   }
 
   private forgetChild(workflowId: string): void {
-    this.children.delete(workflowId);
     this.status.activeChildren = this.status.activeChildren.filter((id) => id !== workflowId);
   }
 
@@ -776,70 +768,6 @@ export class Flow<F extends FlowDefinition> {
     return (this.status.currentStep ?? undefined) as StepOf<F> | undefined;
   }
 
-  private async followChild(progress: ChildProgress): Promise<void> {
-    const following = this.children.get(progress.flowId);
-    if (!following) return;
-    if (following.inSet) {
-      await this.followChildOfSet(following.inSet, progress);
-      return;
-    }
-    const { milestones } = following;
-    const completed = Object.entries(milestones)
-      .filter(([childStep]) => progress.completedSteps.includes(childStep))
-      .map(([, step]) => this.stepNamed(step))
-      .filter((step) => !DONE_STATES.includes(step.state));
-    const next = Object.values(milestones)
-      .map((name) => this.stepNamed(name))
-      .find((step) => !DONE_STATES.includes(step.state) && !completed.includes(step));
-    this.status.waitingFor = progress.waitingFor;
-    if (progress.attention) {
-      this.status.attention = { ...progress.attention, flowId: progress.attention.flowId ?? progress.flowId };
-      this.baseState = attentionState(progress.attention);
-    } else if (this.status.attention?.flowId === progress.flowId) {
-      this.status.attention = null;
-      this.baseState = 'running';
-    }
-    // Every change is made before the first await: how long publishing takes must not decide what the flow sees.
-    for (const step of completed) this.markStep(step, 'completed');
-    if (next) {
-      next.startedAt ??= new Date().toISOString();
-      this.enterStep(
-        next,
-        progress.state === 'waiting'
-          ? 'waiting'
-          : progress.attention
-            ? attentionState(progress.attention)
-            : 'running',
-      );
-    }
-    if (!this.status.attention && isAskingOperator(this.baseState)) this.baseState = 'running';
-    if (progress.attention) this.baseState = attentionState(progress.attention);
-    this.refreshState();
-    for (const step of completed) {
-      await this.publish('flow.step.completed', SYSTEM, { step: step.name, child: progress.flowId });
-    }
-    await this.publish('flow.child.progress', SYSTEM, { child: progress.flowId, childState: progress.state });
-  }
-
-  /**
-   * A child of a set shows its own state on the step; what needs a person there is the child's item, not the
-   * parent's, so the parent's state stays as it is.
-   */
-  private async followChildOfSet(step: StepStatus, progress: ChildProgress): Promise<void> {
-    const child = step.children?.find((entry) => entry.flowId === progress.flowId);
-    if (!child || TERMINAL_STATES.includes(child.state)) return;
-    child.state = progress.state;
-    child.attention = progress.attention && {
-      reason: progress.attention.reason,
-      error: progress.attention.error,
-    };
-    await this.publish('flow.child.progress', SYSTEM, {
-      step: step.name,
-      child: progress.flowId,
-      childState: progress.state,
-    });
-  }
-
   private async holdWhilePaused(): Promise<void> {
     await condition(() => !this.status.paused);
   }
@@ -864,7 +792,7 @@ export class Flow<F extends FlowDefinition> {
     await this.publish(eventType, actor, { step: step.name, ...payload });
   }
 
-  /** Synchronous on purpose: state the flow decides on must never wait behind an await (see followChild). */
+  /** Synchronous on purpose: state the flow decides on must never wait behind an await. */
   private markStep(step: StepStatus, state: StepState): void {
     step.state = state;
     step.endedAt = new Date().toISOString();
@@ -1000,10 +928,17 @@ export class Flow<F extends FlowDefinition> {
         event: { type, actor, payload },
         occurredAt: now,
         runStartedAt: workflowInfo().runStartTime.toISOString(),
+        parent: this.parentToFollow(),
       }),
     );
     if (type !== 'flow.attention.resolved') this.decisionsSettled = Math.max(this.decisionsSettled, taken);
-    await this.tellParent(status);
+  }
+
+  /** Whose row this flow's publications also write its milestones on (a child's steps shown on its parent). */
+  private parentToFollow(): FlowPublication['parent'] {
+    const parent = workflowInfo().parent;
+    if (!parent || Object.keys(this.milestones).length === 0) return undefined;
+    return { flowId: parent.workflowId, runId: parent.runId, milestones: this.milestones };
   }
 
   /** Only what changed is upserted: each upsert is an event in the history and a write to visibility. */
@@ -1034,29 +969,6 @@ export class Flow<F extends FlowDefinition> {
     return `${kind}#${count}`;
   }
 
-  /**
-   * A child flow keeps its parent informed, so the parent's status follows the work done here. Only what the
-   * parent shows counts: a step starting changes nothing there, and the child's end reaches the parent as its
-   * result. Each signal costs a workflow task on both sides, so the rest are not sent (bench/throughput).
-   */
-  private async tellParent(status: FlowStatus): Promise<void> {
-    const parent = workflowInfo().parent;
-    if (!parent) return;
-    const progress: ChildProgress = {
-      flowId: status.flowId,
-      state: status.state,
-      completedSteps: status.steps
-        .filter((step) => DONE_STATES.includes(step.state))
-        .map((step) => step.name),
-      waitingFor: status.waitingFor,
-      attention: status.attention,
-    };
-    const told = JSON.stringify(progress);
-    if (told === this.toldParent || TERMINAL_STATES.includes(status.state)) return;
-    this.toldParent = told;
-    await this.notifyParent(childProgress, progress);
-  }
-
   /** Signals the flow that started this one, if any; a parent that has closed no longer needs to know. */
   async notifyParent<Args extends unknown[]>(signal: SignalDefinition<Args>, ...args: Args): Promise<void> {
     const parent = workflowInfo().parent;
@@ -1078,11 +990,6 @@ function worthRetrying(error: unknown): boolean {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (!(cause instanceof ApplicationFailure)) return true;
   return !cause.nonRetryable && !NON_RETRYABLE_ERROR_TYPES.includes(cause.type ?? '');
-}
-
-/** A retrying child shows its parent retrying; any other problem needs attention. */
-function attentionState(attention: Attention): 'retrying' | 'needs_attention' {
-  return attention.reason === 'retrying' ? 'retrying' : 'needs_attention';
 }
 
 function isAskingOperator(state: FlowState): boolean {
