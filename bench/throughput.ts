@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { contractFlowId } from '../domain/contract.js';
+import { invoiceFlowId } from '../domain/invoice.js';
 import { proposalFlowId } from '../domain/proposalToPayment.js';
 import {
   checkoutCompletedEvent,
@@ -80,6 +82,18 @@ const proposalFlow = (apiUrl: string) => async (proposalId: string) => {
   await stack.client.workflow.getHandle(proposalFlowId(stack.tenant.slug, proposalId)).result();
 };
 
+/** Workflow tasks completed and history events of the given flows together. */
+async function historySize(flowIds: string[]): Promise<{ tasks: number; events: number }> {
+  let tasks = 0;
+  let events = 0;
+  for (const flowId of flowIds) {
+    const history = await stack.client.workflow.getHandle(flowId).fetchHistory();
+    events += history.events?.length ?? 0;
+    tasks += history.events?.filter((event) => event.workflowTaskCompletedEventAttributes).length ?? 0;
+  }
+  return { tasks, events };
+}
+
 /** Signals a child as soon as it exists, as the customer and Stripe answer as soon as they are asked. */
 async function proceedWhenStarted(workflowId: string) {
   for (;;) {
@@ -138,6 +152,17 @@ try {
       },
     ],
     targets: { plain: 0.9, bare: 0 },
+    findings: async () =>
+      Promise.all(
+        (['flowdesk', 'plain'] as const).map(async (side) => {
+          const proposalId = `P-${run}-${side}-0-0`;
+          const ids = [proposalFlowId, contractFlowId, invoiceFlowId].map((flowId) =>
+            flowId('bench', proposalId),
+          );
+          const { tasks, events } = await historySize(ids);
+          return `${side}: one proposal to payment (parent and children) took ${tasks} workflow tasks and ${events} history events${side === 'flowdesk' ? ' (targets ≤ 20 and ≤ 150)' : ''}.`;
+        }),
+      ),
   });
   process.stdout.write(markdown);
 } finally {

@@ -26,6 +26,8 @@ export interface ThroughputComparison {
   sides: readonly ThroughputSide[];
   /** The ratios the report checks: Flowdesk's throughput over a baseline's, at least this much. */
   targets: Readonly<Record<string, number>>;
+  /** Further findings for the report (each flow's history, say), computed after the runs. */
+  findings?: () => Promise<string[]>;
 }
 
 interface RepeatResult {
@@ -108,6 +110,7 @@ export async function compareThroughput(comparison: ThroughputComparison): Promi
     notes: [
       `${count} ${unit} per repeat, at most ${inFlight} in flight, ${repeats} repeats, each side alone in turn, the order rotating${comparison.setting}.`,
       ...ratios,
+      ...((await comparison.findings?.()) ?? []),
       'CPU per unit: user + system time of each process and its children over the repeat, divided by the units completed (median of the repeats). The harness (this process) drives every side alike, and holds the SMTP sink.',
       ...sides.map((side) => `${side.name}: ${side.describe}`),
     ],
