@@ -12,18 +12,13 @@ import type { Database } from './schema.js';
 
 const DONE: readonly StepState[] = ['completed', 'skipped', 'manual'];
 
-/** The parent's state while its current step is a child's: as that step is. */
-function stateOf(step: StepStatus | undefined): Exclude<FlowState, 'paused'> {
-  switch (step?.state) {
-    case 'waiting':
-      return 'waiting';
-    case 'needs_attention':
-      return 'needs_attention';
-    case 'retrying':
-      return 'retrying';
-    default:
-      return 'running';
-  }
+/**
+ * The parent's state while a child does its current work: as the child's, whatever step of the child it is (a
+ * receipt the parent does not show as a step of its own still makes the parent need attention).
+ */
+function stateOf(child: Pick<FlowStatus, 'attention' | 'waitingFor'>): Exclude<FlowState, 'paused'> {
+  if (child.attention) return child.attention.reason === 'retrying' ? 'retrying' : 'needs_attention';
+  return child.waitingFor ? 'waiting' : 'running';
 }
 
 const progressOf = (steps: StepStatus[]) => steps.filter((step) => DONE.includes(step.state)).length;
@@ -68,8 +63,7 @@ export async function followChild(
   });
   const active = !TERMINAL_STATES.includes(child.state);
   const currentStep = parent.milestones[child.currentStep ?? ''] ?? row.current_step;
-  const current = steps.find((step) => step.name === currentStep);
-  const state = row.state === 'paused' || !active ? row.state : stateOf(current);
+  const state = row.state === 'paused' || !active ? row.state : stateOf(child);
   await trx
     .updateTable('flows')
     .set({
@@ -137,16 +131,14 @@ export async function ownView(
       return step;
     return { ...written, delegatedTo: step.delegatedTo };
   });
-  const currentStep = row.current_step ?? status.currentStep;
-  const current = steps.find((step) => step.name === currentStep);
-  const state = stateOf(current);
+  // The wait and the problem the child wrote here are the child's current ones.
+  const attention = row.attention as FlowStatus['attention'];
   return {
     steps,
-    state,
-    currentStep,
-    waitingFor: state === 'waiting' ? row.waiting_for : null,
-    attention:
-      state === 'needs_attention' || state === 'retrying' ? (row.attention as FlowStatus['attention']) : null,
+    state: stateOf({ attention, waitingFor: row.waiting_for }),
+    currentStep: row.current_step ?? status.currentStep,
+    waitingFor: row.waiting_for,
+    attention,
     done: progressOf(steps),
   };
 }

@@ -219,6 +219,41 @@ describe('proposalToPayment through the API', () => {
     expect(envelope.status).toBe('voided');
   });
 
+  it('shows a child’s trouble on the parent even at a step the parent does not show (the invoice email)', async () => {
+    const client = apiClient(api.url, coordinatorKey);
+    const body = proposal();
+    const email = body.proposal.customer.email;
+    const flowId: string = (await client.post('/v1/flows/proposal-to-payment', body)).body.flowId;
+    const link = await signingLinkFor(smtp, email);
+    smtp.reject();
+    try {
+      const signed = await submitSigningForm(api.deps.db, link, {
+        decision: 'sign',
+        signerName: 'Katherine Johnson',
+        agree: 'yes',
+      });
+      expect(signed.status).toBe(200);
+      const stuck = await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'needs_attention');
+      expect(stuck.attention).toMatchObject({
+        step: 'sendInvoice',
+        reason: 'step_failed',
+        flowId: `invoice:${tenant.slug}:${body.proposal.proposalId}`,
+      });
+      const listed = await client.get(
+        `/v1/flows?state=needs_attention&type=proposalToPayment&q=${body.proposal.proposalId}`,
+      );
+      expect(listed.body.flows.map((f: { flowId: string }) => f.flowId)).toEqual([flowId]);
+    } finally {
+      smtp.accept();
+    }
+    const retried = await client.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, { action: 'retry' });
+    expect(retried.status).toBe(200);
+    const waiting = await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'waiting');
+    expect(waiting).toMatchObject({ current_step: 'paymentReceived', progress_done: 5 });
+    await client.post(`/v1/flows/${encodeURIComponent(flowId)}/cancel`);
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'cancelled');
+  });
+
   it('rejects an invalid start naming each bad field, and writes nothing', async () => {
     const client = apiClient(api.url, coordinatorKey);
     const before = await api.deps.db
