@@ -71,11 +71,10 @@ export async function followChild(
       progress_done: progressOf(steps),
       current_step: currentStep,
       state,
-      waiting_for: active ? child.waitingFor : row.waiting_for,
+      // A child that has ended waits for nothing and needs nobody; the parent says what comes next.
+      waiting_for: active ? child.waitingFor : null,
       attention: JSON.stringify(
-        active
-          ? child.attention && { ...child.attention, flowId: child.attention.flowId ?? child.flowId }
-          : row.attention,
+        active ? child.attention && { ...child.attention, flowId: child.attention.flowId ?? child.flowId } : null,
       ),
       updated_at: occurredAt,
     })
@@ -112,7 +111,7 @@ export async function ownView(
 ): Promise<
   Pick<FlowStatus, 'steps' | 'state' | 'currentStep' | 'waitingFor' | 'attention'> & { done: number }
 > {
-  const delegated = status.steps.some((step) => step.delegatedTo !== undefined);
+  const delegated = status.steps.some((step) => step.delegatedTo !== undefined && !DONE.includes(step.state));
   const ownProblem = status.attention !== null && !status.attention.flowId;
   const as = { ...status, done: progressOf(status.steps) };
   if (!delegated || ownProblem || status.state === 'paused' || TERMINAL_STATES.includes(status.state))
