@@ -74,7 +74,9 @@ export async function followChild(
       // A child that has ended waits for nothing and needs nobody; the parent says what comes next.
       waiting_for: active ? child.waitingFor : null,
       attention: JSON.stringify(
-        active ? child.attention && { ...child.attention, flowId: child.attention.flowId ?? child.flowId } : null,
+        active
+          ? child.attention && { ...child.attention, flowId: child.attention.flowId ?? child.flowId }
+          : null,
       ),
       updated_at: occurredAt,
     })
