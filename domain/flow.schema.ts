@@ -114,6 +114,7 @@ export const Attention = z.object({
     'declined',
     'confirmation_needed',
     'workflow_task_failing',
+    'activity_paused',
   ]),
   error: z.string(),
   since: z.string(),

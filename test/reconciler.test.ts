@@ -190,4 +190,59 @@ describe('the reconciler', () => {
       await fixed.stop();
     }
   });
+
+  it('shows a step whose activity was paused in Temporal, once, until it is unpaused and the flow goes on', async () => {
+    let courierUp = false;
+    const pausable = await startTestWorker({
+      activities: {
+        publishFlow: activities.publishFlow,
+        async deliverParcel() {
+          if (!courierUp) throw new Error('the courier API is down');
+        },
+      },
+      workflows: { workflowsPath: fileURLToPath(new URL('./fixtures/pausableStep.ts', import.meta.url)) },
+    });
+    const flowId = `pausable:${randomUUID()}`;
+    try {
+      const handle = await pausable.client.workflow.start('pausableStep', {
+        taskQueue: pausable.taskQueue,
+        workflowId: flowId,
+        args: [{ tenantId: tenant.tenantId, businessKey: flowId }],
+      });
+      const pending = async () => (await handle.describe()).raw.pendingActivities?.[0];
+      await expect.poll(async () => (await pending())?.attempt ?? 0, { timeout: 10_000 }).toBeGreaterThan(1);
+      const activityId = (await pending())?.activityId ?? '';
+      await pausable.client.workflowService.pauseActivity({
+        namespace: pausable.client.options.namespace,
+        execution: { workflowId: flowId },
+        id: activityId,
+        identity: 'ops-anna',
+        reason: 'courier incident',
+      });
+      await expect.poll(async () => (await pending())?.paused, { timeout: 10_000 }).toBe(true);
+
+      const reconciler = reconcilerFor(pausable.taskQueue);
+      expect((await reconciler.reconcileOnce()).activityPaused).toContain(flowId);
+      expect((await reconciler.reconcileOnce()).activityPaused).not.toContain(flowId);
+      const row = await waitForFlowRow(api.deps.db, flowId, (r) => r?.attention !== null);
+      expect(row.attention).toMatchObject({
+        step: 'deliver',
+        reason: 'activity_paused',
+        error: expect.stringContaining('paused in Temporal by ops-anna: courier incident'),
+      });
+      expect(await eventsOf(flowId, 'flow.activity.paused')).toHaveLength(1);
+
+      courierUp = true;
+      await pausable.client.workflowService.unpauseActivity({
+        namespace: pausable.client.options.namespace,
+        execution: { workflowId: flowId },
+        id: activityId,
+        identity: 'ops-anna',
+      });
+      await handle.result();
+      await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'completed' && r.attention === null);
+    } finally {
+      await pausable.stop();
+    }
+  });
 });

@@ -24,11 +24,16 @@ export interface ReconcilerOptions {
 export interface ReconcilePass {
   visited: number;
   stuck: string[];
+  /** Flows whose step's activity someone paused in Temporal (`temporal activity pause`). */
+  activityPaused: string[];
   closed: string[];
   adopted: string[];
 }
 
-type FlowRow = Pick<FlowsTable, 'id' | 'tenant_id' | 'run_id' | 'state' | 'current_step'>;
+type FlowRow = Pick<FlowsTable, 'id' | 'tenant_id' | 'run_id' | 'state' | 'current_step'> & {
+  attention?: unknown;
+};
+type PendingActivity = NonNullable<WorkflowExecutionDescription['raw']['pendingActivities']>[number];
 
 const CLOSED_AS: Record<string, FlowState> = {
   TERMINATED: 'terminated',
@@ -52,12 +57,12 @@ export function createReconciler(options: ReconcilerOptions) {
   const stuckAfter = options.stuckAfterAttempts ?? 3;
 
   async function reconcileOnce(): Promise<ReconcilePass> {
-    const pass: ReconcilePass = { visited: 0, stuck: [], closed: [], adopted: [] };
+    const pass: ReconcilePass = { visited: 0, stuck: [], activityPaused: [], closed: [], adopted: [] };
     await adoptResetRuns(pass);
 
     const rows = await db
       .selectFrom('flows')
-      .select(['id', 'tenant_id', 'run_id', 'state', 'current_step'])
+      .select(['id', 'tenant_id', 'run_id', 'state', 'current_step', 'attention'])
       .where('state', 'not in', TERMINAL_STATES)
       .where('updated_at', '<', new Date(Date.now() - quietForMs))
       .orderBy(sql`reconciled_at nulls first`)
@@ -93,9 +98,12 @@ export function createReconciler(options: ReconcilerOptions) {
       // A new run (continued as new, or a reset's, which adoptResetRuns takes) speaks for itself.
       if (row.run_id && latest.runId !== row.run_id) return;
       const attempt = latest.raw.pendingWorkflowTask?.attempt ?? 0;
+      const paused = (latest.raw.pendingActivities ?? []).find((activity) => activity.paused);
       if (attempt >= stuckAfter) {
         await markStuck(row, latest, attempt);
         pass.stuck.push(row.id);
+      } else if (paused) {
+        if (await markActivityPaused(row, latest, paused)) pass.activityPaused.push(row.id);
       } else if (row.state === 'stuck' && (await adopt(row, latest, 'flow.unstuck'))) {
         pass.adopted.push(row.id);
       }
@@ -229,6 +237,55 @@ export function createReconciler(options: ReconcilerOptions) {
       });
     });
     logger.warn({ flowId: row.id, attempt, error }, 'flow stuck: its workflow task keeps failing');
+  }
+
+  /**
+   * An activity paused in Temporal holds its step without the flow knowing: the row says so, once, until the
+   * activity is unpaused and the flow's next publication shows where it is.
+   */
+  async function markActivityPaused(
+    row: FlowRow,
+    run: WorkflowExecutionDescription,
+    activity: PendingActivity,
+  ): Promise<boolean> {
+    const manual = activity.pauseInfo?.manual;
+    const by = manual?.identity ? ` by ${manual.identity}` : '';
+    const why = manual?.reason ? `: ${manual.reason}` : '';
+    const error = `activity ${activity.activityType?.name ?? activity.activityId} paused in Temporal${by}${why}; unpause it there (temporal activity unpause), or pause the flow here instead`;
+    const attention = {
+      step: row.current_step ?? '',
+      reason: 'activity_paused' as const,
+      error,
+      since: new Date().toISOString(),
+      options: [],
+    };
+    const current = row.attention as { reason?: string } | null;
+    if (current?.reason === 'activity_paused') return false;
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('flows')
+        .set({ attention: JSON.stringify(attention) })
+        .where('id', '=', row.id)
+        .where('run_id', 'is not distinct from', row.run_id)
+        .execute();
+      await appendEvent(trx, {
+        tenantId: row.tenant_id,
+        type: 'flow.activity.paused',
+        actor: { type: 'system', id: 'temporal' },
+        entity: { type: 'flow', id: row.id },
+        flowId: row.id,
+        payload: {
+          runId: run.runId,
+          activityId: activity.activityId,
+          activityType: activity.activityType?.name ?? null,
+          identity: manual?.identity ?? null,
+          reason: manual?.reason ?? null,
+        },
+        idempotencyKey: `${row.id}/${run.runId}/flow.activity.paused/${activity.activityId}/${activity.attempt ?? 0}`,
+      });
+    });
+    logger.warn({ flowId: row.id, activityId: activity.activityId }, error);
+    return true;
   }
 
   async function markClosed(
