@@ -4,7 +4,14 @@ import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { leftOpenBy } from '../db/leftOpen.js';
 import type { FlowsTable } from '../db/schema.js';
-import { type FlowState, type FlowStatus, flowStatusQuery, SYSTEM, TERMINAL_STATES } from '../domain/flow.js';
+import {
+  type Actor,
+  type FlowState,
+  type FlowStatus,
+  flowStatusQuery,
+  SYSTEM,
+  TERMINAL_STATES,
+} from '../domain/flow.js';
 import type { Logger } from '../runtime/logger.js';
 
 export interface ReconcilerOptions {
@@ -212,30 +219,20 @@ export function createReconciler(options: ReconcilerOptions) {
   async function markStuck(row: FlowRow, run: WorkflowExecutionDescription, attempt: number): Promise<void> {
     const failure = await lastEvent(row.id, run.runId, (event) => event.workflowTaskFailedEventAttributes);
     const error = failure?.attributes.failure?.message ?? 'the workflow task keeps failing';
-    const attention = {
-      step: row.current_step ?? '',
-      reason: 'workflow_task_failing' as const,
-      error: `Temporal cannot run the flow's code (attempt ${attempt}): ${error}`,
-      since: new Date().toISOString(),
-      options: [],
-    };
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('flows')
-        .set({ state: 'stuck', attention: JSON.stringify(attention) })
-        .where('id', '=', row.id)
-        .where('run_id', 'is not distinct from', row.run_id)
-        .execute();
-      await appendEvent(trx, {
-        tenantId: row.tenant_id,
+    await showProblem(
+      row,
+      {
+        state: 'stuck',
+        reason: 'workflow_task_failing',
+        error: `Temporal cannot run the flow's code (attempt ${attempt}): ${error}`,
+      },
+      {
         type: 'flow.stuck',
         actor: SYSTEM,
-        entity: { type: 'flow', id: row.id },
-        flowId: row.id,
         payload: { runId: run.runId, attempt, error },
-        idempotencyKey: `${row.id}/${run.runId}/flow.stuck/${failure?.eventId ?? attempt}`,
-      });
-    });
+        key: `${run.runId}/flow.stuck/${failure?.eventId ?? attempt}`,
+      },
+    );
     logger.warn({ flowId: row.id, attempt, error }, 'flow stuck: its workflow task keeps failing');
   }
 
@@ -252,28 +249,14 @@ export function createReconciler(options: ReconcilerOptions) {
     const by = manual?.identity ? ` by ${manual.identity}` : '';
     const why = manual?.reason ? `: ${manual.reason}` : '';
     const error = `activity ${activity.activityType?.name ?? activity.activityId} paused in Temporal${by}${why}; unpause it there (temporal activity unpause), or pause the flow here instead`;
-    const attention = {
-      step: row.current_step ?? '',
-      reason: 'activity_paused' as const,
-      error,
-      since: new Date().toISOString(),
-      options: [],
-    };
     const current = row.attention as { reason?: string } | null;
     if (current?.reason === 'activity_paused') return false;
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('flows')
-        .set({ attention: JSON.stringify(attention) })
-        .where('id', '=', row.id)
-        .where('run_id', 'is not distinct from', row.run_id)
-        .execute();
-      await appendEvent(trx, {
-        tenantId: row.tenant_id,
+    await showProblem(
+      row,
+      { reason: 'activity_paused', error },
+      {
         type: 'flow.activity.paused',
         actor: { type: 'system', id: 'temporal' },
-        entity: { type: 'flow', id: row.id },
-        flowId: row.id,
         payload: {
           runId: run.runId,
           activityId: activity.activityId,
@@ -281,11 +264,46 @@ export function createReconciler(options: ReconcilerOptions) {
           identity: manual?.identity ?? null,
           reason: manual?.reason ?? null,
         },
-        idempotencyKey: `${row.id}/${run.runId}/flow.activity.paused/${activity.activityId}/${activity.attempt ?? 0}`,
-      });
-    });
+        key: `${run.runId}/flow.activity.paused/${activity.activityId}/${activity.attempt ?? 0}`,
+      },
+    );
     logger.warn({ flowId: row.id, activityId: activity.activityId }, error);
     return true;
+  }
+
+  /**
+   * Shows what the reconciler found on the flow's row (its attention, and a state when the finding is one) and
+   * records it once, in one transaction; a row a newer run has taken over meanwhile is left as it is.
+   */
+  async function showProblem(
+    row: FlowRow,
+    problem: { state?: FlowState; reason: 'workflow_task_failing' | 'activity_paused'; error: string },
+    event: { type: string; actor: Actor; payload: Record<string, unknown>; key: string },
+  ): Promise<void> {
+    const attention = {
+      step: row.current_step ?? '',
+      reason: problem.reason,
+      error: problem.error,
+      since: new Date().toISOString(),
+      options: [],
+    };
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('flows')
+        .set({ ...(problem.state && { state: problem.state }), attention: JSON.stringify(attention) })
+        .where('id', '=', row.id)
+        .where('run_id', 'is not distinct from', row.run_id)
+        .execute();
+      await appendEvent(trx, {
+        tenantId: row.tenant_id,
+        type: event.type,
+        actor: event.actor,
+        entity: { type: 'flow', id: row.id },
+        flowId: row.id,
+        payload: event.payload,
+        idempotencyKey: `${row.id}/${event.key}`,
+      });
+    });
   }
 
   async function markClosed(

@@ -177,8 +177,8 @@ export function describe(error: unknown): string {
 export class Flow<F extends FlowDefinition> {
   private readonly status: FlowStatus;
   private readonly retrySettings: FlowOptions<F>['retry'];
-  /** Settles when the publication under way (if any) has finished. */
-  private publishing: Promise<void> = Promise.resolve();
+  /** Publications, one at a time. */
+  private readonly publishingInTurn = inTurn();
   /** The search attributes as last upserted: only a change is sent again. */
   private readonly attributes = new Map<string, string>();
   private baseState: Exclude<FlowState, 'paused'> = 'running';
@@ -194,8 +194,8 @@ export class Flow<F extends FlowDefinition> {
   private decisionsTaken = 0;
   private decisionsSettled = 0;
   private readonly compensations: Compensation[] = [];
-  /** Settles when the operator's decision under way (if any) is taken: one question at a time. */
-  private asking: Promise<void> = Promise.resolve();
+  /** Questions to the operator, one at a time: the decision under way is taken before the next is asked. */
+  private readonly askingInTurn = inTurn();
 
   constructor(definition: F, options: FlowOptions<F>) {
     const now = new Date().toISOString();
@@ -682,22 +682,12 @@ export class Flow<F extends FlowDefinition> {
    * Shows the problem and waits for a decision, for at most `forMs` when given (a retry falls due), or until
    * `unless` holds; returns the decision, or undefined when the wait ended without one.
    */
-  private async askOperator(
+  private askOperator(
     step: StepStatus,
     problem: Pick<Attention, 'reason' | 'error' | 'options' | 'attempt' | 'nextAttemptAt'>,
     wait: AskOptions<F>,
   ): Promise<DecisionFor<F> | undefined> {
-    const previous = this.asking;
-    let answered = () => {};
-    this.asking = new Promise<void>((resolve) => {
-      answered = resolve;
-    });
-    try {
-      await previous;
-      return await this.askNow(step, problem, wait);
-    } finally {
-      answered();
-    }
+    return this.askingInTurn(() => this.askNow(step, problem, wait));
   }
 
   private async askNow(
@@ -896,18 +886,8 @@ export class Flow<F extends FlowDefinition> {
    * handler (pause, resume) publishing at once would otherwise race their local activities, and a replay could
    * order their commands differently from the run it replays.
    */
-  private async publish(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
-    const previous = this.publishing;
-    let finished = () => {};
-    this.publishing = new Promise<void>((resolve) => {
-      finished = resolve;
-    });
-    try {
-      await previous;
-      await this.publishNow(type, actor, payload);
-    } finally {
-      finished();
-    }
+  private publish(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
+    return this.publishingInTurn(() => this.publishNow(type, actor, payload));
   }
 
   private async publishNow(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
@@ -994,6 +974,24 @@ function worthRetrying(error: unknown): boolean {
 
 function isAskingOperator(state: FlowState): boolean {
   return state === 'needs_attention' || state === 'retrying';
+}
+
+/** Runs tasks one at a time, in the order they were handed in, whether or not the earlier ones failed. */
+function inTurn(): <T>(task: () => Promise<T>) => Promise<T> {
+  let turn: Promise<void> = Promise.resolve();
+  return async (task) => {
+    const previous = turn;
+    let done = () => {};
+    turn = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    try {
+      await previous;
+      return await task();
+    } finally {
+      done();
+    }
+  };
 }
 
 /** The attempt a decision asks for; none when the step's wait ended without one. */
