@@ -103,7 +103,7 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
       .where('tenant_id', '=', ref.tenantId)
       .where('flow_id', '=', ref.flowId)
       .where('type', '=', 'flow.cancel.requested')
-      .orderBy('recorded_at', 'desc')
+      .orderBy('position', 'desc')
       .limit(1)
       .executeTakeFirst();
     return typeof requested?.payload.reason === 'string' ? requested.payload.reason : 'cancelled in Flowdesk';

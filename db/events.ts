@@ -17,20 +17,28 @@ export interface DomainEvent {
 
 /** Appends an audit event; pass the transaction of the business write it describes. */
 export async function appendEvent(db: Kysely<Database>, event: DomainEvent): Promise<void> {
+  await appendEvents(db, [event]);
+}
+
+/** Appends audit events in one statement; each is recorded once by its idempotency key. */
+export async function appendEvents(db: Kysely<Database>, events: readonly DomainEvent[]): Promise<void> {
+  if (events.length === 0) return;
   await db
     .insertInto('domain_events')
-    .values({
-      tenant_id: event.tenantId,
-      type: event.type,
-      occurred_at: event.occurredAt ?? new Date(),
-      actor: JSON.stringify(event.actor),
-      entity_type: event.entity.type,
-      entity_id: event.entity.id,
-      flow_id: event.flowId ?? null,
-      payload: JSON.stringify(event.payload),
-      trace_id: event.traceId ?? null,
-      idempotency_key: event.idempotencyKey,
-    })
+    .values(
+      events.map((event) => ({
+        tenant_id: event.tenantId,
+        type: event.type,
+        occurred_at: event.occurredAt ?? new Date(),
+        actor: JSON.stringify(event.actor),
+        entity_type: event.entity.type,
+        entity_id: event.entity.id,
+        flow_id: event.flowId ?? null,
+        payload: JSON.stringify(event.payload),
+        trace_id: event.traceId ?? null,
+        idempotency_key: event.idempotencyKey,
+      })),
+    )
     .onConflict((oc) => oc.column('idempotency_key').doNothing())
     .execute();
 }

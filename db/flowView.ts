@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { FlowPublication, FlowState, FlowStatus, StepState, StepStatus } from '../domain/flow.js';
 import { TERMINAL_STATES } from '../domain/flow.js';
-import { appendEvent } from './events.js';
+import { appendEvents } from './events.js';
 import type { Database } from './schema.js';
 
 /**
@@ -82,8 +82,9 @@ export async function followChild(
     })
     .where('id', '=', parent.flowId)
     .execute();
-  for (const step of completed) {
-    await appendEvent(trx, {
+  await appendEvents(
+    trx,
+    completed.map((step) => ({
       tenantId: row.tenant_id,
       type: 'flow.step.completed',
       actor: { type: 'system', id: 'flowdesk' },
@@ -98,8 +99,8 @@ export async function followChild(
       occurredAt,
       // The parent publishes the same milestone when its child completes: one key, one event.
       idempotencyKey: `${parent.flowId}/${parent.runId}/flow.step.completed/${step}/${child.flowId}#1`,
-    });
-  }
+    })),
+  );
 }
 
 /**
@@ -111,11 +112,15 @@ export async function ownView(
   trx: Kysely<Database>,
   status: FlowStatus,
 ): Promise<
-  Pick<FlowStatus, 'steps' | 'state' | 'currentStep' | 'waitingFor' | 'attention'> & { done: number }
+  Pick<FlowStatus, 'steps' | 'state' | 'currentStep' | 'waitingFor' | 'attention'> & {
+    done: number;
+    /** Whether what it shows is its child's (it is delegating a step and has no pause or problem of its own). */
+    followsChild: boolean;
+  }
 > {
   const delegated = status.steps.some((step) => step.delegatedTo !== undefined && !DONE.includes(step.state));
   const ownProblem = status.attention !== null && !status.attention.flowId;
-  const as = { ...status, done: progressOf(status.steps) };
+  const as = { ...status, done: progressOf(status.steps), followsChild: false };
   if (!delegated || ownProblem || status.state === 'paused' || TERMINAL_STATES.includes(status.state))
     return as;
   const row = await trx
@@ -141,5 +146,6 @@ export async function ownView(
     waitingFor: row.waiting_for,
     attention,
     done: progressOf(steps),
+    followsChild: true,
   };
 }

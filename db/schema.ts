@@ -55,6 +55,8 @@ export interface DomainEventsTable {
   type: string;
   occurred_at: Timestamp;
   recorded_at: CreatedAt;
+  /** The order events were written in (several of one workflow task share their time). */
+  position: Generated<string>;
   actor: Json<Record<string, unknown>>;
   entity_type: string;
   entity_id: string;

@@ -37,6 +37,30 @@ export interface FlowEvent {
   payload: Record<string, unknown>;
 }
 
+/**
+ * The changes of a flow since its last publication, written in one transaction: the row as it is now, and one
+ * audit event per change, each with the state and progress it left. A flow publishes at most once per workflow
+ * task, when it is about to wait (for an activity, a child, a person, a signal or a timer).
+ */
+export interface FlowChanges {
+  status: FlowStatus;
+  runId: string;
+  /** The last change's sequence: the flows row never goes back to a lower one within a run. */
+  sequence: number;
+  events: FlowChange[];
+  runStartedAt?: string;
+  parent?: FlowPublication['parent'];
+}
+
+export interface FlowChange extends FlowEvent {
+  /** Names the event within its run (its type, step and count), as in {@link FlowPublication.eventKey}. */
+  key: string;
+  occurredAt: string;
+  state: FlowState;
+  progress: { done: number; total: number };
+}
+
+/** One change of a flow, as builds before flowdesk-3 publish it (one local activity per change). */
 export interface FlowPublication {
   status: FlowStatus;
   runId: string;

@@ -12,7 +12,7 @@ import {
   submitSigningForm,
   waitForFlowRow,
 } from './helpers/flows.js';
-import { recordHistories } from './helpers/histories.js';
+import { historyCounts, recordHistories } from './helpers/histories.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
 import { startTestWorker, type TestWorker } from './helpers/temporal.js';
@@ -158,6 +158,19 @@ describe('proposalToPayment through the API', () => {
       invoicePayment: `invoice:${tenant.slug}:${body.proposal.proposalId}`,
     });
     expect(done.progress_done).toBe(6);
+
+    // The kernel publishes at most once per workflow task, and the whole process (parent and children) stays
+    // within 20 workflow tasks and 150 history events.
+    const histories = await Promise.all(
+      [
+        flowId,
+        `contract:${tenant.slug}:${body.proposal.proposalId}`,
+        `invoice:${tenant.slug}:${body.proposal.proposalId}`,
+      ].map((id) => historyCounts(worker.client, id)),
+    );
+    for (const history of histories) expect(Math.max(...history.publicationsPerTask)).toBe(1);
+    expect(histories.reduce((sum, h) => sum + h.workflowTasks, 0)).toBeLessThanOrEqual(20);
+    expect(histories.reduce((sum, h) => sum + h.events, 0)).toBeLessThanOrEqual(150);
 
     const events = await client.get(`/v1/flows/${encodeURIComponent(flowId)}/events`);
     const completedSteps = events.body.events

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
  * it replaces is frozen first with `npm run freeze-build`: its bundle, kept in `worker/builds/`, serves the flows
  * pinned to it until they have all closed (README, "Upgrading").
  */
-export const CURRENT_BUILD = 'flowdesk-2';
+export const CURRENT_BUILD = 'flowdesk-3';
 
 export const WORKFLOWS_SOURCE = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Written by `npm run build`; the compiled worker (dist/worker) finds it one level up. */

@@ -416,7 +416,7 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
         .where('tenant_id', '=', tenantId)
         .where('flow_id', '=', flowId)
         .orderBy('occurred_at')
-        .orderBy('recorded_at')
+        .orderBy('position')
         .execute();
       return c.json(
         {

@@ -336,7 +336,7 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
           .where('entity_type', '=', 'supplier_order')
           .where('entity_id', '=', orderId)
           .orderBy('occurred_at')
-          .orderBy('recorded_at')
+          .orderBy('position')
           .execute(),
       ]);
       return c.json(

@@ -7,6 +7,7 @@ import * as supplierOrders from './0005_supplier_orders.js';
 import * as emailResends from './0006_email_resends.js';
 import * as flowRuns from './0007_flow_runs.js';
 import * as flowParents from './0008_flow_parents.js';
+import * as eventPositions from './0009_event_positions.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '0006_email_resends': emailResends,
   '0007_flow_runs': flowRuns,
   '0008_flow_parents': flowParents,
+  '0009_event_positions': eventPositions,
 };
 
 export const migrationProvider: MigrationProvider = {

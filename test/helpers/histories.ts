@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
 import { inject } from 'vitest';
 import { ensureTool, TEMPORAL_CLI } from '../../scripts/tools.js';
 import { CURRENT_BUILD } from '../../worker/builds.js';
@@ -35,4 +36,25 @@ export function recordHistories(flows: Record<string, string>): void {
     mkdirSync(new URL('./', file), { recursive: true });
     writeFileSync(file, json);
   }
+}
+
+/**
+ * A flow's history, counted: its workflow tasks, its events, and how many publications (the kernel's local
+ * activities) each workflow task ran.
+ */
+export async function historyCounts(
+  client: Client,
+  workflowId: string,
+): Promise<{ workflowTasks: number; events: number; publicationsPerTask: number[] }> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const publicationsPerTask: number[] = [];
+  for (const event of events) {
+    if (event.workflowTaskCompletedEventAttributes) publicationsPerTask.push(0);
+    else if (
+      event.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+      publicationsPerTask.length > 0
+    )
+      publicationsPerTask[publicationsPerTask.length - 1] = (publicationsPerTask.at(-1) ?? 0) + 1;
+  }
+  return { workflowTasks: publicationsPerTask.length, events: events.length, publicationsPerTask };
 }

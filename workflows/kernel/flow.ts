@@ -25,6 +25,7 @@ import {
   type Actor,
   type Attention,
   type ChildStatus,
+  type FlowChange,
   type FlowPublication,
   type FlowState,
   type FlowStatus,
@@ -55,7 +56,7 @@ import {
 import type { KernelActivities } from './activities.js';
 import { NON_RETRYABLE_ERROR_TYPES } from './retry.js';
 
-const { publishFlow } = proxyLocalActivities<KernelActivities>({
+const { publishFlowChanges } = proxyLocalActivities<KernelActivities>({
   startToCloseTimeout: '10 seconds',
   // Publishing must not be lost: while the database is away the flow waits here and tries again.
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
@@ -179,6 +180,8 @@ export class Flow<F extends FlowDefinition> {
   private readonly retrySettings: FlowOptions<F>['retry'];
   /** Publications, one at a time. */
   private readonly publishingInTurn = inTurn();
+  /** Changes since the last publication, with the decisions taken when each was made. */
+  private unpublished: Array<FlowChange & { decisionsTaken: number }> = [];
   /** The search attributes as last upserted: only a change is sent again. */
   private readonly attributes = new Map<string, string>();
   private baseState: Exclude<FlowState, 'paused'> = 'running';
@@ -261,7 +264,8 @@ export class Flow<F extends FlowDefinition> {
       first.startedAt ??= new Date().toISOString();
       this.enterStep(first, 'running');
     }
-    await this.publish('flow.child.started', SYSTEM, { child: workflowId });
+    this.publish('flow.child.started', SYSTEM, { child: workflowId });
+    await this.flush();
     try {
       // The child's publications write these steps on this flow's row as it goes: no signal comes back here.
       const result = await executeChild(workflow, {
@@ -277,7 +281,7 @@ export class Flow<F extends FlowDefinition> {
       this.baseState = 'running';
       this.refreshState();
       for (const step of unsettled) {
-        await this.publish('flow.step.completed', SYSTEM, { step: step.name, child: workflowId });
+        this.publish('flow.step.completed', SYSTEM, { step: step.name, child: workflowId });
       }
       return result;
     } finally {
@@ -306,9 +310,10 @@ export class Flow<F extends FlowDefinition> {
     for (const { workflowId } of runs) this.status.activeChildren.push(workflowId);
     this.enterStep(step, 'running');
     const ids = runs.map((run) => run.workflowId);
-    await this.publish('flow.children.started', SYSTEM, { step: name, children: ids });
+    this.publish('flow.children.started', SYSTEM, { step: name, children: ids });
+    await this.flush();
     const results = await Promise.all(runs.map((run) => this.childOfSet(step, workflow, run, options)));
-    await this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, { children: ids });
+    this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, { children: ids });
     return results;
   }
 
@@ -322,17 +327,20 @@ export class Flow<F extends FlowDefinition> {
     const settle = async (state: ChildStatus['state'], type: string, actor: Actor = SYSTEM) => {
       if (child) Object.assign(child, { state, attention: null });
       const done = step.children?.filter((entry) => TERMINAL_STATES.includes(entry.state)).length ?? 0;
-      await this.publish(type, actor, {
+      this.publish(type, actor, {
         step: step.name,
         child: run.workflowId,
         childState: state,
         done,
         of: step.children?.length ?? 0,
       });
+      // The siblings go on: what this child came to shows now.
+      await this.flush();
     };
     try {
       for (;;) {
         try {
+          await this.flush();
           const result = await executeChild(workflow, { workflowId: run.workflowId, args: run.args });
           await settle('completed', 'flow.child.completed');
           return result;
@@ -373,19 +381,21 @@ export class Flow<F extends FlowDefinition> {
    */
   async run<T>(process: () => Promise<T>, options: { continuesAsNew?: boolean } = {}): Promise<T> {
     const steps = this.status.steps.map((s) => s.name);
-    await this.publish(this.continued ? 'flow.cycle.started' : 'flow.started', SYSTEM, { steps });
+    this.publish(this.continued ? 'flow.cycle.started' : 'flow.started', SYSTEM, { steps });
     try {
       const result = await process();
       this.status.currentStep = null;
-      if (options.continuesAsNew) await this.setState('running', 'flow.cycle.completed', SYSTEM, {});
-      else await this.setState('completed', 'flow.completed', SYSTEM, {});
+      if (options.continuesAsNew) this.setState('running', 'flow.cycle.completed', SYSTEM, {});
+      else this.setState('completed', 'flow.completed', SYSTEM, {});
+      await this.flush();
       await condition(allHandlersFinished);
       return result;
     } catch (error) {
       if (isCancellation(error)) {
         await CancellationScope.nonCancellable(() => this.compensate());
       } else if (error instanceof TemporalFailure) {
-        await this.setState('failed', 'flow.failed', SYSTEM, { error: describe(error) });
+        this.setState('failed', 'flow.failed', SYSTEM, { error: describe(error) });
+        await this.flush();
       }
       // Any other error is a bug in the flow's code: it fails the workflow task, not the flow, and Temporal runs
       // the task again once a fix is deployed. Meanwhile the reconciler shows the flow as stuck.
@@ -418,7 +428,8 @@ export class Flow<F extends FlowDefinition> {
       step.startedAt ??= new Date().toISOString();
       step.nextAttemptAt = undefined;
       this.enterStep(step, 'running');
-      await this.publish('flow.step.started', SYSTEM, { step: name, attempt: step.attempts });
+      this.publish('flow.step.started', SYSTEM, { step: name, attempt: step.attempts });
+      await this.flush();
       let result: T;
       try {
         result = await run(retry);
@@ -432,7 +443,7 @@ export class Flow<F extends FlowDefinition> {
           retry = retryFor(decision);
           continue;
         }
-        await this.finishStep(
+        this.finishStep(
           step,
           decision.action === 'skip' ? 'skipped' : 'manual',
           'flow.step.resolved',
@@ -443,7 +454,7 @@ export class Flow<F extends FlowDefinition> {
       }
       const question = options.confirm?.(result);
       if (!question) {
-        await this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {});
+        this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {});
         return result;
       }
       const decision = await this.needsAttention(step, {
@@ -452,7 +463,7 @@ export class Flow<F extends FlowDefinition> {
         options: ['fallback', 'retry'],
       });
       if (decision?.action === 'fallback') {
-        await this.finishStep(step, 'manual', 'flow.step.resolved', decision.actor, {
+        this.finishStep(step, 'manual', 'flow.step.resolved', decision.actor, {
           action: decision.action,
           note: decision.note,
         });
@@ -477,6 +488,7 @@ export class Flow<F extends FlowDefinition> {
     let failures = 0;
     for (;;) {
       await this.holdWhilePaused();
+      await this.flush();
       try {
         return await run(retry);
       } catch (error) {
@@ -553,7 +565,7 @@ export class Flow<F extends FlowDefinition> {
     step.startedAt ??= new Date().toISOString();
     this.status.waitingFor = name;
     this.enterStep(step, 'waiting');
-    await this.publish('flow.waiting', SYSTEM, { step: name });
+    this.publish('flow.waiting', SYSTEM, { step: name });
 
     const remindEvery = options.remindEvery === undefined ? undefined : msToNumber(options.remindEvery);
     const deadline = options.deadline;
@@ -569,6 +581,7 @@ export class Flow<F extends FlowDefinition> {
     let nextReminderAt = remindEvery === undefined ? nextScheduled() : Date.now() + remindEvery;
 
     while (!until()) {
+      await this.flush();
       if (this.status.paused) {
         await condition(() => until() || !this.status.paused);
         // Reminders missed while paused are not sent in a burst after resuming.
@@ -613,7 +626,7 @@ export class Flow<F extends FlowDefinition> {
           : Date.now() + msToNumber((decision.extendBy ?? '1 day') as Duration);
         if (options.whenExtended) await options.whenExtended(deadlineAt, decision);
         this.enterStep(step, 'waiting');
-        await this.publish('flow.waiting', decision.actor, {
+        this.publish('flow.waiting', decision.actor, {
           step: name,
           extendedBy: decision.extendBy,
           extendedUntil: decision.extendUntil,
@@ -628,7 +641,7 @@ export class Flow<F extends FlowDefinition> {
       }
     }
     this.status.waitingFor = null;
-    await this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {});
+    this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {});
     return { done: true };
   }
 
@@ -644,7 +657,7 @@ export class Flow<F extends FlowDefinition> {
   ): Promise<void> {
     try {
       await run();
-      await this.publish(kind === 'reminder' ? 'flow.reminder.sent' : 'flow.overdue', SYSTEM, {
+      this.publish(kind === 'reminder' ? 'flow.reminder.sent' : 'flow.overdue', SYSTEM, {
         step: stepName,
         ...payload,
       });
@@ -652,7 +665,7 @@ export class Flow<F extends FlowDefinition> {
       if (isCancellation(error)) throw error;
       const step = this.stepNamed(stepName);
       step.lastError = describe(error);
-      await this.publish(`flow.${kind}.failed`, SYSTEM, {
+      this.publish(`flow.${kind}.failed`, SYSTEM, {
         step: stepName,
         ...payload,
         error: step.lastError,
@@ -699,7 +712,8 @@ export class Flow<F extends FlowDefinition> {
     this.status.attention = { step: step.name, since: new Date().toISOString(), ...problem };
     this.baseState = wait.state;
     this.enterStep(step, wait.state);
-    await this.publish(wait.event.type, SYSTEM, { step: step.name, ...problem, ...wait.event.payload });
+    this.publish(wait.event.type, SYSTEM, { step: step.name, ...problem, ...wait.event.payload });
+    await this.flush();
     this.decision = undefined;
     this.decisionCheck = wait.check;
     const decided = () => this.decision !== undefined || (wait.unless?.() ?? false);
@@ -723,7 +737,7 @@ export class Flow<F extends FlowDefinition> {
       at: new Date().toISOString(),
     };
     this.enterStep(step, 'running');
-    await this.publish('flow.attention.resolved', decision.actor, {
+    this.publish('flow.attention.resolved', decision.actor, {
       step: step.name,
       action: decision.action,
       note: decision.note,
@@ -744,15 +758,6 @@ export class Flow<F extends FlowDefinition> {
     return step;
   }
 
-  /** Appends a business event of this flow to its audit trail, with the flow's current status. */
-  record(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
-    return this.publish(type, actor, payload);
-  }
-
-  get statusSnapshot(): FlowStatus {
-    return this.status;
-  }
-
   /** The step under way (or the last one), one of the definition's. */
   get currentStep(): StepOf<F> | undefined {
     return (this.status.currentStep ?? undefined) as StepOf<F> | undefined;
@@ -769,17 +774,17 @@ export class Flow<F extends FlowDefinition> {
     this.refreshState();
   }
 
-  private async finishStep(
+  private finishStep(
     step: StepStatus,
     state: StepState,
     eventType: string,
     actor: Actor,
     payload: Record<string, unknown>,
-  ): Promise<void> {
+  ): void {
     this.markStep(step, state);
     this.baseState = 'running';
     this.refreshState();
-    await this.publish(eventType, actor, { step: step.name, ...payload });
+    this.publish(eventType, actor, { step: step.name, ...payload });
   }
 
   /** Synchronous on purpose: state the flow decides on must never wait behind an await. */
@@ -789,18 +794,18 @@ export class Flow<F extends FlowDefinition> {
     this.status.progress.done = this.status.steps.filter((s) => DONE_STATES.includes(s.state)).length;
   }
 
-  private async setState(
+  private setState(
     state: Exclude<FlowState, 'paused'>,
     eventType: string,
     actor: Actor,
     payload: Record<string, unknown>,
-  ): Promise<void> {
+  ): void {
     this.baseState = state;
     this.status.paused = false;
     this.status.waitingFor = null;
     this.status.attention = null;
     this.refreshState();
-    await this.publish(eventType, actor, payload);
+    this.publish(eventType, actor, payload);
   }
 
   private refreshState(): void {
@@ -809,10 +814,12 @@ export class Flow<F extends FlowDefinition> {
 
   private async compensate(): Promise<void> {
     for (const compensation of [...this.compensations].reverse()) {
+      await this.flush();
       await compensation.run();
-      await this.publish('flow.compensated', SYSTEM, { action: compensation.name });
+      this.publish('flow.compensated', SYSTEM, { action: compensation.name });
     }
-    await this.setState('cancelled', 'flow.cancelled', SYSTEM, {});
+    this.setState('cancelled', 'flow.cancelled', SYSTEM, {});
+    await this.flush();
   }
 
   private isFinished(): boolean {
@@ -827,7 +834,8 @@ export class Flow<F extends FlowDefinition> {
   private async pause(request: PauseRequest): Promise<FlowStatus> {
     this.status.paused = true;
     this.refreshState();
-    await this.publish('flow.paused', request.actor, { reason: request.reason });
+    this.publish('flow.paused', request.actor, { reason: request.reason });
+    await this.flush();
     return this.status;
   }
 
@@ -839,7 +847,8 @@ export class Flow<F extends FlowDefinition> {
   private async resume(request: PauseRequest): Promise<FlowStatus> {
     this.status.paused = false;
     this.refreshState();
-    await this.publish('flow.resumed', request.actor, { reason: request.reason });
+    this.publish('flow.resumed', request.actor, { reason: request.reason });
+    await this.flush();
     return this.status;
   }
 
@@ -882,36 +891,59 @@ export class Flow<F extends FlowDefinition> {
   }
 
   /**
-   * Publishes one change. Publications run one at a time, in the order they were asked for: the main flow and a
-   * handler (pause, resume) publishing at once would otherwise race their local activities, and a replay could
-   * order their commands differently from the run it replays.
+   * Records one change: its audit event and the state it leaves. Nothing is written yet: the changes go out
+   * together when the flow next waits ({@link flush}).
    */
-  private publish(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
-    return this.publishingInTurn(() => this.publishNow(type, actor, payload));
-  }
-
-  private async publishNow(type: string, actor: Actor, payload: Record<string, unknown>): Promise<void> {
+  private publish(type: string, actor: Actor, payload: Record<string, unknown>): void {
     this.sequence++;
     const now = new Date().toISOString();
     this.status.updatedAt = now;
+    this.unpublished.push({
+      type,
+      actor,
+      payload,
+      key: this.eventKey(type, payload),
+      occurredAt: now,
+      state: this.status.state,
+      progress: { ...this.status.progress },
+      decisionsTaken: this.decisionsTaken,
+    });
+  }
+
+  /**
+   * Writes the changes since the last publication, in one local activity: the flow calls it wherever it is about
+   * to wait (an activity, a child, a person, a signal or a timer), so it publishes at most once per workflow task
+   * and what users see is never behind what the flow waits on. Publications run one at a time, in order: the main
+   * flow and a handler (pause, resume) publishing at once would otherwise race their local activities, and a
+   * replay could order their commands differently from the run it replays.
+   */
+  private flush(): Promise<void> {
+    return this.publishingInTurn(() => this.flushNow());
+  }
+
+  private async flushNow(): Promise<void> {
+    const changes = this.unpublished;
+    if (changes.length === 0) return;
+    this.unpublished = [];
     const status: FlowStatus = JSON.parse(JSON.stringify(this.status));
     this.upsertChangedAttributes(status);
     setCurrentDetails(currentDetails(status));
-    const taken = this.decisionsTaken;
     // Publishing is never cancelled: a flow cancelled mid-publish (from a handler, say) still records its state.
     await CancellationScope.nonCancellable(() =>
-      publishFlow({
+      publishFlowChanges({
         status,
         runId: workflowInfo().runId,
         sequence: this.sequence,
-        eventKey: this.eventKey(type, payload),
-        event: { type, actor, payload },
-        occurredAt: now,
+        events: changes.map(({ decisionsTaken: _, ...change }) => change),
         runStartedAt: workflowInfo().runStartTime.toISOString(),
         parent: this.parentToFollow(),
       }),
     );
-    if (type !== 'flow.attention.resolved') this.decisionsSettled = Math.max(this.decisionsSettled, taken);
+    // A decision is acted on once a change made after it is written (its own record does not count).
+    for (const change of changes) {
+      if (change.type !== 'flow.attention.resolved')
+        this.decisionsSettled = Math.max(this.decisionsSettled, change.decisionsTaken);
+    }
   }
 
   /** Whose row this flow's publications also write its milestones on (a child's steps shown on its parent). */
