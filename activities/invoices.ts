@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type Stripe from 'stripe';
 import { appendEvent } from '../db/events.js';
 import { nextDocumentNumber } from '../db/invoices.js';
+import { invoiceMoney } from '../db/payments.js';
 import { SYSTEM } from '../domain/flow.js';
 import type { InvoicePaymentInput } from '../domain/invoice.js';
 import { formatMoney } from '../domain/money.js';
@@ -23,6 +24,12 @@ export interface IssuedInvoice {
   total: number;
   currency: string;
   dueAt: string;
+}
+
+export interface InvoiceMoney {
+  /** Paid less refunded. */
+  paid: number;
+  openSessions: { sessionId: string; amount: number }[];
 }
 
 export interface CheckoutSession {
@@ -75,6 +82,48 @@ export function invoiceActivities(deps: InvoiceDeps) {
       text: [`Hello ${input.customer.name},`, '', ...letter.body, '', deps.companyName].join('\n'),
       resendDecision: letter.resendDecision,
     });
+
+  /**
+   * Expires every open Checkout Session of an invoice (those of attempts before `beforeAttempt`, when given), in
+   * Stripe and in the records: before a credit note, before a new link, and once the invoice is paid.
+   */
+  async function closeCheckoutSessions(input: {
+    tenantId: string;
+    flowId: string;
+    invoiceId: string;
+    invoiceNumber: string;
+    beforeAttempt?: number;
+  }): Promise<void> {
+    let open = db
+      .selectFrom('checkout_sessions')
+      .select('id')
+      .where('tenant_id', '=', input.tenantId)
+      .where('invoice_id', '=', input.invoiceId)
+      .where('status', '=', 'open');
+    if (input.beforeAttempt !== undefined) open = open.where('attempt', '<', input.beforeAttempt);
+    for (const { id } of await open.execute()) {
+      const stripe = requireStripe();
+      const session = await stripe.checkout.sessions.retrieve(id);
+      if (session.status === 'open') await stripe.checkout.sessions.expire(id);
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('checkout_sessions')
+          .set({ status: session.status === 'complete' ? 'complete' : 'expired' })
+          .where('id', '=', id)
+          .where('status', '=', 'open')
+          .execute();
+        await appendEvent(trx, {
+          tenantId: input.tenantId,
+          type: 'invoice.checkout.expired',
+          actor: SYSTEM,
+          entity: { type: 'invoice', id: input.invoiceNumber },
+          flowId: input.flowId,
+          payload: { sessionId: id },
+          idempotencyKey: `${input.flowId}/checkout.expired/${id}`,
+        });
+      });
+    }
+  }
 
   return {
     /** Creates the invoice and gives it the next number of the year, once: a retried call returns the same invoice. */
@@ -161,12 +210,23 @@ export function invoiceActivities(deps: InvoiceDeps) {
       });
     },
 
-    /** A Stripe Checkout Session for the open balance; the idempotency key makes a retry return the same session. */
+    /**
+     * A Stripe Checkout Session for the open balance; the idempotency key makes a retry return the same session.
+     * The invoice's other open sessions are expired first: only one link takes money at a time.
+     */
     async createCheckoutSession(
       input: Invoice & { attempt: number; amount: number },
     ): Promise<CheckoutSession> {
       const stripe = requireStripe();
       const { invoice } = input;
+      await closeCheckoutSessions({
+        tenantId: input.tenantId,
+        flowId: input.flowId,
+        invoiceId: invoice.invoiceId,
+        invoiceNumber: invoice.number,
+        beforeAttempt: input.attempt,
+      });
+      const metadata = { tenantId: input.tenantId, invoiceId: invoice.invoiceId, flowId: input.flowId };
       const session = await stripe.checkout.sessions.create(
         {
           mode: 'payment',
@@ -182,7 +242,9 @@ export function invoiceActivities(deps: InvoiceDeps) {
               },
             },
           ],
-          metadata: { tenantId: input.tenantId, invoiceId: invoice.invoiceId, flowId: input.flowId },
+          metadata,
+          // The charge (and its refunds and disputes) carries them too.
+          payment_intent_data: { metadata },
           success_url: `${deps.publicUrl}/paid/${encodeURIComponent(invoice.number)}`,
         },
         { idempotencyKey: `${input.flowId}/checkout/${input.attempt}` },
@@ -335,7 +397,25 @@ export function invoiceActivities(deps: InvoiceDeps) {
       });
     },
 
-    /** Closes an open checkout session so the old payment link stops taking money. */
+    closeCheckoutSessions,
+
+    /** The invoice's money and its open payment links, from the records: the flow acts on these, not on signals. */
+    async readInvoiceMoney(input: { tenantId: string; invoiceId: string }): Promise<InvoiceMoney> {
+      const money = await invoiceMoney(db, input.tenantId, input.invoiceId);
+      const open = await db
+        .selectFrom('checkout_sessions')
+        .select(['id', 'amount'])
+        .where('tenant_id', '=', input.tenantId)
+        .where('invoice_id', '=', input.invoiceId)
+        .where('status', '=', 'open')
+        .execute();
+      return {
+        paid: money.paid - money.refunded,
+        openSessions: open.map((session) => ({ sessionId: session.id, amount: Number(session.amount) })),
+      };
+    },
+
+    /** Closes an open checkout session so the old payment link stops taking money (builds before flowdesk-3). */
     async expireCheckoutSession(input: {
       tenantId: string;
       flowId: string;

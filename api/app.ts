@@ -14,6 +14,7 @@ import { registerPaymentPages } from './routes/paymentPages.js';
 import { registerPaymentRoutes } from './routes/payments.js';
 import { registerProposalRoutes } from './routes/proposals.js';
 import { registerSigningRoutes } from './routes/signing.js';
+import { registerStripeWebhook } from './routes/stripeWebhook.js';
 import { registerSupplierOrderRoutes } from './routes/supplierOrders.js';
 import { registerSupplierRoutes } from './routes/suppliers.js';
 
@@ -81,6 +82,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
 
   registerSigningRoutes(app, deps);
   registerPaymentPages(app, deps);
+  registerStripeWebhook(app, deps);
 
   app.use('/v1/*', requireApiKey(deps.db));
   registerMeRoute(app);

@@ -162,6 +162,7 @@ export interface InvoicesTable {
   currency: string;
   total: Money;
   paid: ColumnType<string, number | string | bigint | undefined, number | string | bigint>;
+  refunded: ColumnType<string, number | string | bigint | undefined, number | string | bigint>;
   customer_name: string;
   customer_email: string;
   issued_at: Timestamp | null;
@@ -185,13 +186,40 @@ export interface InvoiceLinesTable {
 export interface PaymentsTable {
   id: Generated<string>;
   tenant_id: string;
-  invoice_id: string;
+  /** Null for a payment whose invoice is unknown (unapplied). */
+  invoice_id: string | null;
   source: string;
   external_id: string;
   amount: Money;
   currency: string;
   received_at: Timestamp;
   recorded_by: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+  state: ColumnType<
+    'applied' | 'unapplied' | 'refunded',
+    'applied' | 'unapplied' | undefined,
+    'applied' | 'refunded'
+  >;
+  unapplied_reason: string | null;
+  payment_intent: string | null;
+  checkout_session_id: string | null;
+  refunded: ColumnType<string, number | undefined, number | string>;
+  disputed: ColumnType<string, number | undefined, number | string>;
+  resolved_by: Json<Record<string, unknown>> | null;
+}
+
+export interface MoneyEventsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  payment_id: string;
+  kind: 'refund' | 'dispute';
+  /** Stripe's id of the refund step or the dispute: each is recorded once. */
+  external_id: string;
+  amount: Money;
+  currency: string;
+  status: string | null;
+  reason: string | null;
+  occurred_at: Timestamp;
   created_at: CreatedAt;
 }
 
@@ -277,6 +305,7 @@ export interface Database {
   invoices: InvoicesTable;
   invoice_lines: InvoiceLinesTable;
   payments: PaymentsTable;
+  money_events: MoneyEventsTable;
   checkout_sessions: CheckoutSessionsTable;
   suppliers: SuppliersTable;
   supplier_orders: SupplierOrdersTable;

@@ -18,17 +18,22 @@ export function documentNumber(series: 'INV' | 'CN', year: number, sequence: num
   return `${series}-${year}-${String(sequence).padStart(6, '0')}`;
 }
 
-/** A payment already recorded in the database (Stripe webhook or finance); the flow only counts it. */
+/**
+ * News that an invoice's money changed (a payment recorded, refunded or disputed, a Checkout Session expired):
+ * ids only. The flow reads the invoice's money from the records before acting on it, so a signal sent by hand
+ * cannot pay an invoice. Builds before flowdesk-3 counted `amount` as it came; it is still sent for their flows
+ * until they drain.
+ */
 export interface PaymentReceived {
   paymentId: string;
-  amount: number;
-  source: 'stripe' | 'bank_transfer';
-  occurredAt: string;
+  amount?: number;
+  source?: 'stripe' | 'bank_transfer';
+  occurredAt?: string;
 }
 
 export const paymentReceived = defineSignal<[PaymentReceived]>('paymentReceived');
 
-/** Stripe closed a Checkout Session unpaid (they last 24 hours); the flow opens a new one for the balance. */
+/** Stripe closed a Checkout Session unpaid (they last 24 hours): the flow reads its sessions again. */
 export const checkoutExpired = defineSignal<[{ sessionId: string }]>('checkoutExpired');
 
 export interface PaidInvoice {

@@ -1,6 +1,11 @@
 import { msToNumber } from '@temporalio/common';
 import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { CheckoutSession, InvoiceActivities, IssuedInvoice } from '../activities/invoices.js';
+import type {
+  CheckoutSession,
+  InvoiceActivities,
+  InvoiceMoney,
+  IssuedInvoice,
+} from '../activities/invoices.js';
 import {
   checkoutExpired,
   type InvoicePaymentInput,
@@ -13,9 +18,11 @@ import { outsideStepActivityOptions, stepActivityOptions } from './kernel/retry.
 
 /**
  * Invoice to payment: issue the invoice with the next number, open a Stripe Checkout Session for the balance,
- * email it, then wait for payments (Stripe or bank transfer, recorded before they reach the flow). A partial
- * payment gets a new link for the rest. At the due date the invoice is overdue; the dunning letters follow, and
- * after the last one an operator decides. Cancelling credits the invoice and closes the open payment link.
+ * email it, then wait for payments (Stripe or bank transfer, recorded before the flow hears of them). Signals
+ * only say that the invoice's money changed: the flow reads it from the records. A partial payment (or a
+ * refund) gets a link for the new balance, and a link Stripe let expire is replaced, while the wait goes on. At
+ * the due date the invoice is overdue; the dunning letters follow, and after the last one an operator decides.
+ * Once paid, every open link is closed. Cancelling closes them first, then credits the invoice.
  */
 export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidInvoice> {
   const flow = new Flow(invoicePaymentFlow, {
@@ -28,21 +35,27 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
   const flowId = workflowInfo().workflowId;
   const { tenantId, customer, title } = input;
 
-  const payments = new Map<string, number>();
-  setHandler(paymentReceived, (payment) => {
-    if (!payments.has(payment.paymentId)) payments.set(payment.paymentId, payment.amount);
+  /** News heard (a payment, a refund, an expired session) and news acted on: ids only, never amounts. */
+  let heard = 0;
+  let acted = 0;
+  setHandler(paymentReceived, () => {
+    heard++;
   });
-  const paid = () => [...payments.values()].reduce((sum, amount) => sum + amount, 0);
-  const expiredSessions = new Set<string>();
-  setHandler(checkoutExpired, ({ sessionId }) => {
-    expiredSessions.add(sessionId);
+  setHandler(checkoutExpired, () => {
+    heard++;
   });
+  let money: InvoiceMoney = { paid: 0, openSessions: [] };
+  const paid = () => money.paid;
 
   let invoice: IssuedInvoice | undefined;
-  let checkout: CheckoutSession | undefined;
   flow.onCancel('creditInvoice', async () => {
-    if (!invoice || paid() >= invoice.total) return;
+    if (!invoice) return;
     const issued = invoice;
+    const ids = { tenantId, flowId, invoiceId: issued.invoiceId, invoiceNumber: issued.number };
+    // No link takes money once the credit note exists; a payment that comes anyway is held for finance.
+    await credits.closeCheckoutSessions(ids);
+    money = await credits.readInvoiceMoney(ids);
+    if (paid() >= issued.total) return;
     await credits.cancelInvoice({
       tenantId,
       customer,
@@ -51,14 +64,6 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
       invoice: issued,
       reason: 'flow cancelled',
     });
-    if (checkout) {
-      await credits.expireCheckoutSession({
-        tenantId,
-        flowId,
-        invoiceNumber: issued.number,
-        sessionId: checkout.sessionId,
-      });
-    }
   });
 
   /**
@@ -74,60 +79,60 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
     );
     invoice = issued;
     const ref = { tenantId, customer, title, flowId, invoice: issued };
+    const ids = { tenantId, flowId, invoiceId: issued.invoiceId, invoiceNumber: issued.number };
     let attempt = 1;
-    let link = await flow.step('createCheckoutSession', () =>
+    let link: CheckoutSession = await flow.step('createCheckoutSession', () =>
       invoices.createCheckoutSession({ ...ref, attempt, amount: issued.total }),
     );
-    checkout = link;
     await flow.step(
       'sendInvoice',
       (retry) => invoices.sendInvoice({ ...ref, resendDecision: resendDecision(retry) }),
-      {
-        manual: () => undefined,
-      },
+      { manual: () => undefined },
     );
+
+    const open = () => issued.total - paid();
+    /** The customer's link charges the open balance, and is open; a balance after a payment is asked for. */
+    const keepLinkCurrent = async () => {
+      const linkOpen = money.openSessions.some((session) => session.sessionId === link.sessionId);
+      if (open() <= 0 || (linkOpen && link.amount === open())) return;
+      const balanceChanged = link.amount !== open();
+      const paidSoFar = paid();
+      attempt++;
+      link = await whilePaying(() => invoices.createCheckoutSession({ ...ref, attempt, amount: open() }));
+      if (!balanceChanged || paidSoFar <= 0) return;
+      await whilePaying(
+        (retry) =>
+          invoices.sendBalanceRequest({
+            ...ref,
+            attempt,
+            paid: paidSoFar,
+            resendDecision: resendDecision(retry),
+          }),
+        () => undefined,
+      );
+    };
 
     const dueAt = Date.parse(issued.dueAt);
     const reminderTimes = [dueAt, ...input.payment.dunning.map((after) => dueAt + msToNumber(after))];
-    const open = () => issued.total - paid();
-    // Payments may arrive at any moment, even before the wait starts: whenever the open balance differs from
-    // what the current link charges, the customer gets a link for the balance. A link Stripe let expire is
-    // replaced quietly; the next letter carries the new one.
-    for (;;) {
-      if (open() <= 0) break;
-      if (open() === link.amount && expiredSessions.has(link.sessionId)) {
-        attempt++;
-        link = await whilePaying(() => invoices.createCheckoutSession({ ...ref, attempt, amount: open() }));
-        checkout = link;
-      }
-      if (open() !== link.amount) {
-        attempt++;
-        const paidSoFar = paid();
-        link = await whilePaying(() => invoices.createCheckoutSession({ ...ref, attempt, amount: open() }));
-        checkout = link;
-        await whilePaying(
-          (retry) =>
-            invoices.sendBalanceRequest({
-              ...ref,
-              attempt,
-              paid: paidSoFar,
-              resendDecision: resendDecision(retry),
-            }),
-          () => undefined,
-        );
-      }
-      const { amount: charged, sessionId } = link;
-      await flow.waitFor('awaitPayment', () => open() !== charged || expiredSessions.has(sessionId), {
-        remindAt: reminderTimes,
-        remind: (reminder) => invoices.sendPaymentReminder({ ...ref, reminder, paid: paid() }),
-        // A little after the last dunning letter, a person takes over.
-        deadline: { at: (reminderTimes.at(-1) ?? dueAt) + 1_000 },
-        onDeadline: ['extend'],
-      });
-    }
+    await flow.waitFor('awaitPayment', () => open() <= 0, {
+      news: () => heard !== acted,
+      reread: async () => {
+        acted = heard;
+        money = await whilePaying(() => invoices.readInvoiceMoney(ids));
+        await keepLinkCurrent();
+      },
+      remindAt: reminderTimes,
+      remind: (reminder) => invoices.sendPaymentReminder({ ...ref, reminder, paid: paid() }),
+      // A little after the last dunning letter, a person takes over.
+      deadline: { at: (reminderTimes.at(-1) ?? dueAt) + 1_000 },
+      onDeadline: ['extend'],
+    });
     await flow.step(
       'sendReceipt',
-      (retry) => invoices.sendReceipt({ ...ref, paid: paid(), resendDecision: resendDecision(retry) }),
+      async (retry) => {
+        await invoices.closeCheckoutSessions(ids);
+        await invoices.sendReceipt({ ...ref, paid: paid(), resendDecision: resendDecision(retry) });
+      },
       { manual: () => undefined },
     );
     return {

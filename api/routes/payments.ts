@@ -1,20 +1,28 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import Stripe from 'stripe';
-import type { Db } from '../../db/client.js';
-import { appendEvent } from '../../db/events.js';
-import { type RecordedPayment, recordPayment } from '../../db/invoices.js';
-import { checkoutExpired, paymentReceived } from '../../domain/invoice.js';
+import type { Context } from 'hono';
+import {
+  applyUnappliedPayment,
+  type RecordedPayment,
+  recordPayment,
+  refundUnappliedPayment,
+} from '../../db/payments.js';
+import { paymentReceived } from '../../domain/invoice.js';
+import { UNAPPLIED_REASON_TEXT, type UNAPPLIED_REASONS } from '../../domain/payment.js';
 import { Currency } from '../../domain/proposal.js';
-import { STRIPE_API_VERSION } from '../../integrations/payments/stripe.js';
+import { createStripe } from '../../integrations/payments/stripe.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
-import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
+import { invoiceView, paymentViews } from './paymentViews.js';
 import { actorOf, signalIfRunning } from './shared.js';
+
+const InvoiceNumber = z
+  .string()
+  .regex(/^INV-\d{4}-\d{6}$/, { error: 'must be an invoice number such as INV-2026-000001' });
 
 const ManualPayment = z
   .object({
-    amount: z.number().int().positive().describe('In minor units (cents)'),
+    amount: z.number().int().positive().max(1e12).describe('In minor units (cents)'),
     currency: Currency,
     reference: z
       .string()
@@ -26,16 +34,6 @@ const ManualPayment = z
   })
   .openapi('ManualPayment');
 
-const StripeEvent = z
-  .object({
-    id: z.string().min(1),
-    type: z.string().min(1),
-    created: z.number().int(),
-    data: z.object({ object: z.record(z.string(), z.unknown()) }),
-  })
-  .loose()
-  .openapi('StripeEvent', { description: 'A Stripe event object, as Stripe sends it' });
-
 const PaymentResult = z
   .object({
     paymentId: z.string(),
@@ -45,11 +43,20 @@ const PaymentResult = z
   })
   .openapi('PaymentResult');
 
-/** Tells the invoice's flow about a payment that is recorded; the flow counts each payment id once. */
-async function notifyFlow(deps: ApiDeps, flowId: string, paymentId: string, db: Db) {
-  const payment = await db
+const Resolution = z
+  .object({ note: z.string().trim().min(1).max(500).optional() })
+  .openapi('PaymentResolution');
+const Application = Resolution.extend({ invoiceNumber: InvoiceNumber }).openapi('PaymentApplication');
+const PaymentId = z.object({ paymentId: z.uuid() });
+
+/**
+ * Tells the invoice's flow its money changed: the payment's id, from which it reads the facts itself. The
+ * amount goes along only for flows of builds before flowdesk-3, which counted it as it came.
+ */
+export async function tellInvoiceFlow(deps: ApiDeps, flowId: string, paymentId: string): Promise<void> {
+  const payment = await deps.db
     .selectFrom('payments')
-    .selectAll()
+    .select(['amount', 'source', 'received_at'])
     .where('id', '=', paymentId)
     .executeTakeFirstOrThrow();
   await signalIfRunning(deps, flowId, paymentReceived, {
@@ -60,18 +67,40 @@ async function notifyFlow(deps: ApiDeps, flowId: string, paymentId: string, db: 
   });
 }
 
-function paymentRefusal(result: Extract<RecordedPayment, { recorded: false }>) {
-  if (result.reason === 'duplicate') return undefined;
-  const detail = {
-    unknown_invoice: 'No such invoice.',
-    currency_mismatch: 'The payment’s currency is not the invoice’s.',
-    invoice_cancelled: 'The invoice is cancelled.',
-  }[result.reason];
-  return { status: result.reason === 'unknown_invoice' ? (404 as const) : (409 as const), detail };
+const refusalDetail = (reason: (typeof UNAPPLIED_REASONS)[number]) =>
+  `The payment cannot be applied: ${UNAPPLIED_REASON_TEXT[reason]}.`;
+
+function paymentProblem(c: Context, outcome: 'not_found' | 'not_unapplied') {
+  return outcome === 'not_found'
+    ? problemJson(c, 404, {
+        type: problemType('not-found'),
+        title: 'Payment not found',
+        detail: 'No such payment.',
+      })
+    : problemJson(c, 409, {
+        type: problemType('payment-settled'),
+        title: 'Payment is not unapplied',
+        detail: 'Only an unapplied payment can be applied or refunded here.',
+      });
 }
 
 export function registerPaymentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, config } = deps;
+  const invoiceIdOf = async (tenantId: string, number: string) =>
+    (
+      await db
+        .selectFrom('invoices')
+        .select('id')
+        .where('tenant_id', '=', tenantId)
+        .where('number', '=', number)
+        .executeTakeFirst()
+    )?.id;
+  const noInvoice = (c: Context, number: string) =>
+    problemJson(c, 404, {
+      type: problemType('not-found'),
+      title: 'Invoice not found',
+      detail: `No invoice ${number}.`,
+    });
 
   app.openapi(
     createRoute({
@@ -82,11 +111,7 @@ export function registerPaymentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
       security: [{ apiKey: [] }],
       middleware: [requireRole('finance')] as const,
       request: {
-        params: z.object({
-          number: z
-            .string()
-            .regex(/^INV-\d{4}-\d{6}$/, { error: 'must be an invoice number such as INV-2026-000001' }),
-        }),
+        params: z.object({ number: InvoiceNumber }),
         body: { required: true, content: { 'application/json': { schema: ManualPayment } } },
       },
       responses: {
@@ -105,158 +130,192 @@ export function registerPaymentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
       const { number } = c.req.valid('param');
       const body = c.req.valid('json');
       const principal = c.get('principal');
-      const invoice = await db
-        .selectFrom('invoices')
-        .select(['id'])
-        .where('tenant_id', '=', principal.tenantId)
-        .where('number', '=', number)
-        .executeTakeFirst();
-      if (!invoice)
-        return problemJson(c, 404, {
-          type: problemType('not-found'),
-          title: 'Invoice not found',
-          detail: `No invoice ${number}.`,
-        });
-      const result = await db.transaction().execute((trx) =>
-        recordPayment(trx, {
-          tenantId: principal.tenantId,
-          invoiceId: invoice.id,
-          source: 'bank_transfer',
-          externalId: `${principal.tenantId}/${body.reference}`,
-          amount: body.amount,
-          currency: body.currency,
-          receivedAt: body.receivedAt ? new Date(body.receivedAt) : new Date(),
-          actor: actorOf(principal),
-        }),
+      const invoiceId = await invoiceIdOf(principal.tenantId, number);
+      if (!invoiceId) return noInvoice(c, number);
+      // Typed in by finance: a payment that does not fit is refused, not held.
+      const result: RecordedPayment = await db.transaction().execute((trx) =>
+        recordPayment(
+          trx,
+          {
+            tenantId: principal.tenantId,
+            invoiceId,
+            source: 'bank_transfer',
+            externalId: `${principal.tenantId}/${body.reference}`,
+            amount: body.amount,
+            currency: body.currency,
+            receivedAt: body.receivedAt ? new Date(body.receivedAt) : new Date(),
+            actor: actorOf(principal),
+          },
+          { refuse: true },
+        ),
       );
-      if (!result.recorded) {
-        const refusal = paymentRefusal(result);
-        if (refusal) {
-          return problemJson(c, refusal.status, {
-            type: problemType('payment-refused'),
-            title: 'Payment not recorded',
-            detail: refusal.detail,
-          });
-        }
+      if (result.outcome === 'refused')
+        return problemJson(c, 409, {
+          type: problemType('payment-refused'),
+          title: 'Payment not recorded',
+          detail: refusalDetail(result.reason),
+        });
+      if (result.outcome === 'applied') {
+        await tellInvoiceFlow(deps, result.flowId, result.paymentId);
+        return c.json(
+          { paymentId: result.paymentId, duplicate: false, paid: result.paid, total: result.total },
+          201,
+        );
       }
-      if (result.recorded || result.reason === 'duplicate') {
-        await notifyFlow(deps, result.flowId, result.paymentId, db);
-      }
-      return result.recorded
-        ? c.json(
-            { paymentId: result.paymentId, duplicate: false, paid: result.paid, total: result.total },
-            201,
-          )
-        : c.json({ paymentId: 'paymentId' in result ? result.paymentId : '', duplicate: true }, 200);
+      if (result.outcome === 'duplicate' && result.flowId)
+        await tellInvoiceFlow(deps, result.flowId, result.paymentId);
+      return c.json({ paymentId: 'paymentId' in result ? result.paymentId : '', duplicate: true }, 200);
     },
   );
 
-  const stripe = new Stripe(config.stripe.secretKey ?? 'sk_unused', { apiVersion: STRIPE_API_VERSION });
-  const genuineStripeEvent = verifiedWebhook((raw, c) => {
-    const secret = config.stripe.webhookSecret;
-    if (!secret) return 'STRIPE_WEBHOOK_SECRET is not configured';
-    try {
-      stripe.webhooks.constructEvent(raw, c.req.header('stripe-signature') ?? '', secret);
-      return undefined;
-    } catch (error) {
-      return error instanceof Error ? error.message : String(error);
-    }
-  });
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/invoices/{number}',
+      tags: ['Payments'],
+      summary: 'An invoice with its money: paid, refunded, balance, payments, refunds and disputes',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole('finance', 'coordinator')] as const,
+      request: { params: z.object({ number: InvoiceNumber }) },
+      responses: {
+        200: { description: 'The invoice', content: { 'application/json': { schema: z.looseObject({}) } } },
+        404: { description: 'No such invoice', content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { number } = c.req.valid('param');
+      const view = await invoiceView(db, c.get('principal').tenantId, number);
+      return view ? c.json(view, 200) : noInvoice(c, number);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/payments',
+      tags: ['Payments'],
+      summary: 'Payments, with their refunds and disputes; `state=unapplied` is what waits for finance',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole('finance')] as const,
+      request: {
+        query: z.object({
+          state: z.enum(['applied', 'unapplied', 'refunded']).optional(),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+        }),
+      },
+      responses: {
+        200: { description: 'Newest first', content: { 'application/json': { schema: z.looseObject({}) } } },
+      },
+    }),
+    async (c) => {
+      const { state, limit } = c.req.valid('query');
+      return c.json({ payments: await paymentViews(db, c.get('principal').tenantId, { state, limit }) }, 200);
+    },
+  );
 
   app.openapi(
     createRoute({
       method: 'post',
-      path: '/webhooks/stripe',
-      tags: ['Webhooks'],
-      summary: 'Stripe events (signed with the endpoint secret)',
-      description:
-        'Verified with `Stripe-Signature` over the raw body (5 minutes tolerance), deduplicated by event id. ' +
-        'Paid Checkout Sessions record a payment and tell the flow; an expired session makes the flow open a new ' +
-        'one; failed async payments and refunds are recorded for finance. Nothing here moves a flow backwards.',
-      middleware: [genuineStripeEvent] as const,
-      request: { body: { required: true, content: { 'application/json': { schema: StripeEvent } } } },
+      path: '/v1/payments/{paymentId}/apply',
+      tags: ['Payments'],
+      summary: 'Apply an unapplied payment to an invoice of the same currency (finance)',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole('finance')] as const,
+      request: {
+        params: PaymentId,
+        body: { required: true, content: { 'application/json': { schema: Application } } },
+      },
       responses: {
-        200: { description: 'Received', content: { 'application/json': { schema: WebhookReceipt } } },
-        400: { description: 'Forged, stale or malformed', content: problemContent },
+        200: { description: 'Applied', content: { 'application/json': { schema: PaymentResult } } },
+        404: { description: 'No such payment or invoice', content: problemContent },
+        409: { description: 'Not unapplied, or it does not fit that invoice', content: problemContent },
       },
     }),
     async (c) => {
-      const raw = await c.req.text();
-      const event = JSON.parse(raw) as Stripe.Event;
-      const notify: { flowId: string; paymentId: string }[] = [];
-      let expired: { flowId: string; sessionId: string } | undefined;
-      const duplicate = await db.transaction().execute(async (trx) => {
-        const receipt = await trx
-          .insertInto('webhook_receipts')
-          .values({ source: 'stripe', external_id: event.id, event_type: event.type, payload: raw })
-          .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
-          .returning('id')
-          .executeTakeFirst();
-        const session = event.data.object as Stripe.Checkout.Session;
-        const metadata = session.metadata ?? {};
-        const paid =
-          (event.type === 'checkout.session.completed' && session.payment_status === 'paid') ||
-          event.type === 'checkout.session.async_payment_succeeded';
-        if (paid && metadata.invoiceId && metadata.tenantId) {
-          // Recorded on the first delivery; looked up again on a repeat, so a lost signal is sent again.
-          const result = await recordPayment(trx, {
-            tenantId: metadata.tenantId,
-            invoiceId: metadata.invoiceId,
-            source: 'stripe',
-            externalId: typeof session.payment_intent === 'string' ? session.payment_intent : session.id,
-            amount: session.amount_total ?? 0,
-            currency: (session.currency ?? '').toUpperCase(),
-            receivedAt: new Date(event.created * 1000),
-            actor: { type: 'webhook', id: `stripe:${event.id}` },
+      const { paymentId } = c.req.valid('param');
+      const { invoiceNumber, note } = c.req.valid('json');
+      const principal = c.get('principal');
+      const invoiceId = await invoiceIdOf(principal.tenantId, invoiceNumber);
+      if (!invoiceId) return noInvoice(c, invoiceNumber);
+      const result = await db.transaction().execute((trx) =>
+        applyUnappliedPayment(trx, {
+          tenantId: principal.tenantId,
+          paymentId,
+          invoiceId,
+          actor: actorOf(principal),
+          note,
+        }),
+      );
+      if (result.outcome === 'refused')
+        return problemJson(c, 409, {
+          type: problemType('payment-refused'),
+          title: 'Payment not applied',
+          detail: refusalDetail(result.reason),
+        });
+      if (result.outcome !== 'applied') return paymentProblem(c, result.outcome);
+      await tellInvoiceFlow(deps, result.flowId, result.paymentId);
+      return c.json({ paymentId, duplicate: false, paid: result.paid, total: result.total }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/payments/{paymentId}/refund',
+      tags: ['Payments'],
+      summary:
+        'Refund an unapplied payment: through Stripe for a card payment, on record for a bank transfer',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole('finance')] as const,
+      request: {
+        params: PaymentId,
+        body: { required: true, content: { 'application/json': { schema: Resolution } } },
+      },
+      responses: {
+        200: { description: 'Refunded', content: { 'application/json': { schema: z.looseObject({}) } } },
+        404: { description: 'No such payment', content: problemContent },
+        409: { description: 'Not unapplied', content: problemContent },
+        503: { description: 'Stripe is not configured', content: problemContent },
+      },
+    }),
+    async (c) => {
+      const { paymentId } = c.req.valid('param');
+      const { note } = c.req.valid('json');
+      const principal = c.get('principal');
+      const payment = await db
+        .selectFrom('payments')
+        .select(['state', 'source', 'payment_intent'])
+        .where('id', '=', paymentId)
+        .where('tenant_id', '=', principal.tenantId)
+        .executeTakeFirst();
+      if (!payment) return paymentProblem(c, 'not_found');
+      if (payment.state !== 'unapplied') return paymentProblem(c, 'not_unapplied');
+      let stripeRefundId: string | undefined;
+      if (payment.source === 'stripe' && payment.payment_intent) {
+        if (!config.stripe.secretKey)
+          return problemJson(c, 503, {
+            type: problemType('not-configured'),
+            title: 'Stripe is not configured',
+            detail: 'STRIPE_SECRET_KEY is not set on the API.',
           });
-          if (result.recorded || result.reason === 'duplicate')
-            notify.push({ flowId: result.flowId, paymentId: result.paymentId });
-          await trx
-            .updateTable('checkout_sessions')
-            .set({ status: 'complete' })
-            .where('id', '=', session.id)
-            .execute();
-          return !receipt;
-        }
-        if (event.type === 'checkout.session.expired' && metadata.flowId) {
-          // Only an open session expires; one already paid stays paid, whatever arrives late.
-          await trx
-            .updateTable('checkout_sessions')
-            .set({ status: 'expired' })
-            .where('id', '=', session.id)
-            .where('status', '=', 'open')
-            .execute();
-          const current = await trx
-            .selectFrom('checkout_sessions')
-            .select('status')
-            .where('id', '=', session.id)
-            .executeTakeFirst();
-          if (current?.status === 'expired') expired = { flowId: metadata.flowId, sessionId: session.id };
-        }
-        if (
-          receipt &&
-          metadata.tenantId &&
-          ['checkout.session.async_payment_failed', 'checkout.session.expired', 'charge.refunded'].includes(
-            event.type,
-          )
-        ) {
-          // Recorded for finance; none of these moves a flow backwards.
-          await appendEvent(trx, {
-            tenantId: metadata.tenantId,
-            type: `stripe.${event.type}`,
-            actor: { type: 'webhook', id: `stripe:${event.id}` },
-            entity: { type: 'invoice', id: metadata.invoiceId ?? session.id },
-            flowId: metadata.flowId,
-            payload: { stripeEventId: event.id, objectId: session.id },
-            idempotencyKey: `stripe/${event.id}`,
-          });
-        }
-        return !receipt;
-      });
-      for (const { flowId, paymentId } of notify) await notifyFlow(deps, flowId, paymentId, db);
-      if (expired)
-        await signalIfRunning(deps, expired.flowId, checkoutExpired, { sessionId: expired.sessionId });
-      return c.json({ received: true as const, duplicate }, 200);
+        const stripe = createStripe({ secretKey: config.stripe.secretKey, apiUrl: config.stripe.apiUrl });
+        const refund = await stripe.refunds.create(
+          { payment_intent: payment.payment_intent, metadata: { tenantId: principal.tenantId, paymentId } },
+          { idempotencyKey: `refund/${paymentId}` },
+        );
+        stripeRefundId = refund.id;
+      }
+      const result = await db.transaction().execute((trx) =>
+        refundUnappliedPayment(trx, {
+          tenantId: principal.tenantId,
+          paymentId,
+          actor: actorOf(principal),
+          note,
+          stripeRefundId,
+        }),
+      );
+      if (result.outcome !== 'refunded') return paymentProblem(c, result.outcome);
+      return c.json({ paymentId, state: 'refunded', stripeRefundId: stripeRefundId ?? null }, 200);
     },
   );
 }

@@ -135,17 +135,24 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
   const { tenantId, customer, title } = input;
   const flowId = workflowInfo().workflowId;
   const setState = statusKeeper(5);
-  const payments = new Map<string, number>();
-  setHandler(paymentReceived, (payment) => {
-    if (!payments.has(payment.paymentId)) payments.set(payment.paymentId, payment.amount);
+  // As the kernel's flow does: a signal is news, and the money is read from the records.
+  let heard = 0;
+  setHandler(paymentReceived, () => {
+    heard++;
   });
-  const paid = () => [...payments.values()].reduce((sum, amount) => sum + amount, 0);
+  let acted = 0;
+  let paidSoFar = 0;
+  const paid = () => paidSoFar;
   const issued = await invoices.issueInvoice({ ...input, flowId, dueInMs: msToNumber(input.payment.dueIn) });
   const ref = { tenantId, customer, title, flowId, invoice: issued };
   await invoices.createCheckoutSession({ ...ref, attempt: 1, amount: issued.total });
   await invoices.sendInvoice(ref);
   await setState('waiting', 'awaitPayment', 3);
-  await condition(() => paid() >= issued.total);
+  while (paid() < issued.total) {
+    await condition(() => heard !== acted);
+    acted = heard;
+    paidSoFar = (await invoices.readInvoiceMoney({ tenantId, invoiceId: issued.invoiceId })).paid;
+  }
   await invoices.sendReceipt({ ...ref, paid: paid() });
   await setState('completed', '', 5);
   return {

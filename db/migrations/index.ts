@@ -8,6 +8,7 @@ import * as emailResends from './0006_email_resends.js';
 import * as flowRuns from './0007_flow_runs.js';
 import * as flowParents from './0008_flow_parents.js';
 import * as eventPositions from './0009_event_positions.js';
+import * as money from './0010_money.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '0007_flow_runs': flowRuns,
   '0008_flow_parents': flowParents,
   '0009_event_positions': eventPositions,
+  '0010_money': money,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -113,6 +113,13 @@ export interface WaitOptions<F extends FlowDefinition> {
   whenExtended?: (deadlineAt: number, decision: DecisionFor<F>) => Promise<void>;
   /** Why a decision at the deadline cannot be taken as it stands (the API answers 409 with it), if it cannot. */
   checkDecision?: (decision: DecisionFor<F>) => string | undefined;
+  /**
+   * Whether news came that the facts may have changed (a signal carries ids, never facts): then `reread` reads
+   * them again (an activity) and acts on them while the wait goes on, and must leave `news` false. Not while
+   * the flow is paused.
+   */
+  news?: () => boolean;
+  reread?: () => Promise<void>;
 }
 
 export type WaitOutcome<F extends FlowDefinition> =
@@ -580,8 +587,13 @@ export class Flow<F extends FlowDefinition> {
     const nextScheduled = () => schedule[reminders];
     let nextReminderAt = remindEvery === undefined ? nextScheduled() : Date.now() + remindEvery;
 
+    const heard = () => options.news?.() ?? false;
     while (!until()) {
       await this.flush();
+      if (!this.status.paused && heard() && options.reread) {
+        await options.reread();
+        continue;
+      }
       if (this.status.paused) {
         await condition(() => until() || !this.status.paused);
         // Reminders missed while paused are not sent in a burst after resuming.
@@ -597,10 +609,13 @@ export class Flow<F extends FlowDefinition> {
         nextReminderAt ?? Number.POSITIVE_INFINITY,
       );
       if (wakeAt === Number.POSITIVE_INFINITY) {
-        await condition(() => until() || this.status.paused);
+        await condition(() => until() || this.status.paused || heard());
         continue;
       }
-      const met = await condition(() => until() || this.status.paused, Math.max(1, wakeAt - Date.now()));
+      const met = await condition(
+        () => until() || this.status.paused || heard(),
+        Math.max(1, wakeAt - Date.now()),
+      );
       if (met) continue;
       // A worker that wakes late finds a reminder and the deadline both due: the reminder, scheduled first, goes
       // out first (patched in: earlier runs escalated at once).
@@ -939,11 +954,10 @@ export class Flow<F extends FlowDefinition> {
         parent: this.parentToFollow(),
       }),
     );
-    // A decision is acted on once a change made after it is written (its own record does not count).
-    for (const change of changes) {
-      if (change.type !== 'flow.attention.resolved')
-        this.decisionsSettled = Math.max(this.decisionsSettled, change.decisionsTaken);
-    }
+    // A decision's record is written when the flow next waits, which is once it has acted on it (retried,
+    // extended, completed the step by hand): the status written with it is the one that follows from it.
+    for (const change of changes)
+      this.decisionsSettled = Math.max(this.decisionsSettled, change.decisionsTaken);
   }
 
   /** Whose row this flow's publications also write its milestones on (a child's steps shown on its parent). */

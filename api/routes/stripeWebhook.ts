@@ -1,0 +1,74 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import Stripe from 'stripe';
+import { checkoutExpired } from '../../domain/invoice.js';
+import { STRIPE_API_VERSION } from '../../integrations/payments/stripe.js';
+import { applyStripeEvent } from '../../integrations/payments/stripeEvents.js';
+import type { ApiDeps, ApiEnv } from '../context.js';
+import { problemContent } from '../problem.js';
+import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
+import { tellInvoiceFlow } from './payments.js';
+import { signalIfRunning } from './shared.js';
+
+const StripeEvent = z
+  .object({
+    id: z.string().min(1),
+    type: z.string().min(1),
+    created: z.number().int(),
+    data: z.object({ object: z.record(z.string(), z.unknown()) }),
+  })
+  .loose()
+  .openapi('StripeEvent', { description: 'A Stripe event object, as Stripe sends it' });
+
+export function registerStripeWebhook(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
+  const { db, config } = deps;
+  const stripe = new Stripe(config.stripe.secretKey ?? 'sk_unused', { apiVersion: STRIPE_API_VERSION });
+  const genuineStripeEvent = verifiedWebhook((raw, c) => {
+    const secret = config.stripe.webhookSecret;
+    if (!secret) return 'STRIPE_WEBHOOK_SECRET is not configured';
+    try {
+      stripe.webhooks.constructEvent(raw, c.req.header('stripe-signature') ?? '', secret);
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  });
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/webhooks/stripe',
+      tags: ['Webhooks'],
+      summary: 'Stripe events (signed with the endpoint secret)',
+      description:
+        'Verified with `Stripe-Signature` over the raw body (5 minutes tolerance), deduplicated by event id. ' +
+        'Every paid Checkout Session is recorded as a payment once: applied to its invoice, or held unapplied ' +
+        'for finance (unknown or cancelled invoice, another currency). Refunds and disputes are recorded against ' +
+        'their payment by payment intent. Flows are told ids only and read the facts themselves.',
+      middleware: [genuineStripeEvent] as const,
+      request: { body: { required: true, content: { 'application/json': { schema: StripeEvent } } } },
+      responses: {
+        200: { description: 'Received', content: { 'application/json': { schema: WebhookReceipt } } },
+        400: { description: 'Forged, stale or malformed', content: problemContent },
+      },
+    }),
+    async (c) => {
+      const raw = await c.req.text();
+      const event = JSON.parse(raw) as Stripe.Event;
+      const { duplicate, effects } = await db.transaction().execute(async (trx) => {
+        const receipt = await trx
+          .insertInto('webhook_receipts')
+          .values({ source: 'stripe', external_id: event.id, event_type: event.type, payload: raw })
+          .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        return { duplicate: !receipt, effects: await applyStripeEvent(trx, event, receipt !== undefined) };
+      });
+      for (const news of effects.news) await tellInvoiceFlow(deps, news.flowId, news.paymentId);
+      if (effects.expired)
+        await signalIfRunning(deps, effects.expired.flowId, checkoutExpired, {
+          sessionId: effects.expired.sessionId,
+        });
+      return c.json({ received: true as const, duplicate }, 200);
+    },
+  );
+}

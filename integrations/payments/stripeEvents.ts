@@ -1,0 +1,161 @@
+import type { Kysely } from 'kysely';
+import type Stripe from 'stripe';
+import { appendEvent } from '../../db/events.js';
+import { recordMoneyEvent, recordPayment } from '../../db/payments.js';
+import type { Database } from '../../db/schema.js';
+import type { Actor } from '../../domain/flow.js';
+
+/** What the caller tells flows once the event's transaction has committed: ids only. */
+export interface StripeEventEffects {
+  /** Invoices whose money changed: their flows re-read it. */
+  news: { flowId: string; paymentId: string }[];
+  /** A Checkout Session Stripe closed unpaid, for the flow that opened it. */
+  expired?: { flowId: string; sessionId: string };
+}
+
+const intentOf = (value: string | { id: string } | null | undefined) =>
+  typeof value === 'string' ? value : value?.id;
+
+/**
+ * Applies one Stripe event to the records, in the caller's transaction (which also records its receipt):
+ * - a paid Checkout Session (`checkout.session.completed` paid, `checkout.session.async_payment_succeeded`) is
+ *   a payment, recorded once by its payment intent: applied to its invoice, or held unapplied with its reason;
+ * - `checkout.session.expired` closes that session in the records; the flow opens a new one if it needs one;
+ * - `charge.refunded` and `charge.dispute.created` are recorded against the payment of their payment intent;
+ * - `checkout.session.async_payment_failed` is on record for finance.
+ * None of them moves a flow backwards; a repeated delivery changes nothing and reports the same news, so a
+ * signal lost after the first delivery is sent again.
+ */
+export async function applyStripeEvent(
+  trx: Kysely<Database>,
+  event: Stripe.Event,
+  firstDelivery: boolean,
+): Promise<StripeEventEffects> {
+  const actor: Actor = { type: 'webhook', id: `stripe:${event.id}` };
+  const occurredAt = new Date(event.created * 1000);
+  switch (event.type) {
+    case 'checkout.session.completed':
+    case 'checkout.session.async_payment_succeeded': {
+      const session = event.data.object;
+      if (session.payment_status !== 'paid') return { news: [] };
+      return { news: await recordSessionPayment(trx, session, actor, occurredAt) };
+    }
+    case 'checkout.session.expired': {
+      const session = event.data.object;
+      const closed = await trx
+        .updateTable('checkout_sessions')
+        .set({ status: 'expired' })
+        .where('id', '=', session.id)
+        .where('status', '=', 'open')
+        .returning(['tenant_id', 'invoice_id'])
+        .executeTakeFirst();
+      const flowId = session.metadata?.flowId;
+      if (closed && firstDelivery) await recordForFinance(trx, event, closed.tenant_id, flowId);
+      return { news: [], expired: closed && flowId ? { flowId, sessionId: session.id } : undefined };
+    }
+    case 'checkout.session.async_payment_failed': {
+      const session = event.data.object;
+      const tenantId = session.metadata?.tenantId;
+      if (tenantId && firstDelivery) await recordForFinance(trx, event, tenantId, session.metadata?.flowId);
+      return { news: [] };
+    }
+    case 'charge.refunded': {
+      const charge = event.data.object;
+      const paymentIntent = intentOf(charge.payment_intent);
+      if (!paymentIntent) return { news: [] };
+      const recorded = await recordMoneyEvent(trx, {
+        kind: 'refund',
+        paymentIntent,
+        // Stripe reports the charge's refunded amount so far: each new amount is one refund step.
+        externalId: `${charge.id}/refunded/${charge.amount_refunded}`,
+        amount: charge.amount_refunded,
+        currency: charge.currency.toUpperCase(),
+        status: charge.refunded ? 'refunded_in_full' : 'refunded_in_part',
+        occurredAt,
+        actor,
+      });
+      return { news: newsOf(recorded) };
+    }
+    case 'charge.dispute.created': {
+      const dispute = event.data.object;
+      const paymentIntent = intentOf(dispute.payment_intent);
+      if (!paymentIntent) return { news: [] };
+      const recorded = await recordMoneyEvent(trx, {
+        kind: 'dispute',
+        paymentIntent,
+        externalId: dispute.id,
+        amount: dispute.amount,
+        currency: dispute.currency.toUpperCase(),
+        status: dispute.status,
+        reason: dispute.reason,
+        occurredAt,
+        actor,
+      });
+      return { news: newsOf(recorded) };
+    }
+    default:
+      return { news: [] };
+  }
+}
+
+function newsOf(recorded: Awaited<ReturnType<typeof recordMoneyEvent>>): StripeEventEffects['news'] {
+  return recorded.outcome === 'recorded' && recorded.flowId
+    ? [{ flowId: recorded.flowId, paymentId: recorded.paymentId }]
+    : [];
+}
+
+/** The session's payment, attributed by its metadata or, failing that, by the session Flowdesk opened. */
+async function recordSessionPayment(
+  trx: Kysely<Database>,
+  session: Stripe.Checkout.Session,
+  actor: Actor,
+  receivedAt: Date,
+): Promise<StripeEventEffects['news']> {
+  const opened = await trx
+    .selectFrom('checkout_sessions')
+    .select(['tenant_id', 'invoice_id'])
+    .where('id', '=', session.id)
+    .executeTakeFirst();
+  const tenantId = opened?.tenant_id ?? session.metadata?.tenantId;
+  if (!tenantId) return [];
+  const paymentIntent = intentOf(session.payment_intent);
+  const result = await recordPayment(trx, {
+    tenantId,
+    invoiceId: opened?.invoice_id ?? session.metadata?.invoiceId,
+    source: 'stripe',
+    externalId: paymentIntent ?? session.id,
+    amount: session.amount_total ?? 0,
+    currency: (session.currency ?? '').toUpperCase(),
+    receivedAt,
+    actor,
+    paymentIntent,
+    checkoutSessionId: session.id,
+  });
+  await trx
+    .updateTable('checkout_sessions')
+    .set({ status: 'complete' })
+    .where('id', '=', session.id)
+    .execute();
+  if (result.outcome === 'applied') return [{ flowId: result.flowId, paymentId: result.paymentId }];
+  if (result.outcome === 'duplicate' && result.applied && result.flowId)
+    return [{ flowId: result.flowId, paymentId: result.paymentId }];
+  return [];
+}
+
+async function recordForFinance(
+  trx: Kysely<Database>,
+  event: Stripe.Event,
+  tenantId: string,
+  flowId: string | undefined,
+): Promise<void> {
+  const object = event.data.object as { id: string; metadata?: Record<string, string> | null };
+  await appendEvent(trx, {
+    tenantId,
+    type: `stripe.${event.type}`,
+    actor: { type: 'webhook', id: `stripe:${event.id}` },
+    entity: { type: 'invoice', id: object.metadata?.invoiceId ?? object.id },
+    flowId,
+    payload: { stripeEventId: event.id, objectId: object.id },
+    idempotencyKey: `stripe/${event.id}`,
+  });
+}
