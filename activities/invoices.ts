@@ -155,6 +155,12 @@ export function invoiceActivities(deps: InvoiceDeps) {
           .where('invoice_key', '=', input.invoiceKey)
           .forUpdate()
           .executeTakeFirstOrThrow();
+        // A key is one invoice: another flow's (or another customer's) is never returned as this one's.
+        if (invoice.flow_id !== input.flowId || invoice.customer_email !== input.customer.email)
+          throw ApplicationFailure.nonRetryable(
+            `invoice key ${input.invoiceKey} belongs to ${invoice.flow_id}, not to ${input.flowId}`,
+            'InvoiceKeyTaken',
+          );
         if (invoice.number && invoice.due_at) {
           return {
             invoiceId: invoice.id,

@@ -25,6 +25,14 @@ export const proposalToPaymentFlow = defineFlow()({
 
 export const proposalFlowId = proposalToPaymentFlow.flowId;
 
+/**
+ * The invoice key of a recurring agreement's billing cycle. `~` is never part of a business id, so a cycle's key
+ * cannot be another proposal's id (`Q-2` is a valid proposal id; `Q~2` is not).
+ */
+export function cycleInvoiceKey(proposalId: string, cycle: number): string {
+  return `${proposalId}~${cycle}`;
+}
+
 export interface ProposalToPaymentResult {
   proposalId: string;
   contract: SignedContract;

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { invoiceActivities } from '../activities/invoices.js';
 import { type InvoicePaymentInput, invoiceFlowId } from '../domain/invoice.js';
+import { BusinessId } from '../domain/proposal.js';
+import { cycleInvoiceKey } from '../domain/proposalToPayment.js';
 import { createMailer } from '../integrations/email/mailer.js';
 import { createLogger } from '../runtime/logger.js';
 import { invoicePayment } from '../workflows/invoicePayment.js';
@@ -151,10 +153,11 @@ describe('invoice numbers', () => {
       publicUrl: api.url,
       companyName: 'Test',
     });
+    const customer = { name: 'Ada Lovelace', email: 'ada@example.com' };
     const issued = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         activities.issueInvoice({
-          ...invoiceInput({ tenantId: own.tenantId, invoiceKey: `N-${i}` }),
+          ...invoiceInput({ tenantId: own.tenantId, invoiceKey: `N-${i}`, customer }),
           flowId: `invoice:${own.slug}:N-${i}`,
           dueInMs: 1_000,
         }),
@@ -167,11 +170,25 @@ describe('invoice numbers', () => {
     );
     // Issuing the same invoice again returns its number; it never takes a new one.
     const again = await activities.issueInvoice({
-      ...invoiceInput({ tenantId: own.tenantId, invoiceKey: 'N-7' }),
+      ...invoiceInput({ tenantId: own.tenantId, invoiceKey: 'N-7', customer }),
       flowId: `invoice:${own.slug}:N-7`,
       dueInMs: 1_000,
     });
     expect(again.number).toBe(issued[7]?.number);
+    // The same key from another flow (another customer's proposal) is refused, never handed that invoice.
+    await expect(
+      activities.issueInvoice({
+        ...invoiceInput({ tenantId: own.tenantId, invoiceKey: 'N-7' }),
+        flowId: `invoice:${own.slug}:other`,
+        dueInMs: 1_000,
+      }),
+    ).rejects.toMatchObject({ type: 'InvoiceKeyTaken', nonRetryable: true });
+  });
+
+  it('gives a billing cycle an invoice key no proposal id can be', () => {
+    expect(BusinessId.safeParse('Q-2').success).toBe(true);
+    expect(BusinessId.safeParse(cycleInvoiceKey('Q', 2)).success).toBe(false);
+    expect(cycleInvoiceKey('Q', 2)).not.toBe(cycleInvoiceKey('Q-2', 1));
   });
 });
 

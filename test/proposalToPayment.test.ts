@@ -349,7 +349,7 @@ describe('proposalToPayment through the API', () => {
         await sleep(100);
       }
     };
-    const first = await invoiceFor(`${proposalId}-1`);
+    const first = await invoiceFor(`${proposalId}~1`);
     const firstRun = (await worker.client.workflow.getHandle(flowId).describe()).runId;
     await postStripeWebhook(
       api.url,
@@ -358,7 +358,7 @@ describe('proposalToPayment through the API', () => {
     );
 
     // The next cycle waits for its billing date in a new run, then invoices again.
-    const second = await invoiceFor(`${proposalId}-2`);
+    const second = await invoiceFor(`${proposalId}~2`);
     const secondRun = await worker.client.workflow.getHandle(flowId).describe();
     expect(secondRun.runId).not.toBe(firstRun);
     const [year, n] = (first.number ?? '').split('-').slice(1).map(Number);
@@ -377,12 +377,12 @@ describe('proposalToPayment through the API', () => {
       .selectFrom('invoices')
       .select(['invoice_key', 'state'])
       .where('tenant_id', '=', tenant.tenantId)
-      .where('invoice_key', 'like', `${proposalId}-%`)
+      .where('invoice_key', 'like', `${proposalId}~%`)
       .orderBy('invoice_key')
       .execute();
     expect(invoices).toEqual([
-      { invoice_key: `${proposalId}-1`, state: 'PAID' },
-      { invoice_key: `${proposalId}-2`, state: 'PAID' },
+      { invoice_key: `${proposalId}~1`, state: 'PAID' },
+      { invoice_key: `${proposalId}~2`, state: 'PAID' },
     ]);
     // One contract for the agreement, however many invoices follow.
     expect(

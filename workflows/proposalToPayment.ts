@@ -3,6 +3,7 @@ import type { ProposalActivities } from '../activities/proposals.js';
 import { contractFlowId } from '../domain/contract.js';
 import { invoiceFlowId } from '../domain/invoice.js';
 import {
+  cycleInvoiceKey,
   type ProposalToPaymentInput,
   type ProposalToPaymentResult,
   proposalToPaymentFlow,
@@ -57,7 +58,7 @@ export async function proposalToPayment(input: ProposalToPaymentInput): Promise<
     async () => {
       if (billing) {
         await flow.step('nextBillingDate', () => sleep(input.recurring?.every ?? 0));
-        const paid = await invoice(`${proposal.proposalId}-${cycle}`);
+        const paid = await invoice(cycleInvoiceKey(proposal.proposalId, cycle));
         return { proposalId: proposal.proposalId, contract: billing.contract, invoices: [paid] };
       }
       await flow.step('proposalAccepted', () => proposals.acceptProposal({ tenantId, flowId, proposal }));
@@ -82,7 +83,9 @@ export async function proposalToPayment(input: ProposalToPaymentInput): Promise<
           awaitSignature: 'contractSigned',
         },
       );
-      const paid = await invoice(input.recurring ? `${proposal.proposalId}-1` : proposal.proposalId);
+      const paid = await invoice(
+        input.recurring ? cycleInvoiceKey(proposal.proposalId, 1) : proposal.proposalId,
+      );
       return { proposalId: proposal.proposalId, contract, invoices: [paid] };
     },
     { continuesAsNew: anotherCycle },

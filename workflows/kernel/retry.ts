@@ -4,7 +4,7 @@ import type { RetrySettings } from '../../domain/durations.js';
 type Settings = Omit<RetrySettings, 'attemptTimeout'> & Partial<Pick<RetrySettings, 'attemptTimeout'>>;
 
 /** Failures no retry can mend: a person must act. */
-export const NON_RETRYABLE_ERROR_TYPES = ['ConfigurationError', 'InvalidInput'];
+export const NON_RETRYABLE_ERROR_TYPES = ['ConfigurationError', 'InvalidInput', 'InvoiceKeyTaken'];
 
 /**
  * How a step's activity runs: one quick retry for a blip, then the failure is the kernel's, which retries on the
