@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { sql } from 'kysely';
 import { appendEvent } from '../db/events.js';
+import type { SignatureEvent } from '../domain/contract.js';
 import { SYSTEM } from '../domain/flow.js';
 import { formatMoney } from '../domain/money.js';
 import { type Proposal, proposalTotal } from '../domain/proposal.js';
@@ -233,6 +234,40 @@ export function contractActivities(deps: ContractDeps) {
     },
 
     /** Closes an open envelope so its link no longer signs anything. */
+    /**
+     * What was recorded of the customer's answer on an envelope (the signing page's or the provider's): the flow
+     * acts on this, never on what a signal says.
+     */
+    async readSignature(input: {
+      tenantId: string;
+      envelopeId: string;
+    }): Promise<SignatureEvent | undefined> {
+      const envelope = await db
+        .selectFrom('signature_envelopes')
+        .select(['status', 'signer_name', 'signed_at', 'declined_at', 'decline_reason'])
+        .where('tenant_id', '=', input.tenantId)
+        .where('id', '=', input.envelopeId)
+        .executeTakeFirst();
+      if (envelope?.status === 'completed' && envelope.signed_at)
+        return {
+          envelopeId: input.envelopeId,
+          outcome: 'signed',
+          signerName: envelope.signer_name ?? undefined,
+          occurredAt: envelope.signed_at.toISOString(),
+        };
+      if (envelope?.status === 'declined' || (envelope?.status === 'voided' && envelope.declined_at))
+        return {
+          envelopeId: input.envelopeId,
+          outcome: 'declined',
+          reason:
+            envelope.status === 'voided'
+              ? `the envelope was voided: ${envelope.decline_reason ?? 'no reason given'}`
+              : (envelope.decline_reason ?? undefined),
+          occurredAt: (envelope.declined_at ?? new Date()).toISOString(),
+        };
+      return undefined;
+    },
+
     async voidEnvelope(input: ContractRef & { envelopeId: string; reason: string }): Promise<void> {
       await db.transaction().execute(async (trx) => {
         const voided = await trx

@@ -94,6 +94,7 @@ export async function recordSignatureDecision(
   }
   const event: SignatureEvent = {
     envelopeId: decision.envelopeId,
+    outcome: decision.outcome === 'signed' ? 'signed' : 'declined',
     signerName: decision.signerName,
     reason:
       decision.outcome === 'voided'

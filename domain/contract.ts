@@ -15,9 +15,14 @@ export const contractSigningFlow = defineFlow<{ retry: EmailRetryInput; resend: 
 
 export const contractFlowId = contractSigningFlow.flowId;
 
-/** Sent by the signing page or a provider's webhook once the signature is recorded. */
+/**
+ * The customer's answer on an envelope, as recorded by the signing page or a provider's webhook. The signals
+ * that announce it are news: the flow reads the answer from the records (builds before flowdesk-3 took the
+ * signal's word, and are still sent its fields until they drain).
+ */
 export interface SignatureEvent {
   envelopeId: string;
+  outcome?: 'signed' | 'declined';
   signerName?: string;
   reason?: string;
   occurredAt: string;

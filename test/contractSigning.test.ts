@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
-import { type ContractSigningInput, contractFlowId } from '../domain/contract.js';
+import { type ContractSigningInput, contractFlowId, contractSigned } from '../domain/contract.js';
 import { flowStatusQuery } from '../domain/flow.js';
 import { createLogger } from '../runtime/logger.js';
 import { contractSigning } from '../workflows/contractSigning.js';
@@ -14,6 +14,7 @@ import {
   submitSigningForm as submitForm,
   waitForFlowRow,
 } from './helpers/flows.js';
+import { waitForReadAfterSignal } from './helpers/histories.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { startTestWorker, type TestWorker } from './helpers/temporal.js';
 
@@ -252,6 +253,33 @@ describe('contractSigning', () => {
     expect(await eventTypes(flowId)).toEqual(
       expect.arrayContaining(['contract.declined', 'flow.cancel.requested', 'flow.cancelled']),
     );
+  });
+
+  it('acts on the recorded answer, not on a signal: a signature signalled by hand signs nothing', async () => {
+    const input = contractInput();
+    const { flowId, handle } = await startContract(input);
+    const link = await signingLinkFor(input.proposal.customer.email);
+    await waitForFlow(flowId, (r) => r.state === 'waiting');
+    const { id: envelopeId } = await api.deps.db
+      .selectFrom('signature_envelopes')
+      .select('id')
+      .where('flow_id', '=', flowId)
+      .executeTakeFirstOrThrow();
+    // Anyone with access to the namespace could send this, with the right envelope id.
+    await handle.signal(contractSigned, {
+      envelopeId,
+      outcome: 'signed',
+      signerName: 'Mallory',
+      occurredAt: new Date().toISOString(),
+    });
+    await waitForReadAfterSignal(handle);
+    await sleep(300);
+    expect((await flowRow(flowId))?.state).toBe('waiting');
+    // The customer signs on the page: that is recorded, and that completes the flow.
+    expect(
+      (await submitSigningForm(link, { decision: 'sign', signerName: 'Ada Lovelace', agree: 'yes' })).status,
+    ).toBe(200);
+    expect(await handle.result()).toMatchObject({ signerName: 'Ada Lovelace' });
   });
 
   it('voids the open envelope when cancelled while waiting, so the link no longer signs', async () => {

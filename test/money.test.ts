@@ -8,6 +8,7 @@ import { invoicePayment } from '../workflows/invoicePayment.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { testConfig } from './helpers/config.js';
 import { postStripeWebhook, waitForFlowRow } from './helpers/flows.js';
+import { waitForReadAfterSignal } from './helpers/histories.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { paidSession, stripeEvent } from './helpers/stripeFixtures.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
@@ -245,16 +246,8 @@ describe('money Stripe reports', () => {
   it('acts on the records, not on a signal: a payment signalled by hand pays nothing', async () => {
     const { flowId, handle, invoice, email } = await waitingInvoice();
     await handle.signal(paymentReceived, { paymentId: 'forged', amount: 1_000_000, source: 'stripe' });
-    // The flow read the invoice's money (an activity) and found nothing paid.
-    await until(
-      async () => (await handle.fetchHistory()).events ?? [],
-      (events) =>
-        events.some((event) => event.activityTaskCompletedEventAttributes) &&
-        events.some(
-          (event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'readInvoiceMoney',
-        ),
-      'the flow read its money',
-    );
+    // The flow read the invoice's money and found nothing paid.
+    await waitForReadAfterSignal(handle);
     await sleep(500);
     const row = await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'waiting');
     expect(row.progress_done).toBe(3);

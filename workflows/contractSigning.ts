@@ -1,5 +1,5 @@
 import { msToNumber } from '@temporalio/common';
-import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ContractActivities, Envelope } from '../activities/contracts.js';
 import {
   type ContractSigningInput,
@@ -10,7 +10,7 @@ import {
   type SignedContract,
 } from '../domain/contract.js';
 import { Flow, resendDecision } from './kernel/index.js';
-import { outsideStepActivityOptions, stepActivityOptions } from './kernel/retry.js';
+import { outsideStepActivityOptions, readActivityOptions, stepActivityOptions } from './kernel/retry.js';
 
 /**
  * Contract signing: render the contract, open an envelope, email the signing link, then wait for the signature
@@ -24,6 +24,7 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
     retry: input.retry,
   });
   const contracts = proxyActivities<ContractActivities>(stepActivityOptions(input.retry));
+  const records = proxyLocalActivities<ContractActivities>(readActivityOptions(input.retry));
   const envelopes = proxyActivities<ContractActivities>(outsideStepActivityOptions(input.retry));
   const flowId = workflowInfo().workflowId;
   const { proposal, contractId, tenantId } = input;
@@ -31,12 +32,15 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
   let envelope: Envelope | undefined;
   let signature: SignatureEvent | undefined;
   let declined: SignatureEvent | undefined;
-  // Only the envelope currently out for signature counts: a late event for a voided one is ignored.
-  setHandler(contractSigned, (event) => {
-    if (event.envelopeId === envelope?.envelopeId) signature ??= event;
+  // A signal is news that an answer was recorded; the answer is read from the records, for the envelope
+  // currently out for signature only (a late answer on a voided one changes nothing).
+  let heard = 0;
+  let acted = 0;
+  setHandler(contractSigned, () => {
+    heard++;
   });
-  setHandler(contractDeclined, (event) => {
-    if (event.envelopeId === envelope?.envelopeId && !signature) declined ??= event;
+  setHandler(contractDeclined, () => {
+    heard++;
   });
   flow.onCancel('voidEnvelope', async () => {
     if (envelope && !signature) {
@@ -92,6 +96,15 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
           remind: (reminder) =>
             contracts.sendSigningReminder({ ...ref, envelope: current, proposal, reminder }),
           onDeadline: ['extend', 'resend'],
+          news: () => heard !== acted,
+          reread: async () => {
+            acted = heard;
+            const answer = await flow.within('awaitSignature', () =>
+              records.readSignature({ tenantId, envelopeId: current.envelopeId }),
+            );
+            if (answer?.outcome === 'signed') signature = answer;
+            else if (answer?.outcome === 'declined') declined = answer;
+          },
         },
       );
       if (signature) {

@@ -1,5 +1,5 @@
 import { msToNumber } from '@temporalio/common';
-import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type {
   CheckoutSession,
   InvoiceActivities,
@@ -14,7 +14,7 @@ import {
   paymentReceived,
 } from '../domain/invoice.js';
 import { Flow, type Retry, resendDecision } from './kernel/index.js';
-import { outsideStepActivityOptions, stepActivityOptions } from './kernel/retry.js';
+import { outsideStepActivityOptions, readActivityOptions, stepActivityOptions } from './kernel/retry.js';
 
 /**
  * Invoice to payment: issue the invoice with the next number, open a Stripe Checkout Session for the balance,
@@ -31,6 +31,7 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
     retry: input.retry,
   });
   const invoices = proxyActivities<InvoiceActivities>(stepActivityOptions(input.retry));
+  const records = proxyLocalActivities<InvoiceActivities>(readActivityOptions(input.retry));
   const credits = proxyActivities<InvoiceActivities>(outsideStepActivityOptions(input.retry));
   const flowId = workflowInfo().workflowId;
   const { tenantId, customer, title } = input;
@@ -118,7 +119,7 @@ export async function invoicePayment(input: InvoicePaymentInput): Promise<PaidIn
       news: () => heard !== acted,
       reread: async () => {
         acted = heard;
-        money = await whilePaying(() => invoices.readInvoiceMoney(ids));
+        money = await whilePaying(() => records.readInvoiceMoney(ids));
         await keepLinkCurrent();
       },
       remindAt: reminderTimes,

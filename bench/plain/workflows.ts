@@ -106,8 +106,9 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
   const flowId = workflowInfo().workflowId;
   const setState = statusKeeper(4);
   let signature: SignatureEvent | undefined;
-  setHandler(contractSigned, (event) => {
-    signature ??= event;
+  let heard = 0;
+  setHandler(contractSigned, () => {
+    heard++;
   });
   const ref = { tenantId, flowId, contractId, version: 1 };
   const contract = await contracts.generateContract({ ...ref, proposal });
@@ -119,7 +120,13 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
   });
   await contracts.sendSigningLink({ ...ref, envelope, proposal });
   await setState('waiting', 'awaitSignature', 3);
-  await condition(() => signature !== undefined);
+  // As the kernel's flow does: the answer is read from the records.
+  let acted = 0;
+  while (signature?.outcome !== 'signed') {
+    await condition(() => heard !== acted);
+    acted = heard;
+    signature = await contracts.readSignature({ tenantId, envelopeId: envelope.envelopeId });
+  }
   await setState('completed', '', 4);
   return {
     contractId,

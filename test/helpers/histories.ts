@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { inject } from 'vitest';
 import { ensureTool, TEMPORAL_CLI } from '../../scripts/tools.js';
 import { CURRENT_BUILD } from '../../worker/builds.js';
@@ -38,6 +38,16 @@ export function recordHistories(flows: Record<string, string>): void {
   }
 }
 
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+/** The activity type a local activity's marker records, if the event is one. */
+function localActivityOf(event: HistoryEvent): string | undefined {
+  const marker = event.markerRecordedEventAttributes;
+  if (marker?.markerName !== 'core_local_activity') return undefined;
+  const data = marker.details?.data?.payloads?.[0]?.data;
+  return data ? JSON.parse(Buffer.from(data).toString('utf8')).activity_type : undefined;
+}
+
 /**
  * A flow's history, counted: its workflow tasks, its events, and how many publications (the kernel's local
  * activities) each workflow task ran.
@@ -50,11 +60,25 @@ export async function historyCounts(
   const publicationsPerTask: number[] = [];
   for (const event of events) {
     if (event.workflowTaskCompletedEventAttributes) publicationsPerTask.push(0);
-    else if (
-      event.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
-      publicationsPerTask.length > 0
-    )
+    else if (localActivityOf(event) === 'publishFlowChanges' && publicationsPerTask.length > 0)
       publicationsPerTask[publicationsPerTask.length - 1] = (publicationsPerTask.at(-1) ?? 0) + 1;
   }
   return { workflowTasks: publicationsPerTask.length, events: events.length, publicationsPerTask };
+}
+
+/**
+ * Waits until the flow has handled its last signal and read the records (a local activity) after it: then what
+ * it decided on the signal is in its state.
+ */
+export async function waitForReadAfterSignal(handle: WorkflowHandle): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const signalled = events.findLastIndex((event) => event.workflowExecutionSignaledEventAttributes);
+    const read = events.findLastIndex(
+      (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    if (signalled >= 0 && read > signalled) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${handle.workflowId} never read the records after its last signal`);
 }

@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { RetrySettings } from '../../domain/durations.js';
 
 type Settings = Omit<RetrySettings, 'attemptTimeout'> & Partial<Pick<RetrySettings, 'attemptTimeout'>>;
@@ -35,6 +35,22 @@ export function outsideStepActivityOptions(settings: Settings): ActivityOptions 
       initialInterval: settings.initialInterval,
       maximumInterval: settings.maximumInterval,
       backoffCoefficient: 2,
+      nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+    },
+  };
+}
+
+/**
+ * How a flow reads its facts from the records (what was paid, what was signed): a local activity, so a read
+ * costs no workflow task of its own, with one quick retry; after that the kernel's schedule, as for a step.
+ */
+export function readActivityOptions(settings: Settings): LocalActivityOptions {
+  return {
+    startToCloseTimeout: '10 seconds',
+    retry: {
+      maximumAttempts: 2,
+      initialInterval: settings.initialInterval,
+      maximumInterval: settings.initialInterval,
       nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
     },
   };
