@@ -4,9 +4,12 @@ import {
   advanceSupplierOrder,
   appendOrderEvent,
   roundOccurrence,
+  supplierProfile,
   switchSupplier,
+  tenantSupplier,
 } from '../db/supplierOrders.js';
 import { type Actor, SYSTEM } from '../domain/flow.js';
+import type { SupplierProfile } from '../domain/supplier.js';
 import type { SupplierOrderState } from '../domain/supplierOrder.js';
 import { orderCsv, orderDocument } from '../integrations/suppliers/export.js';
 import { type RemoteOrder, reportedState } from '../integrations/suppliers/protocol.js';
@@ -398,6 +401,14 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
     },
 
     /** Moves the order to another supplier, withdrawn from this one; returns the order's new round. */
+    /** A supplier of the tenant by id, as its orders' flows know it; another tenant's is refused. */
+    async loadSupplier(ref: { tenantId: string; supplierId: string }): Promise<SupplierProfile> {
+      const row = await tenantSupplier(db, ref.tenantId, ref.supplierId);
+      if (!row)
+        throw ApplicationFailure.nonRetryable(`no supplier ${ref.supplierId} in this tenant`, 'InvalidInput');
+      return supplierProfile(row);
+    },
+
     async reorderFrom(
       ref: OrderRef & { toSupplierId: string; withdrawal: Withdrawal; actor: Actor; note?: string },
     ): Promise<number> {

@@ -1,8 +1,9 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Actor } from '../domain/flow.js';
+import type { SupplierProfile } from '../domain/supplier.js';
 import { isAdvance, type SupplierOrderLine, type SupplierOrderState } from '../domain/supplierOrder.js';
 import { appendEvent } from './events.js';
-import type { Database } from './schema.js';
+import type { Database, SuppliersTable } from './schema.js';
 
 export interface NewSupplierOrder {
   tenantId: string;
@@ -185,11 +186,16 @@ export interface SupplierSwitch {
  * Places the order again with another supplier: the order starts over at CREATED in a new round, and the earlier
  * supplier's news no longer reaches it. Returns the new round.
  */
+/** A supplier id that is not this tenant's. */
+export class SupplierNotFound extends Error {}
+
 export async function switchSupplier(db: Kysely<Database>, change: SupplierSwitch): Promise<number> {
   return db.transaction().execute(async (trx) => {
     const order = await lockOrder(trx, change.tenantId, change.orderKey);
     if (!order) throw new Error(`no supplier order ${change.orderKey}`);
     if (order.round !== change.fromRound) return order.round;
+    if (!(await tenantSupplier(trx, change.tenantId, change.toSupplierId)))
+      throw new SupplierNotFound(`no supplier ${change.toSupplierId} in this tenant`);
     const round = order.round + 1;
     await trx
       .updateTable('supplier_orders')
@@ -348,4 +354,32 @@ export async function recordReceipt(
     ? await advanceSupplierOrder(db, { ...transition, to: 'RECEIVED', detail: { source: 'warehouse' } })
     : undefined;
   return { ...outcome, order: received ?? shipped };
+}
+
+/** What an order's flow knows of its supplier: everything but credentials and secrets. */
+export function supplierProfile(row: Selectable<SuppliersTable>): SupplierProfile {
+  return {
+    supplierId: row.id,
+    code: row.code,
+    name: row.name,
+    protocol: row.protocol as SupplierProfile['protocol'],
+    orderEmail: row.order_email,
+    capabilities: row.capabilities,
+    pollEvery: row.poll_every as SupplierProfile['pollEvery'],
+    leadTime: row.lead_time as SupplierProfile['leadTime'],
+  };
+}
+
+/** A supplier of this tenant, by id; another tenant's is not found. */
+export async function tenantSupplier(
+  db: Kysely<Database>,
+  tenantId: string,
+  supplierId: string,
+): Promise<Selectable<SuppliersTable> | undefined> {
+  return db
+    .selectFrom('suppliers')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', supplierId)
+    .executeTakeFirst();
 }

@@ -44,8 +44,12 @@ export const SupplierOrderInput = StartSupplierOrder.omit({ supplier: true }).ex
 });
 export type SupplierOrderInput = z.infer<typeof SupplierOrderInput>;
 
-/** An operator's re-order decision carries the next supplier, as the API looked it up. */
-export const ReorderInput = z.object({ supplier: SupplierProfile });
+/**
+ * An operator's re-order decision names the next supplier by id; the flow loads it within its own tenant. The
+ * profile goes along only for flows of builds before flowdesk-3, which took it as given (the reorder route looks
+ * it up in the caller's tenant, and the generic resolve route refuses `reorder`).
+ */
+export const ReorderInput = z.object({ supplierId: z.uuid(), supplier: SupplierProfile.optional() });
 export type ReorderInput = z.infer<typeof ReorderInput>;
 
 export const supplierOrderDecisions = {

@@ -29,6 +29,9 @@ describe('migrations', () => {
       '0006_email_resends',
       '0007_flow_runs',
       '0008_flow_parents',
+      '0009_event_positions',
+      '0010_money',
+      '0011_tenant_keys',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(
@@ -78,5 +81,37 @@ describe('migrations', () => {
     };
     await db.insertInto('domain_events').values(event).execute();
     await expect(db.insertInto('domain_events').values(event).execute()).rejects.toThrow(/duplicate key/);
+  });
+
+  it('refuse a row that points at another tenant’s row: a supplier order at another tenant’s supplier', async () => {
+    await migrateToLatest(db);
+    const tenant = (slug: string) =>
+      db.insertInto('tenants').values({ slug, name: slug }).returning('id').executeTakeFirstOrThrow();
+    const [a, b] = [await tenant(`a-${Date.now()}`), await tenant(`b-${Date.now()}`)];
+    const supplier = (tenantId: string, code: string) =>
+      db
+        .insertInto('suppliers')
+        .values({
+          tenant_id: tenantId,
+          code,
+          name: code,
+          protocol: 'email',
+          order_email: `${code.toLowerCase()}@example.com`,
+          capabilities: JSON.stringify({ webhooks: false, polling: false, cancellation: false }),
+          poll_every: '1 hour',
+          lead_time: '7 days',
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+    const own = await supplier(a.id, 'OWN');
+    const theirs = await supplier(b.id, 'THEIRS');
+    const order = await db
+      .insertInto('supplier_orders')
+      .values({ tenant_id: a.id, order_key: 'PO-1', supplier_id: own.id, flow_id: 'f', state: 'CREATED' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await expect(
+      db.updateTable('supplier_orders').set({ supplier_id: theirs.id }).where('id', '=', order.id).execute(),
+    ).rejects.toThrow(/supplier_orders_same_tenant_suppliers/);
   });
 });

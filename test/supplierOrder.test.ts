@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
-import { createSupplierOrderRecords } from '../db/supplierOrders.js';
+import { createSupplierOrderRecords, switchSupplier } from '../db/supplierOrders.js';
+import { resolveStep } from '../domain/flow.js';
 import type { SupplierProfile } from '../domain/supplier.js';
 import { type SupplierOrderInput, supplierOrderFlowId } from '../domain/supplierOrder.js';
 import { signWebhook } from '../integrations/suppliers/protocol.js';
@@ -13,6 +14,7 @@ import { waitForFlowRow } from './helpers/flows.js';
 import { recordHistories } from './helpers/histories.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import {
+  insertWebhookSupplier,
   postSupplierWebhook,
   SUPPLIER_CREDENTIALS,
   SUPPLIER_WEBHOOK_SECRET,
@@ -462,6 +464,47 @@ describe('supplierOrder with a rest supplier', () => {
     expect(types).not.toContain('supplier.order.cancelled');
   });
 
+  it('never moves an order to another tenant’s supplier, whatever a decision sent past the API names', async () => {
+    const slow = await simulators.start({ schedule: { accepted: 100 }, promiseShipIn: 1_000 });
+    const first = await registerSupplier(slow, { capabilities: { webhooks: true, cancellation: true } });
+    const { orderId, flowId } = await placeOrder(first.code);
+    await waitForFlow(flowId, (row) => row.state === 'needs_attention');
+    const other = await createTestTenant(api.deps.db);
+    const theirs = await insertWebhookSupplier(api.deps.db, other.tenantId, `X${counter}`, 'whsec_other');
+    // Sent straight to Temporal, as anyone with namespace access could: an id of another tenant's supplier.
+    await worker.client.workflow.getHandle(flowId).executeUpdate(resolveStep, {
+      args: [{ actor: { type: 'user', id: 'mallory' }, action: 'reorder', input: { supplierId: theirs } }],
+    });
+    const refused = await waitForFlow(
+      flowId,
+      (row) => row.state === 'needs_attention' && row.attention?.reason === 'step_failed',
+    );
+    expect(refused.attention?.error).toContain('no supplier');
+    expect((await order(orderId)).supplier_id).toBe(first.supplierId);
+    expect(slow.requests.filter((r) => r.path.endsWith('/cancel'))).toEqual([]);
+    expect((await orderEvents(flowId)).map((e) => e.type)).not.toContain('supplier.order.reordered');
+    // The database refuses it too, whatever the code above it does.
+    await expect(
+      switchSupplier(api.deps.db, {
+        tenantId: tenant.tenantId,
+        orderKey: orderId,
+        fromRound: 1,
+        toSupplierId: theirs,
+        actor: { type: 'user', id: 'mallory' },
+        detail: {},
+      }),
+    ).rejects.toThrow(/no supplier/);
+    // The supplier's news must name its own id for the order once it has given one.
+    const forged = await postSupplierWebhook(api.url, first.supplierId, {
+      id: unique('evt'),
+      type: 'order.updated',
+      created: new Date().toISOString(),
+      data: { id: 'not-their-id', reference: orderId, status: 'shipped', expectedShipDate: null },
+    });
+    expect(forged.status).toBe(404);
+    await worker.client.workflow.getHandle(flowId).cancel();
+  });
+
   it('cancels a late order through the supplier’s cancellation API', async () => {
     const simulator = await simulators.start({ schedule: { accepted: 100 }, promiseShipIn: 1_000 });
     const supplier = await registerSupplier(simulator, {
@@ -747,7 +790,12 @@ describe('supplier order API', () => {
       id: unique('evt'),
       type: 'order.updated',
       created: new Date().toISOString(),
-      data: { id: 'so_x', reference: orderId, status: 'shipped', expectedShipDate: null },
+      data: {
+        id: (await order(orderId)).supplier_reference ?? '',
+        reference: orderId,
+        status: 'shipped',
+        expectedShipDate: null,
+      },
     };
     const body = JSON.stringify(event);
     const forged = await postSupplierWebhook(

@@ -27,9 +27,9 @@ import { describe, Flow, resendDecision } from './kernel/index.js';
 
 type OrderDecision = DecisionFor<typeof supplierOrderFlow>;
 
-/** The next supplier a re-order decision names (the reorder route looked its profile up). */
-function nextSupplier(decision: OrderDecision): SupplierProfile | undefined {
-  return decision.input && 'supplier' in decision.input ? decision.input.supplier : undefined;
+/** The id of the next supplier a re-order decision names; the flow loads its profile in its own tenant. */
+function nextSupplierId(decision: OrderDecision): string | undefined {
+  return decision.input && 'supplierId' in decision.input ? decision.input.supplierId : undefined;
 }
 
 import { stepActivityOptions } from './kernel/retry.js';
@@ -202,9 +202,9 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
       },
       checkDecision: (decision) => {
         if (decision.action !== 'reorder') return undefined;
-        const next = nextSupplier(decision);
+        const next = nextSupplierId(decision);
         if (!next) return 'reorder needs the next supplier: POST /v1/supplier-orders/{orderId}/reorder';
-        if (next.supplierId === supplier.supplierId) return `the order is with ${supplier.code} already`;
+        if (next === supplier.supplierId) return `the order is with ${supplier.code} already`;
         return undefined;
       },
     });
@@ -213,8 +213,13 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
 
   /** Withdraws the order from this supplier and places it with the next one, from the start. */
   async function reorder(decision: OrderDecision): Promise<void> {
-    const next = nextSupplier(decision);
-    if (!next) throw new Error('a reorder decision without the next supplier passed its check');
+    const nextId = nextSupplierId(decision);
+    if (!nextId) throw new Error('a reorder decision without the next supplier passed its check');
+    // Loaded in this flow's tenant: a supplier of another tenant is not found, nothing is withdrawn, and the
+    // step waits for a person.
+    const next = await flow.within(flow.currentStep ?? 'awaitShipment', () =>
+      records.loadSupplier({ tenantId: input.tenantId, supplierId: nextId }),
+    );
     const withdrawal = await withdraw(`re-ordered from ${next.name}`);
     round = await records.reorderFrom({
       ...ref(),

@@ -1,13 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Db } from '../../db/client.js';
-import type { SuppliersTable } from '../../db/schema.js';
 import {
   advanceSupplierOrder,
   createSupplierOrderRecords,
   recordReceipt,
+  supplierProfile,
   type TransitionResult,
 } from '../../db/supplierOrders.js';
 import { type ResolveRequest, resolveStep } from '../../domain/flow.js';
@@ -146,20 +145,6 @@ function fieldProblem(c: Context, field: string, message: string) {
     detail: `${field}: ${message}`,
     errors: [{ field, message }],
   });
-}
-
-/** What an order's flow knows of its supplier: everything but credentials and secrets. */
-function supplierProfile(row: Selectable<SuppliersTable>): SupplierProfile {
-  return {
-    supplierId: row.id,
-    code: row.code,
-    name: row.name,
-    protocol: row.protocol as SupplierProfile['protocol'],
-    orderEmail: row.order_email,
-    capabilities: row.capabilities,
-    pollEvery: row.poll_every as SupplierProfile['pollEvery'],
-    leadTime: row.lead_time as SupplierProfile['leadTime'],
-  };
 }
 
 function ordersOf(db: Db, tenantId: string) {
@@ -506,7 +491,8 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
         actor: actorOf(principal),
         action: 'reorder',
         note: body.note,
-        input: { supplier: supplierProfile(next) },
+        // The id only; builds before flowdesk-3 still take the profile, which this tenant's lookup gave.
+        input: { supplierId: next.id, supplier: supplierProfile(next) },
       };
       const outcome = await askFlow(deps, row.flow_id, (handle) =>
         handle.executeUpdate(resolveStep, { args: [request] }),
@@ -569,6 +555,10 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
         .select(['tenant_id', 'order_key', 'flow_id', 'state', 'round', 'expected_ship_at'])
         .where('supplier_id', '=', supplierId)
         .where('order_key', '=', event.data.reference)
+        // Once the supplier has told us its own id for the order, the news must name it too.
+        .where((eb) =>
+          eb.or([eb('supplier_reference', 'is', null), eb('supplier_reference', '=', event.data.id)]),
+        )
         .executeTakeFirst();
       if (!order) {
         return problemJson(c, 404, {

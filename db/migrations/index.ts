@@ -9,6 +9,7 @@ import * as flowRuns from './0007_flow_runs.js';
 import * as flowParents from './0008_flow_parents.js';
 import * as eventPositions from './0009_event_positions.js';
 import * as money from './0010_money.js';
+import * as tenantKeys from './0011_tenant_keys.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '0008_flow_parents': flowParents,
   '0009_event_positions': eventPositions,
   '0010_money': money,
+  '0011_tenant_keys': tenantKeys,
 };
 
 export const migrationProvider: MigrationProvider = {
