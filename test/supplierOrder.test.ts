@@ -186,6 +186,18 @@ describe('supplierOrder with a rest supplier', () => {
     expect(shipped.supplier_reference).toBe([...simulator.orders.keys()][0]);
     expect(simulator.deliveries.map((d) => d.answer)).toEqual([200, 200, 200]);
 
+    // Shipped goods are never cancelled, whichever route asks: the warehouse books them in.
+    const finance = apiClient(api.url, await tenant.key(['finance']));
+    for (const [client, path] of [
+      [coordinator, `/v1/flows/${encodeURIComponent(flowId)}/cancel`],
+      [finance, `/v1/flows/${encodeURIComponent(flowId)}/cancel`],
+      [coordinator, `/v1/supplier-orders/${orderId}/cancel`],
+    ] as const) {
+      const refused = await client.post(path, { reason: 'changed our mind' });
+      expect(refused.status, path).toBe(409);
+      expect(refused.body.detail).toContain('arrange a return');
+    }
+
     const booked = await receiveAll(orderId);
     expect(booked.status, booked.text).toBe(201);
     expect(booked.body.complete).toBe(true);

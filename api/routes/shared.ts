@@ -7,6 +7,7 @@ import {
 } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/workflow';
 import type { Context } from 'hono';
+import { cancelRefusal } from '../../db/cancelRules.js';
 import { appendEvent } from '../../db/events.js';
 import type { Actor, FlowStatus } from '../../domain/flow.js';
 import type { Principal } from '../apiKeys.js';
@@ -53,7 +54,8 @@ export async function signalIfRunning<Args extends unknown[]>(
 
 /**
  * Asks a flow to cancel, on record with who asked and why; the flow compensates and reaches `cancelled`. Returns
- * why it cannot when its execution has closed in Temporal already (terminated there, say): nothing is recorded.
+ * why it cannot (its flow type's rule: shipped goods are never cancelled, say; or its execution has closed in
+ * Temporal already): nothing is recorded.
  */
 export async function requestCancellation(
   deps: Pick<ApiDeps, 'db' | 'temporal'>,
@@ -62,6 +64,14 @@ export async function requestCancellation(
   reason: string | undefined,
   requestId: string,
 ): Promise<{ refused: string } | undefined> {
+  const flow = await deps.db
+    .selectFrom('flows')
+    .select(['id', 'flow_type'])
+    .where('tenant_id', '=', principal.tenantId)
+    .where('id', '=', flowId)
+    .executeTakeFirst();
+  const rule = flow && (await cancelRefusal(deps.db, principal.tenantId, flow));
+  if (rule) return { refused: rule };
   const handle = deps.temporal.workflow.getHandle(flowId);
   const { status } = await handle.describe();
   if (status.name !== 'RUNNING') {

@@ -442,14 +442,11 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
       const principal = c.get('principal');
       const row = await ordersOf(db, principal.tenantId).where('order_key', '=', orderId).executeTakeFirst();
       if (!row) return orderNotFound(c, orderId);
-      if (['SHIPPED', 'RECEIVED', 'CANCELLED'].includes(row.state)) {
+      if (row.state === 'CANCELLED') {
         return problemJson(c, 409, {
           type: problemType('conflict'),
           title: 'Not possible now',
-          detail:
-            row.state === 'CANCELLED'
-              ? `Order ${orderId} is already cancelled.`
-              : `Order ${orderId} is ${row.state}: the goods have left the supplier; arrange a return instead.`,
+          detail: `Order ${orderId} is already cancelled.`,
         });
       }
       const refusal = await requestCancellation(deps, principal, row.flow_id, reason, c.get('requestId'));
