@@ -38,7 +38,9 @@ const RULES: Record<string, Rule> = {
       .where('flow_id', '=', flowId)
       .where('status', '=', 'completed')
       .executeTakeFirst();
-    return signed ? 'the contract is signed: it can only be ended by agreement, not cancelled here' : undefined;
+    return signed
+      ? 'the contract is signed: it can only be ended by agreement, not cancelled here'
+      : undefined;
   },
 };
 

@@ -1,12 +1,15 @@
 import { z } from 'zod';
-import { DurationText, RetrySettings } from './durations.js';
+import { boundedDuration, RetrySettings } from './durations.js';
 import { type DecisionSchemas, EmailRetryInput } from './flow.schema.js';
-import { BusinessId, Currency, Customer, ProposalLine } from './proposal.js';
+import { BusinessId, Currency, Customer, ProposalLines } from './proposal.js';
 
 export const PaymentSettings = z.object({
-  dueIn: DurationText.prefault('14 days'),
+  dueIn: boundedDuration('1 second', '3650 days').prefault('14 days'),
   /** Dunning reminders, counted from the due date; after the last one the flow needs attention. */
-  dunning: z.array(DurationText).max(10).prefault(['3 days', '10 days', '20 days']),
+  dunning: z
+    .array(boundedDuration('1 second', '3650 days'))
+    .max(10)
+    .prefault(['3 days', '10 days', '20 days']),
 });
 export type PaymentSettings = z.infer<typeof PaymentSettings>;
 
@@ -17,7 +20,7 @@ export const InvoicePaymentInput = z.object({
   title: z.string().min(1).max(200),
   customer: Customer,
   currency: Currency,
-  lines: z.array(ProposalLine).min(1).max(200),
+  lines: ProposalLines,
   payment: PaymentSettings.prefault({}),
   retry: RetrySettings.prefault({}),
 });

@@ -13,6 +13,9 @@ export const Customer = z.object({
 });
 export type Customer = z.infer<typeof Customer>;
 
+/** The largest amount Flowdesk takes, in cents (10 billion in major units): far inside exact integers. */
+export const MAX_AMOUNT = 1_000_000_000_000;
+
 export const ProposalLine = z.object({
   description: z.string().trim().min(1).max(500),
   quantity: z.number().int().positive().max(1_000_000),
@@ -21,12 +24,33 @@ export const ProposalLine = z.object({
 });
 export type ProposalLine = z.infer<typeof ProposalLine>;
 
+/** A proposal's (or an invoice's) lines: each line's total and their sum within MAX_AMOUNT. */
+export const ProposalLines = z
+  .array(ProposalLine)
+  .min(1)
+  .max(200)
+  .superRefine((lines, ctx) => {
+    let total = 0;
+    for (const [index, line] of lines.entries()) {
+      const amount = line.quantity * line.unitPrice;
+      total += amount;
+      if (amount > MAX_AMOUNT)
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `the line's total may be at most ${MAX_AMOUNT} cents`,
+        });
+    }
+    if (total > MAX_AMOUNT)
+      ctx.addIssue({ code: 'custom', message: `the total may be at most ${MAX_AMOUNT} cents` });
+  });
+
 export const Proposal = z.object({
   proposalId: BusinessId,
   title: z.string().trim().min(1).max(200),
   customer: Customer,
   currency: Currency,
-  lines: z.array(ProposalLine).min(1).max(200),
+  lines: ProposalLines,
 });
 export type Proposal = z.infer<typeof Proposal>;
 

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import type { SignedContract } from './contract.js';
 import { SigningSettings } from './contract.schema.js';
-import { DurationText, RetrySettings } from './durations.js';
+import { boundedDuration, RetrySettings } from './durations.js';
 import { type DecisionSchemas, NoInput } from './flow.schema.js';
 import { PaymentSettings } from './invoice.schema.js';
 import { Proposal } from './proposal.js';
 
 export const RecurringBilling = z.object({
-  every: DurationText,
+  every: boundedDuration('1 second', '3650 days'),
   /** How many invoices in all, the first included. */
   cycles: z.number().int().min(2).max(120),
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DurationText } from './durations.js';
+import { boundedDuration, DurationText } from './durations.js';
 
 export const SupplierCode = z
   .string()
@@ -31,9 +31,9 @@ export const SupplierSettings = z
     webhookSecret: z.string().min(16).max(500).optional(),
     orderEmail: z.email(),
     capabilities: SupplierCapabilities.prefault({}),
-    pollEvery: DurationText.prefault('15 minutes'),
+    pollEvery: boundedDuration('1 second', '1 day').prefault('15 minutes'),
     /** From sending the order to its shipment, when the supplier gives no date of its own. */
-    leadTime: DurationText.prefault('14 days'),
+    leadTime: boundedDuration('1 minute', '3650 days').prefault('14 days'),
   })
   .superRefine((supplier, ctx) => {
     if (supplier.protocol !== 'rest') return;

@@ -60,6 +60,14 @@ const long = 'x'.repeat(600);
 const stripeEvent = JSON.stringify({ id: 'evt_sweep', type: 'checkout.session.completed' });
 const connectMessage = JSON.stringify({ event: '', data: {} });
 const supplierEvent = JSON.stringify({ id: 'evt_sweep_supplier', type: 'order.updated' });
+// A date a person would read, but not ISO 8601: refused, never guessed at (it once answered 500 on every delivery).
+const supplierEventLocalDate = JSON.stringify({
+  id: 'evt_sweep_supplier',
+  type: 'order.updated',
+  created: '23/11/2026 10:00',
+  data: { id: 'so_1', reference: 'PO-1', status: 'shipped', expectedShipDate: '23/11/2026' },
+});
+const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /**
  * One invalid request per operation in the OpenAPI document, and the fields its answer must name. An operation
@@ -71,6 +79,7 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
   'GET /v1/me': 'takes no input',
   'GET /v1/flows': [
     { path: `/v1/flows?limit=0&state=asleep&q=${long}`, fields: ['query.limit', 'query.state', 'query.q'] },
+    { path: `/v1/flows?cursor=${cursor(['1', 'x'])}`, fields: ['query.cursor'] },
   ],
   'GET /v1/flows/{flowId}': [{ path: `/v1/flows/${long}`, fields: ['path.flowId'] }],
   'GET /v1/flows/{flowId}/events': [{ path: `/v1/flows/${long}/events`, fields: ['path.flowId'] }],
@@ -100,6 +109,27 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
         'body.proposal.lines.0.quantity',
         'body.proposal.lines.0.unitPrice',
         'body.payment.dunning.0',
+      ],
+    },
+    {
+      path: '/v1/flows/proposal-to-payment',
+      body: {
+        proposal: {
+          proposalId: 'P-1',
+          title: 'Too much',
+          currency: 'EUR',
+          customer: { name: 'A', email: 'a@example.com' },
+          lines: [{ description: 'Panels', quantity: 1_000_000, unitPrice: 10_000_000_000 }],
+        },
+        signing: { remindEvery: '1ms', deadline: '100000000 years' },
+        retry: { initialInterval: '1ms' },
+      },
+      fields: [
+        'body.proposal.lines.0',
+        'body.proposal.lines',
+        'body.signing.remindEvery',
+        'body.signing.deadline',
+        'body.retry.initialInterval',
       ],
     },
     {
@@ -198,6 +228,34 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       raw: supplierEvent,
       headers: { 'supplier-signature': signWebhook(SUPPLIER_SECRET, supplierEvent) },
       fields: ['body.created', 'body.data'],
+    },
+    {
+      path: '/webhooks/suppliers/{supplierId}',
+      raw: supplierEventLocalDate,
+      headers: { 'supplier-signature': signWebhook(SUPPLIER_SECRET, supplierEventLocalDate) },
+      fields: ['body.created', 'body.data.expectedShipDate'],
+    },
+  ],
+  'GET /v1/invoices/{number}': [{ path: '/v1/invoices/INV-1', fields: ['path.number'] }],
+  'GET /v1/payments': [{ path: '/v1/payments?state=lost&limit=0', fields: ['query.state', 'query.limit'] }],
+  'POST /v1/payments/{paymentId}/apply': [
+    {
+      path: '/v1/payments/p-1/apply',
+      body: { invoiceNumber: 'INV-2026-000001' },
+      fields: ['path.paymentId'],
+    },
+    {
+      path: '/v1/payments/00000000-0000-4000-8000-000000000000/apply',
+      body: { invoiceNumber: 'INV-1' },
+      fields: ['body.invoiceNumber'],
+    },
+  ],
+  'POST /v1/payments/{paymentId}/refund': [
+    { path: '/v1/payments/p-1/refund', body: {}, fields: ['path.paymentId'] },
+    {
+      path: '/v1/payments/00000000-0000-4000-8000-000000000000/refund',
+      body: { note: long },
+      fields: ['body.note'],
     },
   ],
   'GET /pay/{invoiceId}': [{ path: '/pay/INV-2026-000001?token=t', fields: ['path.invoiceId'] }],

@@ -236,7 +236,7 @@ describe('supplierOrder with a rest supplier', () => {
     const simulator = await simulators.start({ schedule: { accepted: 200, shipped: 2_000 } });
     const supplier = await registerSupplier(simulator, {
       capabilities: { polling: true },
-      pollEvery: '300 milliseconds',
+      pollEvery: '1 second',
     });
     const { orderId, flowId } = await placeOrder(supplier.code);
 

@@ -27,8 +27,10 @@ export function encodeCursor(updatedAt: Date, id: string): string {
 export function decodeCursor(cursor: string): { updatedAt: string; id: string } | undefined {
   try {
     const [updatedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof updatedAt !== 'string' || typeof id !== 'string' || Number.isNaN(Date.parse(updatedAt)))
-      return undefined;
+    // Only what encodeCursor writes: an exact ISO timestamp ("1" parses as a date in JavaScript, not in SQL).
+    if (typeof updatedAt !== 'string' || typeof id !== 'string') return undefined;
+    const time = new Date(updatedAt);
+    if (Number.isNaN(time.getTime()) || time.toISOString() !== updatedAt) return undefined;
     return { updatedAt, id };
   } catch {
     return undefined;

@@ -28,15 +28,19 @@ export const RemoteOrder = z.object({
   id: z.string(),
   reference: z.string(),
   status: SupplierStatus,
-  /** YYYY-MM-DD or a full timestamp, once the supplier has promised one. */
-  expectedShipDate: z.string().nullable().optional(),
+  /** YYYY-MM-DD or a full ISO 8601 timestamp, once the supplier has promised one. */
+  expectedShipDate: z
+    .union([z.iso.date(), z.iso.datetime({ offset: true })])
+    .nullable()
+    .optional(),
 });
 export type RemoteOrder = z.infer<typeof RemoteOrder>;
 
 export const SupplierWebhook = z.object({
   id: z.string().min(1).max(200),
   type: z.literal('order.updated'),
-  created: z.string(),
+  /** ISO 8601 with its offset ("2026-11-23T10:00:00Z"); anything else is refused, never guessed at. */
+  created: z.iso.datetime({ offset: true }),
   data: RemoteOrder,
 });
 export type SupplierWebhook = z.infer<typeof SupplierWebhook>;

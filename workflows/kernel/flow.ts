@@ -100,6 +100,8 @@ export interface WaitOptions<F extends FlowDefinition> {
   remindEvery?: Duration;
   /** …or at fixed moments (workflow time, ms since the epoch), e.g. the due date and each dunning step. */
   remindAt?: readonly number[];
+  /** Fewer reminders than the kernel's cap ({@link MAX_REMINDERS_PER_WAIT}), never more. */
+  maxReminders?: number;
   /**
    * Sends the n-th reminder (an activity with its own idempotency key). Silenced while the flow is paused; with
    * `remindAt`, n is the reminder's position in that list, and moments already past are not sent.
@@ -164,6 +166,8 @@ interface Compensation {
 }
 
 const DONE_STATES: readonly StepState[] = ['completed', 'skipped', 'manual'];
+/** However a wait is set up, it writes to a customer at most this many times. */
+export const MAX_REMINDERS_PER_WAIT = 50;
 /** The memo that tells a child flow which of its steps are its parent's too. */
 const MILESTONES_MEMO = 'flowdesk.milestones';
 
@@ -582,6 +586,7 @@ export class Flow<F extends FlowDefinition> {
         : typeof deadline === 'object'
           ? deadline.at
           : Date.now() + msToNumber(deadline);
+    const reminderCap = Math.min(options.maxReminders ?? MAX_REMINDERS_PER_WAIT, MAX_REMINDERS_PER_WAIT);
     const schedule = options.remindAt ?? [];
     let reminders = schedule.filter((at) => at <= Date.now()).length;
     const nextScheduled = () => schedule[reminders];
@@ -597,7 +602,8 @@ export class Flow<F extends FlowDefinition> {
       if (this.status.paused) {
         await condition(() => until() || !this.status.paused);
         // Reminders missed while paused are not sent in a burst after resuming.
-        if (remindEvery !== undefined) nextReminderAt = Date.now() + remindEvery;
+        if (remindEvery !== undefined)
+          nextReminderAt = reminders < reminderCap ? Date.now() + remindEvery : undefined;
         else {
           reminders = Math.max(reminders, schedule.filter((at) => at <= Date.now()).length);
           nextReminderAt = nextScheduled();
@@ -653,6 +659,7 @@ export class Flow<F extends FlowDefinition> {
         const reminder = reminders;
         await this.courtesy('reminder', name, () => options.remind?.(reminder), { reminder });
         nextReminderAt = remindEvery === undefined ? nextScheduled() : nextReminderAt + remindEvery;
+        if (reminders >= reminderCap) nextReminderAt = undefined;
       }
     }
     this.status.waitingFor = null;
