@@ -268,11 +268,15 @@ export function contractActivities(deps: ContractDeps) {
       return undefined;
     },
 
-    async voidEnvelope(input: ContractRef & { envelopeId: string; reason: string }): Promise<void> {
+    async voidEnvelope(
+      input: ContractRef & { envelopeId: string; reason: string; because?: 'replaced' | 'cancelled' },
+    ): Promise<void> {
+      // Builds before flowdesk-3 give only the reason's words.
+      const because = input.because ?? (input.reason.startsWith('replaced') ? 'replaced' : 'cancelled');
       await db.transaction().execute(async (trx) => {
         const voided = await trx
           .updateTable('signature_envelopes')
-          .set({ status: 'voided' })
+          .set({ status: 'voided', voided_because: because })
           .where('id', '=', input.envelopeId)
           .where('status', '=', 'sent')
           .executeTakeFirst();

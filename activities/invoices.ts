@@ -372,17 +372,21 @@ export function invoiceActivities(deps: InvoiceDeps) {
       });
     },
 
-    /** A numbered invoice is never deleted: it is cancelled by a credit note with a number of its own. */
+    /**
+     * A numbered invoice is never deleted: it is cancelled by a credit note with a number of its own, and the
+     * customer is told, once, with the credit note's number.
+     */
     async cancelInvoice(input: Invoice & { reason: string }): Promise<{ creditNote: string }> {
       const { invoice } = input;
-      return db.transaction().execute(async (trx) => {
+      const cancelled = await db.transaction().execute(async (trx) => {
         const row = await trx
           .selectFrom('invoices')
           .selectAll()
           .where('id', '=', invoice.invoiceId)
           .forUpdate()
           .executeTakeFirstOrThrow();
-        if (row.credit_note_number) return { creditNote: row.credit_note_number };
+        if (row.credit_note_number)
+          return { creditNote: row.credit_note_number, paid: Number(row.paid) - Number(row.refunded) };
         const now = new Date();
         const creditNote = await nextDocumentNumber(trx, input.tenantId, 'CN', now.getUTCFullYear());
         await trx
@@ -399,8 +403,21 @@ export function invoiceActivities(deps: InvoiceDeps) {
           payload: { creditNote, amount: Number(row.total), paid: Number(row.paid), reason: input.reason },
           idempotencyKey: `${input.flowId}/invoice.cancelled`,
         });
-        return { creditNote };
+        return { creditNote, paid: Number(row.paid) - Number(row.refunded) };
       });
+      const { creditNote, paid } = cancelled;
+      await writeToCustomer(input, {
+        key: `invoice-cancelled/${invoice.number}`,
+        template: 'invoice.cancelled',
+        subject: `Invoice ${invoice.number} is cancelled: credit note ${creditNote}`,
+        body: [
+          `invoice ${invoice.number} for "${input.title}" (${money(invoice.total, invoice.currency)}) is cancelled by credit note ${creditNote}.`,
+          paid > 0
+            ? `We will refund the ${money(paid, invoice.currency)} you paid, or contact you about it.`
+            : 'Nothing is due: please do not pay it.',
+        ],
+      });
+      return { creditNote };
     },
 
     closeCheckoutSessions,

@@ -54,6 +54,7 @@ export async function recordSignatureDecision(
               declined_at: decision.occurredAt,
               decline_reason: decision.reason ?? null,
               signer_ip: decision.ip,
+              voided_because: decision.outcome === 'voided' ? 'provider' : null,
             },
       )
       .where('id', '=', decision.envelopeId)

@@ -139,6 +139,8 @@ export interface SignatureEnvelopesTable {
   signed_at: Timestamp | null;
   declined_at: Timestamp | null;
   decline_reason: string | null;
+  /** replaced (a new version went out), cancelled (the flow withdrew it), or provider. */
+  voided_because: 'replaced' | 'cancelled' | 'provider' | null;
   created_at: CreatedAt;
 }
 

@@ -19,11 +19,18 @@ export function boundedDuration(min: string, max: string) {
   const [floor, ceiling] = [parse(min) ?? 1, parse(max) ?? Number.MAX_SAFE_INTEGER];
   return z
     .string()
-    .refine((value) => parse(value) !== undefined, {
-      error: 'must be a duration such as "3 days", "12 hours" or "30 seconds"',
+    .superRefine((value, ctx) => {
+      const ms = parse(value);
+      const message =
+        ms === undefined
+          ? 'must be a duration such as "3 days", "12 hours" or "30 seconds"'
+          : ms < floor
+            ? `must be at least ${min}`
+            : ms > ceiling
+              ? `must be at most ${max}`
+              : undefined;
+      if (message) ctx.addIssue({ code: 'custom', message });
     })
-    .refine((value) => (parse(value) ?? 0) >= floor, { error: `must be at least ${min}` })
-    .refine((value) => (parse(value) ?? 0) <= ceiling, { error: `must be at most ${max}` })
     .transform((value) => value as Duration);
 }
 

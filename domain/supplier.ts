@@ -25,10 +25,10 @@ export const SupplierSettings = z
     name: z.string().trim().min(1).max(200),
     protocol: SupplierProtocol,
     baseUrl: z.url({ protocol: /^https?$/ }).optional(),
-    /** Sent as a bearer token to the supplier's API. */
-    credentials: z.string().min(8).max(500).optional(),
-    /** The HMAC key its webhooks are signed with. */
-    webhookSecret: z.string().min(16).max(500).optional(),
+    /** Sent as a bearer token to the supplier's API. Omitted, the stored one stays; `null` clears it. */
+    credentials: z.string().min(8).max(500).nullable().optional(),
+    /** The HMAC key its webhooks are signed with. Omitted, the stored one stays; `null` clears it. */
+    webhookSecret: z.string().min(16).max(500).nullable().optional(),
     orderEmail: z.email(),
     capabilities: SupplierCapabilities.prefault({}),
     pollEvery: boundedDuration('1 second', '1 day').prefault('15 minutes'),
@@ -46,7 +46,8 @@ export const SupplierSettings = z
         message: 'a rest supplier sends webhooks or answers polls (or both)',
       });
     }
-    if (supplier.capabilities.webhooks && !supplier.webhookSecret) {
+    // Omitted on a change, the stored secret stays: the route checks there is one.
+    if (supplier.capabilities.webhooks && supplier.webhookSecret === null) {
       ctx.addIssue({
         code: 'custom',
         path: ['webhookSecret'],

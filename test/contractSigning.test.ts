@@ -299,7 +299,12 @@ describe('contractSigning', () => {
       .where('flow_id', '=', flowId)
       .executeTakeFirstOrThrow();
     expect(envelope.status).toBe('voided');
-    expect((await fetch(link)).status).toBe(410);
+    const gone = await fetch(link);
+    expect(gone.status).toBe(410);
+    // Withdrawn, not replaced: the page never points the customer to a newer version that does not exist.
+    const page = await gone.text();
+    expect(page).toContain('This contract was withdrawn');
+    expect(page).not.toContain('newer version');
     expect(
       (await submitSigningForm(link, { decision: 'sign', signerName: 'Ada Lovelace', agree: 'yes' })).status,
     ).toBe(410);

@@ -382,6 +382,14 @@ describe('invoicePayment', () => {
     expect(cancelled.state).toBe('CANCELLED');
     expect(cancelled.number).toBe(invoice.number);
     expect(cancelled.credit_note_number).toMatch(/^CN-\d{4}-\d{6}$/);
+    // The customer is told, once, with the credit note.
+    const notices = smtp.messages.filter(
+      (m) => m.envelope.to.includes(input.customer.email) && /is cancelled/.test(m.parsed.subject ?? ''),
+    );
+    expect(notices.map((m) => m.parsed.subject)).toEqual([
+      `Invoice ${invoice.number} is cancelled: credit note ${cancelled.credit_note_number}`,
+    ]);
+    expect(notices[0]?.parsed.text).toContain('Nothing is due');
     const types = (
       await api.deps.db.selectFrom('domain_events').select('type').where('flow_id', '=', flowId).execute()
     ).map((e) => e.type);

@@ -32,6 +32,7 @@ describe('migrations', () => {
       '0009_event_positions',
       '0010_money',
       '0011_tenant_keys',
+      '0012_void_reasons',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

@@ -763,9 +763,20 @@ describe('supplier order API', () => {
       },
     });
     expect(badSupplier.status).toBe(400);
-    expect(badSupplier.body.errors.map((e: { field: string }) => e.field)).toEqual(
-      expect.arrayContaining(['body.baseUrl', 'body.webhookSecret']),
-    );
+    expect(badSupplier.body.errors.map((e: { field: string }) => e.field)).toEqual(['body.baseUrl']);
+    // A new supplier has no stored secret for an omitted one to keep.
+    const unsigned = await admin.request('PUT', '/v1/suppliers/NEW-ONE', {
+      body: {
+        name: 'No secret',
+        protocol: 'rest',
+        baseUrl: 'https://supplier.example',
+        orderEmail: 'x@example.com',
+        capabilities: { webhooks: true },
+      },
+    });
+    expect(unsigned.status).toBe(400);
+    expect(unsigned.body.errors.map((e: { field: string }) => e.field)).toEqual(['body.webhookSecret']);
+    expect(await coordinator.get('/v1/suppliers/NEW-ONE')).toMatchObject({ status: 404 });
     const written = await api.deps.db
       .selectFrom('supplier_orders')
       .select('id')
@@ -791,6 +802,41 @@ describe('supplier order API', () => {
       hasWebhookSecret: true,
       webhookUrl: expect.stringMatching(new RegExp(`/webhooks/suppliers/${supplier.supplierId}$`)),
     });
+  });
+
+  it('keeps a supplier’s secrets when a change omits them, and clears one only on an explicit null', async () => {
+    const simulator = await simulators.start();
+    const supplier = await registerSupplier(simulator);
+    const settings = {
+      name: 'Renamed supplier',
+      protocol: 'rest',
+      baseUrl: simulator.url,
+      orderEmail: supplier.orderEmail,
+      capabilities: { webhooks: true },
+    };
+    const renamed = await admin.request('PUT', `/v1/suppliers/${supplier.code}`, { body: settings });
+    expect(renamed.status, renamed.text).toBe(200);
+    expect(renamed.body).toMatchObject({
+      name: 'Renamed supplier',
+      hasCredentials: true,
+      hasWebhookSecret: true,
+    });
+    const stored = await api.deps.db
+      .selectFrom('suppliers')
+      .select(['credentials', 'webhook_secret'])
+      .where('id', '=', supplier.supplierId)
+      .executeTakeFirstOrThrow();
+    expect(stored).toEqual({ credentials: SUPPLIER_CREDENTIALS, webhook_secret: SUPPLIER_WEBHOOK_SECRET });
+    const cleared = await admin.request('PUT', `/v1/suppliers/${supplier.code}`, {
+      body: { ...settings, credentials: null },
+    });
+    expect(cleared.body).toMatchObject({ hasCredentials: false, hasWebhookSecret: true });
+    // Webhooks are only taken signed: the secret cannot be cleared while they are on.
+    const unsigned = await admin.request('PUT', `/v1/suppliers/${supplier.code}`, {
+      body: { ...settings, webhookSecret: null },
+    });
+    expect(unsigned.status).toBe(400);
+    expect(unsigned.body.errors).toEqual([expect.objectContaining({ field: 'body.webhookSecret' })]);
   });
 
   it('refuses forged and stale webhooks with 401 and changes nothing', async () => {

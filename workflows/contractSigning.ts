@@ -51,6 +51,7 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
         version,
         envelopeId: envelope.envelopeId,
         reason: 'flow cancelled',
+        because: 'cancelled',
       });
     }
   });
@@ -130,6 +131,7 @@ export async function contractSigning(input: ContractSigningInput): Promise<Sign
         ...ref,
         envelopeId: current.envelopeId,
         reason: 'replaced by a new version',
+        because: 'replaced',
       });
       declined = undefined;
     }

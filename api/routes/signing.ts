@@ -65,6 +65,7 @@ export function registerSigningRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
         'signature_envelopes.document_sha256',
         'signature_envelopes.contract_version',
         'signature_envelopes.signer_name',
+        'signature_envelopes.voided_because',
         'contracts.contract_key',
         'contracts.customer_email',
         'documents.content',
@@ -74,14 +75,17 @@ export function registerSigningRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     if (!envelope)
       return { refusal: page(c, 404, 'Unknown contract', html`<p>We could not find this contract.</p>`) };
     if (envelope.status === 'voided') {
-      return {
-        refusal: page(
-          c,
-          410,
-          'This contract was replaced',
-          html`<p>A newer version was sent to you; please use that link.</p>`,
-        ),
-      };
+      // The page says why, truthfully: only a replaced contract has a newer link.
+      const [title, text] =
+        envelope.voided_because === 'replaced'
+          ? ['This contract was replaced', 'A newer version was sent to you; please use that link.']
+          : envelope.voided_because === 'cancelled'
+            ? [
+                'This contract was withdrawn',
+                'We withdrew this contract: there is nothing to sign. Questions? Reply to our email.',
+              ]
+            : ['This contract can no longer be signed', 'Please contact us about it.'];
+      return { refusal: page(c, 410, title, html`<p>${text}</p>`) };
     }
     return { envelope };
   }

@@ -93,13 +93,29 @@ export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
         name: body.name,
         protocol: body.protocol,
         base_url: body.baseUrl ?? null,
-        credentials: body.credentials ?? null,
-        webhook_secret: body.webhookSecret ?? null,
+        // Write-only secrets: omitted, the stored value stays; null clears it.
+        ...(body.credentials === undefined ? {} : { credentials: body.credentials }),
+        ...(body.webhookSecret === undefined ? {} : { webhook_secret: body.webhookSecret }),
         order_email: body.orderEmail,
         capabilities: JSON.stringify(body.capabilities),
         poll_every: body.pollEvery,
         lead_time: body.leadTime,
       };
+      const existing = await supplierByCode(db, principal.tenantId, code);
+      const webhookSecret = body.webhookSecret === undefined ? existing?.webhook_secret : body.webhookSecret;
+      if (body.protocol === 'rest' && body.capabilities.webhooks && !webhookSecret)
+        return problemJson(c, 400, {
+          type: problemType('validation'),
+          title: 'Invalid request',
+          detail:
+            'body.webhookSecret: webhooks are only accepted signed: give the secret they are signed with',
+          errors: [
+            {
+              field: 'body.webhookSecret',
+              message: 'webhooks are only accepted signed: give the secret they are signed with',
+            },
+          ],
+        });
       const { row, created } = await db.transaction().execute(async (trx) => {
         const existed = await supplierByCode(trx, principal.tenantId, code);
         const saved = await trx

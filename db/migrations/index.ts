@@ -10,6 +10,7 @@ import * as flowParents from './0008_flow_parents.js';
 import * as eventPositions from './0009_event_positions.js';
 import * as money from './0010_money.js';
 import * as tenantKeys from './0011_tenant_keys.js';
+import * as voidReasons from './0012_void_reasons.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '0009_event_positions': eventPositions,
   '0010_money': money,
   '0011_tenant_keys': tenantKeys,
+  '0012_void_reasons': voidReasons,
 };
 
 export const migrationProvider: MigrationProvider = {
