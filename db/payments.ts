@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { type Actor, SYSTEM } from '../domain/flow.js';
 import type { UnappliedReason } from '../domain/payment.js';
 import { appendEvent } from './events.js';
@@ -384,4 +384,144 @@ export async function refundUnappliedPayment(
     idempotencyKey: `payment.unapplied.refunded/${payment.id}`,
   });
   return { outcome: 'refunded' };
+}
+
+/** What one delivery of a paid Checkout Session did, in one statement. */
+export type PaymentAtOnce =
+  | { outcome: 'applied' | 'duplicate'; firstDelivery: boolean; news?: PaymentNews }
+  /** The payment does not fit its invoice, or another delivery of it is being recorded: take the full path. */
+  | { outcome: 'needs_full_path'; firstDelivery: boolean };
+
+/** What the invoice's flow is told: ids, and the amount only for flows of builds before flowdesk-3. */
+export interface PaymentNews {
+  flowId: string;
+  paymentId: string;
+  amount: number;
+  source: 'stripe' | 'bank_transfer';
+  receivedAt: string;
+}
+
+/**
+ * The common case of a Stripe payment in one statement, relying on unique keys rather than a row lock: the
+ * receipt of the delivery, the payment (once per payment intent), the invoice's paid amount and state, and the
+ * audit events. A repeated delivery changes nothing and brings news only if its flow was never told.
+ */
+export async function recordPaymentAtOnce(
+  db: Kysely<Database>,
+  receipt: { eventId: string; eventType: string; raw: string },
+  payment: PaymentToRecord & { invoiceId: string },
+): Promise<PaymentAtOnce> {
+  const actor = JSON.stringify(payment.actor);
+  const { rows } = await sql<{
+    new_receipt: boolean;
+    payment_id: string | null;
+    flow_id: string | null;
+    existing_id: string | null;
+    existing_applied: boolean | null;
+    existing_signalled: boolean | null;
+    existing_flow_id: string | null;
+    existing_amount: string | null;
+  }>`
+    with receipt as (
+      insert into webhook_receipts (source, external_id, event_type, payload)
+      values ('stripe', ${receipt.eventId}, ${receipt.eventType}, ${receipt.raw})
+      on conflict (source, external_id) do nothing
+      returning id
+    ),
+    fits as (
+      select id from invoices
+      where id = ${payment.invoiceId}::uuid and tenant_id = ${payment.tenantId}::uuid
+        and currency = ${payment.currency}::text and state <> 'CANCELLED'
+    ),
+    payment as (
+      insert into payments (tenant_id, invoice_id, source, external_id, amount, currency, received_at, recorded_by,
+                            payment_intent, checkout_session_id)
+      select ${payment.tenantId}::uuid, fits.id, ${payment.source}::text, ${payment.externalId}::text,
+             ${payment.amount}::bigint, ${payment.currency}::text, ${payment.receivedAt}::timestamptz,
+             ${actor}::jsonb, ${payment.paymentIntent ?? null}::text, ${payment.checkoutSessionId ?? null}::text
+      from fits
+      on conflict do nothing
+      returning id, amount
+    ),
+    paid as (
+      update invoices set
+        paid = invoices.paid + payment.amount,
+        state = case
+          when invoices.refunded > 0 and invoices.paid + payment.amount - invoices.refunded <= 0 then 'REFUNDED'
+          when invoices.refunded > 0 then 'PARTIALLY_REFUNDED'
+          when invoices.paid + payment.amount >= invoices.total then 'PAID'
+          else 'PAID_PARTIAL' end,
+        paid_at = case when invoices.paid + payment.amount - invoices.refunded >= invoices.total
+                       then ${payment.receivedAt}::timestamptz end,
+        updated_at = now()
+      from payment
+      where invoices.id = ${payment.invoiceId}::uuid
+      returning invoices.flow_id, invoices.paid, invoices.total, invoices.refunded, invoices.currency,
+                coalesce(invoices.number, invoices.invoice_key) as entity_id, payment.id as payment_id,
+                payment.amount
+    ),
+    events as (
+      insert into domain_events (tenant_id, type, occurred_at, actor, entity_type, entity_id, flow_id, payload,
+                                 idempotency_key)
+      select ${payment.tenantId}::uuid, 'payment.received', ${payment.receivedAt}::timestamptz, ${actor}::jsonb,
+             'invoice',
+             paid.entity_id, paid.flow_id,
+             jsonb_build_object('paymentId', paid.payment_id, 'source', ${payment.source}::text,
+                                'externalId', ${payment.externalId}::text, 'amount', paid.amount,
+                                'currency', paid.currency, 'paid', paid.paid, 'total', paid.total),
+             ${`payment.received/${payment.source}/${payment.externalId}`}::text
+      from paid
+      union all
+      select ${payment.tenantId}::uuid, 'invoice.overpaid', now(), ${JSON.stringify(SYSTEM)}::jsonb, 'invoice',
+             paid.entity_id, paid.flow_id,
+             jsonb_build_object('overpaid', paid.paid - paid.refunded - paid.total, 'paid', paid.paid,
+                                'total', paid.total, 'currency', paid.currency),
+             ${`invoice.overpaid/${payment.source}/${payment.externalId}`}::text
+      from paid where paid.paid - paid.refunded > paid.total
+      on conflict do nothing
+    ),
+    session as (
+      update checkout_sessions set status = 'complete'
+      where id = ${payment.checkoutSessionId ?? ''} and status <> 'complete'
+    ),
+    existing as (
+      select payments.id, payments.state = 'applied' as applied, payments.signalled_at is not null as signalled,
+             invoices.flow_id, payments.amount
+      from payments left join invoices on invoices.id = payments.invoice_id
+      where payments.source = ${payment.source} and payments.external_id = ${payment.externalId}
+    )
+    select exists (select 1 from receipt) as new_receipt,
+           (select payment_id from paid) as payment_id, (select flow_id from paid) as flow_id,
+           (select id from existing) as existing_id, (select applied from existing) as existing_applied,
+           (select signalled from existing) as existing_signalled,
+           (select flow_id from existing) as existing_flow_id, (select amount from existing) as existing_amount
+  `.execute(db);
+  const row = rows[0];
+  const firstDelivery = row?.new_receipt ?? false;
+  const news = (paymentId: string, flowId: string): PaymentNews => ({
+    flowId,
+    paymentId,
+    amount: payment.amount,
+    source: payment.source,
+    receivedAt: payment.receivedAt.toISOString(),
+  });
+  if (row?.payment_id && row.flow_id)
+    return { outcome: 'applied', firstDelivery, news: news(row.payment_id, row.flow_id) };
+  if (row?.existing_id) {
+    const untold = row.existing_applied && !row.existing_signalled && row.existing_flow_id;
+    return {
+      outcome: 'duplicate',
+      firstDelivery,
+      news: untold
+        ? { ...news(row.existing_id, row.existing_flow_id ?? ''), amount: Number(row.existing_amount) }
+        : undefined,
+    };
+  }
+  return { outcome: 'needs_full_path', firstDelivery };
+}
+
+/** The invoice's flow has been told of these payments. */
+export async function markSignalled(db: Kysely<Database>, paymentIds: readonly string[]): Promise<void> {
+  if (paymentIds.length === 0) return;
+  await db.updateTable('payments').set({ signalled_at: new Date() }).where('id', 'in', paymentIds).execute();
 }

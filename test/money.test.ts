@@ -212,6 +212,37 @@ describe('money Stripe reports', () => {
     expect(unappliedEvents).toHaveLength(4);
   });
 
+  it('tells the flow of a payment once; a repeated delivery signals again only if no signal got through', async () => {
+    const { handle, session, metadata } = await waitingInvoice();
+    const event = paidSession(`evt_once_${counter}`, {
+      sessionId: session.id,
+      paymentIntent: `pi_once_${counter}`,
+      amount: 400_000,
+      metadata,
+    });
+    const signals = async () =>
+      ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes)
+        .length;
+    await post(event);
+    await post(event);
+    const [payment] = await paymentsWith(`pi_once_${counter}`);
+    expect(payment?.signalled_at).not.toBeNull();
+    await expect.poll(signals).toBe(1);
+    await sleep(500);
+    expect(await signals()).toBe(1);
+    // The signal after this delivery was lost (the API died after the commit): the next delivery heals it.
+    await api.deps.db
+      .updateTable('payments')
+      .set({ signalled_at: null })
+      .where('id', '=', payment?.id ?? '')
+      .execute();
+    await post(event);
+    // (A signal that arrives during a workflow task is written to the history after it.)
+    await expect.poll(signals).toBe(2);
+    expect((await paymentsWith(`pi_once_${counter}`)).length).toBe(1);
+    await handle.cancel();
+  });
+
   it('keeps waiting for the payment when Stripe lets a link expire: a new link, and no step completed', async () => {
     const { flowId, invoice, session, metadata } = await waitingInvoice();
     await post(

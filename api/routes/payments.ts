@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import {
   applyUnappliedPayment,
+  type PaymentNews,
   type RecordedPayment,
   recordPayment,
   refundUnappliedPayment,
@@ -53,17 +54,28 @@ const PaymentId = z.object({ paymentId: z.uuid() });
  * Tells the invoice's flow its money changed: the payment's id, from which it reads the facts itself. The
  * amount goes along only for flows of builds before flowdesk-3, which counted it as it came.
  */
-export async function tellInvoiceFlow(deps: ApiDeps, flowId: string, paymentId: string): Promise<void> {
-  const payment = await deps.db
-    .selectFrom('payments')
-    .select(['amount', 'source', 'received_at'])
-    .where('id', '=', paymentId)
-    .executeTakeFirstOrThrow();
-  await signalIfRunning(deps, flowId, paymentReceived, {
-    paymentId,
-    amount: Number(payment.amount),
-    source: payment.source as 'stripe' | 'bank_transfer',
-    occurredAt: payment.received_at.toISOString(),
+export async function tellInvoiceFlow(
+  deps: ApiDeps,
+  news: Pick<PaymentNews, 'flowId' | 'paymentId'> & Partial<PaymentNews>,
+): Promise<void> {
+  const told =
+    news.amount !== undefined && news.source && news.receivedAt
+      ? { amount: news.amount, source: news.source, receivedAt: news.receivedAt }
+      : await deps.db
+          .selectFrom('payments')
+          .select(['amount', 'source', 'received_at'])
+          .where('id', '=', news.paymentId)
+          .executeTakeFirstOrThrow()
+          .then((row) => ({
+            amount: Number(row.amount),
+            source: row.source as PaymentNews['source'],
+            receivedAt: row.received_at.toISOString(),
+          }));
+  await signalIfRunning(deps, news.flowId, paymentReceived, {
+    paymentId: news.paymentId,
+    amount: told.amount,
+    source: told.source,
+    occurredAt: told.receivedAt,
   });
 }
 
@@ -156,14 +168,14 @@ export function registerPaymentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
           detail: refusalDetail(result.reason),
         });
       if (result.outcome === 'applied') {
-        await tellInvoiceFlow(deps, result.flowId, result.paymentId);
+        await tellInvoiceFlow(deps, { flowId: result.flowId, paymentId: result.paymentId });
         return c.json(
           { paymentId: result.paymentId, duplicate: false, paid: result.paid, total: result.total },
           201,
         );
       }
       if (result.outcome === 'duplicate' && result.flowId)
-        await tellInvoiceFlow(deps, result.flowId, result.paymentId);
+        await tellInvoiceFlow(deps, { flowId: result.flowId, paymentId: result.paymentId });
       return c.json({ paymentId: 'paymentId' in result ? result.paymentId : '', duplicate: true }, 200);
     },
   );
@@ -253,7 +265,7 @@ export function registerPaymentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
           detail: refusalDetail(result.reason),
         });
       if (result.outcome !== 'applied') return paymentProblem(c, result.outcome);
-      await tellInvoiceFlow(deps, result.flowId, result.paymentId);
+      await tellInvoiceFlow(deps, { flowId: result.flowId, paymentId: result.paymentId });
       return c.json({ paymentId, duplicate: false, paid: result.paid, total: result.total }, 200);
     },
   );

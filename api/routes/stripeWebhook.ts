@@ -1,8 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import Stripe from 'stripe';
+import { markSignalled } from '../../db/payments.js';
 import { checkoutExpired } from '../../domain/invoice.js';
 import { STRIPE_API_VERSION } from '../../integrations/payments/stripe.js';
-import { applyStripeEvent } from '../../integrations/payments/stripeEvents.js';
+import { intakeStripeEvent } from '../../integrations/payments/stripeEvents.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent } from '../problem.js';
 import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
@@ -54,16 +55,12 @@ export function registerStripeWebhook(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     async (c) => {
       const raw = await c.req.text();
       const event = JSON.parse(raw) as Stripe.Event;
-      const { duplicate, effects } = await db.transaction().execute(async (trx) => {
-        const receipt = await trx
-          .insertInto('webhook_receipts')
-          .values({ source: 'stripe', external_id: event.id, event_type: event.type, payload: raw })
-          .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
-          .returning('id')
-          .executeTakeFirst();
-        return { duplicate: !receipt, effects: await applyStripeEvent(trx, event, receipt !== undefined) };
-      });
-      for (const news of effects.news) await tellInvoiceFlow(deps, news.flowId, news.paymentId);
+      const { duplicate, effects } = await intakeStripeEvent(db, event, raw);
+      for (const news of effects.news) await tellInvoiceFlow(deps, news);
+      await markSignalled(
+        db,
+        effects.news.map((news) => news.paymentId),
+      );
       if (effects.expired)
         await signalIfRunning(deps, effects.expired.flowId, checkoutExpired, {
           sessionId: effects.expired.sessionId,

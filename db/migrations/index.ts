@@ -11,6 +11,7 @@ import * as eventPositions from './0009_event_positions.js';
 import * as money from './0010_money.js';
 import * as tenantKeys from './0011_tenant_keys.js';
 import * as voidReasons from './0012_void_reasons.js';
+import * as paymentSignals from './0013_payment_signals.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -29,6 +30,7 @@ const migrations: Record<string, Migration> = {
   '0010_money': money,
   '0011_tenant_keys': tenantKeys,
   '0012_void_reasons': voidReasons,
+  '0013_payment_signals': paymentSignals,
 };
 
 export const migrationProvider: MigrationProvider = {

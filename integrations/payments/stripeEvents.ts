@@ -1,20 +1,89 @@
 import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import { appendEvent } from '../../db/events.js';
-import { recordMoneyEvent, recordPayment } from '../../db/payments.js';
+import {
+  type PaymentNews,
+  type PaymentToRecord,
+  recordMoneyEvent,
+  recordPayment,
+  recordPaymentAtOnce,
+} from '../../db/payments.js';
 import type { Database } from '../../db/schema.js';
 import type { Actor } from '../../domain/flow.js';
 
-/** What the caller tells flows once the event's transaction has committed: ids only. */
+/** What the caller tells flows once the event's transaction has committed. */
 export interface StripeEventEffects {
-  /** Invoices whose money changed: their flows re-read it. */
-  news: { flowId: string; paymentId: string }[];
+  /** Invoices whose money changed: their flows re-read it (a payment's amount goes along for older builds). */
+  news: (Pick<PaymentNews, 'flowId' | 'paymentId'> & Partial<PaymentNews>)[];
   /** A Checkout Session Stripe closed unpaid, for the flow that opened it. */
   expired?: { flowId: string; sessionId: string };
 }
 
 const intentOf = (value: string | { id: string } | null | undefined) =>
   typeof value === 'string' ? value : value?.id;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Metadata comes from outside: an id that is not one of ours is no id. */
+const ourId = (value: string | undefined) => (value && UUID.test(value) ? value : undefined);
+
+/**
+ * Takes one Stripe event: a paid Checkout Session that names its invoice goes through one statement
+ * (db/payments.ts, recordPaymentAtOnce); anything else, or a payment that does not fit its invoice, through
+ * applyStripeEvent in a transaction with the delivery's receipt.
+ */
+export async function intakeStripeEvent(
+  db: Kysely<Database>,
+  event: Stripe.Event,
+  raw: string,
+): Promise<{ duplicate: boolean; effects: StripeEventEffects }> {
+  const payment = paidSessionPayment(event);
+  let firstDelivery: boolean | undefined;
+  if (payment?.invoiceId) {
+    const result = await recordPaymentAtOnce(
+      db,
+      { eventId: event.id, eventType: event.type, raw },
+      { ...payment, invoiceId: payment.invoiceId },
+    );
+    if (result.outcome !== 'needs_full_path')
+      return { duplicate: !result.firstDelivery, effects: { news: result.news ? [result.news] : [] } };
+    firstDelivery = result.firstDelivery;
+  }
+  return db.transaction().execute(async (trx) => {
+    const receipt = await trx
+      .insertInto('webhook_receipts')
+      .values({ source: 'stripe', external_id: event.id, event_type: event.type, payload: raw })
+      .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    const first = firstDelivery ?? receipt !== undefined;
+    return { duplicate: !first, effects: await applyStripeEvent(trx, event, first) };
+  });
+}
+
+/** The payment a paid Checkout Session event reports, as its metadata attributes it. */
+function paidSessionPayment(event: Stripe.Event): (PaymentToRecord & { invoiceId?: string }) | undefined {
+  if (
+    event.type !== 'checkout.session.completed' &&
+    event.type !== 'checkout.session.async_payment_succeeded'
+  )
+    return undefined;
+  const session = event.data.object;
+  const tenantId = ourId(session.metadata?.tenantId);
+  if (session.payment_status !== 'paid' || !tenantId) return undefined;
+  const paymentIntent = intentOf(session.payment_intent);
+  return {
+    tenantId,
+    invoiceId: ourId(session.metadata?.invoiceId),
+    source: 'stripe',
+    externalId: paymentIntent ?? session.id,
+    amount: session.amount_total ?? 0,
+    currency: (session.currency ?? '').toUpperCase(),
+    receivedAt: new Date(event.created * 1000),
+    actor: { type: 'webhook', id: `stripe:${event.id}` },
+    paymentIntent,
+    checkoutSessionId: session.id,
+  };
+}
 
 /**
  * Applies one Stripe event to the records, in the caller's transaction (which also records its receipt):
@@ -116,12 +185,12 @@ async function recordSessionPayment(
     .select(['tenant_id', 'invoice_id'])
     .where('id', '=', session.id)
     .executeTakeFirst();
-  const tenantId = opened?.tenant_id ?? session.metadata?.tenantId;
+  const tenantId = opened?.tenant_id ?? ourId(session.metadata?.tenantId);
   if (!tenantId) return [];
   const paymentIntent = intentOf(session.payment_intent);
   const result = await recordPayment(trx, {
     tenantId,
-    invoiceId: opened?.invoice_id ?? session.metadata?.invoiceId,
+    invoiceId: opened?.invoice_id ?? ourId(session.metadata?.invoiceId),
     source: 'stripe',
     externalId: paymentIntent ?? session.id,
     amount: session.amount_total ?? 0,
@@ -136,9 +205,14 @@ async function recordSessionPayment(
     .set({ status: 'complete' })
     .where('id', '=', session.id)
     .execute();
-  if (result.outcome === 'applied') return [{ flowId: result.flowId, paymentId: result.paymentId }];
+  const told = {
+    amount: session.amount_total ?? 0,
+    source: 'stripe' as const,
+    receivedAt: receivedAt.toISOString(),
+  };
+  if (result.outcome === 'applied') return [{ flowId: result.flowId, paymentId: result.paymentId, ...told }];
   if (result.outcome === 'duplicate' && result.applied && result.flowId)
-    return [{ flowId: result.flowId, paymentId: result.paymentId }];
+    return [{ flowId: result.flowId, paymentId: result.paymentId, ...told }];
   return [];
 }
 
