@@ -13,7 +13,7 @@ import { type SmtpSink, startSmtpSink } from '../helpers/smtp.js';
 import { type StripeMock, startStripeMock } from '../helpers/stripeMock.js';
 import { killProcess, startWorkerProcess } from '../helpers/workerProcess.js';
 
-const WEBHOOK_SECRET = 'whsec_test_chaos';
+export const WEBHOOK_SECRET = 'whsec_test_chaos';
 
 /** Everything a chaos scenario runs against: the API, worker processes, SMTP, stripe-mock, a tenant of its own. */
 export interface Rig {
