@@ -101,28 +101,34 @@ export function invoiceActivities(deps: InvoiceDeps) {
       .where('invoice_id', '=', input.invoiceId)
       .where('status', '=', 'open');
     if (input.beforeAttempt !== undefined) open = open.where('attempt', '<', input.beforeAttempt);
-    for (const { id } of await open.execute()) {
-      const stripe = requireStripe();
-      const session = await stripe.checkout.sessions.retrieve(id);
-      if (session.status === 'open') await stripe.checkout.sessions.expire(id);
-      await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('checkout_sessions')
-          .set({ status: session.status === 'complete' ? 'complete' : 'expired' })
-          .where('id', '=', id)
-          .where('status', '=', 'open')
-          .execute();
-        await appendEvent(trx, {
-          tenantId: input.tenantId,
-          type: 'invoice.checkout.expired',
-          actor: SYSTEM,
-          entity: { type: 'invoice', id: input.invoiceNumber },
-          flowId: input.flowId,
-          payload: { sessionId: id },
-          idempotencyKey: `${input.flowId}/checkout.expired/${id}`,
-        });
+    for (const { id } of await open.execute()) await closeSession(input, id);
+  }
+
+  /** Expires one Checkout Session in Stripe (if still open there) and in the records, with its event, once. */
+  async function closeSession(
+    ref: { tenantId: string; flowId: string; invoiceNumber: string },
+    sessionId: string,
+  ): Promise<void> {
+    const stripe = requireStripe();
+    const session = await stripe.checkout.sessions.retrieve(sessionId);
+    if (session.status === 'open') await stripe.checkout.sessions.expire(sessionId);
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('checkout_sessions')
+        .set({ status: session.status === 'complete' ? 'complete' : 'expired' })
+        .where('id', '=', sessionId)
+        .where('status', '=', 'open')
+        .execute();
+      await appendEvent(trx, {
+        tenantId: ref.tenantId,
+        type: 'invoice.checkout.expired',
+        actor: SYSTEM,
+        entity: { type: 'invoice', id: ref.invoiceNumber },
+        flowId: ref.flowId,
+        payload: { sessionId },
+        idempotencyKey: `${ref.flowId}/checkout.expired/${sessionId}`,
       });
-    }
+    });
   }
 
   return {
@@ -445,26 +451,7 @@ export function invoiceActivities(deps: InvoiceDeps) {
       invoiceNumber: string;
       sessionId: string;
     }) {
-      const stripe = requireStripe();
-      const session = await stripe.checkout.sessions.retrieve(input.sessionId);
-      if (session.status === 'open') await stripe.checkout.sessions.expire(input.sessionId);
-      await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('checkout_sessions')
-          .set({ status: 'expired' })
-          .where('id', '=', input.sessionId)
-          .where('status', '=', 'open')
-          .execute();
-        await appendEvent(trx, {
-          tenantId: input.tenantId,
-          type: 'invoice.checkout.expired',
-          actor: SYSTEM,
-          entity: { type: 'invoice', id: input.invoiceNumber },
-          flowId: input.flowId,
-          payload: { sessionId: input.sessionId },
-          idempotencyKey: `${input.flowId}/checkout.expired/${input.sessionId}`,
-        });
-      });
+      await closeSession(input, input.sessionId);
     },
   };
 }

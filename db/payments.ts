@@ -2,7 +2,7 @@ import { type Kysely, type Selectable, sql } from 'kysely';
 import { type Actor, SYSTEM } from '../domain/flow.js';
 import type { UnappliedReason } from '../domain/payment.js';
 import { appendEvent } from './events.js';
-import type { Database, InvoicesTable } from './schema.js';
+import type { Database, InvoicesTable, PaymentsTable } from './schema.js';
 
 /**
  * Money as it reaches Flowdesk: payments (Stripe, bank transfers), and the refunds and disputes Stripe reports
@@ -197,6 +197,23 @@ async function applyToInvoice(
   return { outcome: 'applied', paymentId: payment.paymentId, flowId: invoice.flow_id, paid, total };
 }
 
+/** A payment of the tenant that waits for finance, locked; or why it is not one. */
+async function lockUnapplied(
+  trx: Kysely<Database>,
+  tenantId: string,
+  paymentId: string,
+): Promise<Selectable<PaymentsTable> | 'not_found' | 'not_unapplied'> {
+  const payment = await trx
+    .selectFrom('payments')
+    .selectAll()
+    .where('id', '=', paymentId)
+    .where('tenant_id', '=', tenantId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!payment) return 'not_found';
+  return payment.state === 'unapplied' ? payment : 'not_unapplied';
+}
+
 export type ResolvedPayment =
   | Extract<RecordedPayment, { outcome: 'applied' }>
   | { outcome: 'not_found' | 'not_unapplied' }
@@ -208,15 +225,8 @@ export async function applyUnappliedPayment(
   request: { tenantId: string; paymentId: string; invoiceId: string; actor: Actor; note?: string },
 ): Promise<ResolvedPayment> {
   const invoice = await lockInvoice(trx, request.tenantId, request.invoiceId);
-  const payment = await trx
-    .selectFrom('payments')
-    .selectAll()
-    .where('id', '=', request.paymentId)
-    .where('tenant_id', '=', request.tenantId)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!payment) return { outcome: 'not_found' };
-  if (payment.state !== 'unapplied') return { outcome: 'not_unapplied' };
+  const payment = await lockUnapplied(trx, request.tenantId, request.paymentId);
+  if (typeof payment === 'string') return { outcome: payment };
   const reason = refusalOf(invoice, payment.currency);
   if (reason || !invoice) return { outcome: 'refused', reason: reason ?? 'unknown_invoice' };
   await trx
@@ -352,15 +362,8 @@ export async function refundUnappliedPayment(
   trx: Kysely<Database>,
   request: { tenantId: string; paymentId: string; actor: Actor; note?: string; stripeRefundId?: string },
 ): Promise<{ outcome: 'refunded' | 'not_found' | 'not_unapplied' }> {
-  const payment = await trx
-    .selectFrom('payments')
-    .select(['id', 'state', 'amount', 'currency', 'invoice_id'])
-    .where('id', '=', request.paymentId)
-    .where('tenant_id', '=', request.tenantId)
-    .forUpdate()
-    .executeTakeFirst();
-  if (!payment) return { outcome: 'not_found' };
-  if (payment.state !== 'unapplied') return { outcome: 'not_unapplied' };
+  const payment = await lockUnapplied(trx, request.tenantId, request.paymentId);
+  if (typeof payment === 'string') return { outcome: payment };
   await trx
     .updateTable('payments')
     .set({
