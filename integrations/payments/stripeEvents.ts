@@ -61,7 +61,7 @@ export async function intakeStripeEvent(
 }
 
 /** The payment a paid Checkout Session event reports, as its metadata attributes it. */
-function paidSessionPayment(event: Stripe.Event): (PaymentToRecord & { invoiceId?: string }) | undefined {
+function paidSessionPayment(event: Stripe.Event): PaymentToRecord | undefined {
   if (
     event.type !== 'checkout.session.completed' &&
     event.type !== 'checkout.session.async_payment_succeeded'
@@ -70,10 +70,18 @@ function paidSessionPayment(event: Stripe.Event): (PaymentToRecord & { invoiceId
   const session = event.data.object;
   const tenantId = ourId(session.metadata?.tenantId);
   if (session.payment_status !== 'paid' || !tenantId) return undefined;
+  return sessionPayment(event, session, { tenantId, invoiceId: ourId(session.metadata?.invoiceId) });
+}
+
+/** A session's payment, attributed to a tenant and (when known) an invoice. */
+function sessionPayment(
+  event: Stripe.Event,
+  session: Stripe.Checkout.Session,
+  attribution: { tenantId: string; invoiceId?: string },
+): PaymentToRecord {
   const paymentIntent = intentOf(session.payment_intent);
   return {
-    tenantId,
-    invoiceId: ourId(session.metadata?.invoiceId),
+    ...attribution,
     source: 'stripe',
     externalId: paymentIntent ?? session.id,
     amount: session.amount_total ?? 0,
@@ -107,7 +115,7 @@ export async function applyStripeEvent(
     case 'checkout.session.async_payment_succeeded': {
       const session = event.data.object;
       if (session.payment_status !== 'paid') return { news: [] };
-      return { news: await recordSessionPayment(trx, session, actor, occurredAt) };
+      return { news: await recordSessionPayment(trx, event, session) };
     }
     case 'checkout.session.expired': {
       const session = event.data.object;
@@ -176,9 +184,8 @@ function newsOf(recorded: Awaited<ReturnType<typeof recordMoneyEvent>>): StripeE
 /** The session's payment, attributed by its metadata or, failing that, by the session Flowdesk opened. */
 async function recordSessionPayment(
   trx: Kysely<Database>,
+  event: Stripe.Event,
   session: Stripe.Checkout.Session,
-  actor: Actor,
-  receivedAt: Date,
 ): Promise<StripeEventEffects['news']> {
   const opened = await trx
     .selectFrom('checkout_sessions')
@@ -187,28 +194,20 @@ async function recordSessionPayment(
     .executeTakeFirst();
   const tenantId = opened?.tenant_id ?? ourId(session.metadata?.tenantId);
   if (!tenantId) return [];
-  const paymentIntent = intentOf(session.payment_intent);
-  const result = await recordPayment(trx, {
+  const payment = sessionPayment(event, session, {
     tenantId,
     invoiceId: opened?.invoice_id ?? ourId(session.metadata?.invoiceId),
-    source: 'stripe',
-    externalId: paymentIntent ?? session.id,
-    amount: session.amount_total ?? 0,
-    currency: (session.currency ?? '').toUpperCase(),
-    receivedAt,
-    actor,
-    paymentIntent,
-    checkoutSessionId: session.id,
   });
+  const result = await recordPayment(trx, payment);
   await trx
     .updateTable('checkout_sessions')
     .set({ status: 'complete' })
     .where('id', '=', session.id)
     .execute();
   const told = {
-    amount: session.amount_total ?? 0,
-    source: 'stripe' as const,
-    receivedAt: receivedAt.toISOString(),
+    amount: payment.amount,
+    source: payment.source,
+    receivedAt: payment.receivedAt.toISOString(),
   };
   if (result.outcome === 'applied') return [{ flowId: result.flowId, paymentId: result.paymentId, ...told }];
   if (result.outcome === 'duplicate' && result.applied && result.flowId)
