@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.js';
+import type { StripeInbox } from '../integrations/payments/stripeInbox.js';
 import type { Config } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
 import type { Principal } from './apiKeys.js';
@@ -10,6 +11,8 @@ export interface ApiDeps {
   db: Db;
   temporal: Client;
   logger: Logger;
+  /** Where Stripe's webhook leaves events for the relay that applies them. */
+  stripeInbox: StripeInbox;
 }
 
 export interface ApiEnv {

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createDb } from '../db/client.js';
+import { createStripeInbox } from '../integrations/payments/stripeInbox.js';
 import { type Config, requireSetting } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
 import { createTemporalClient, createTemporalProbe } from '../runtime/temporal.js';
@@ -8,6 +9,7 @@ import { createApp } from './app.js';
 import type { ApiDeps } from './context.js';
 import { createApiMetrics } from './metrics.js';
 import { type Check, readinessChecks } from './routes/health.js';
+import { tellFlowsOfStripeEvent } from './routes/stripeWebhook.js';
 
 export interface RunningApi {
   url: string;
@@ -29,7 +31,12 @@ export async function startApi(
   const db = createDb(requireSetting(config.database.url, 'DATABASE_URL'), config.database.poolSize);
   const { client: temporal, connection } = createTemporalClient(config);
   const probe = createTemporalProbe(config);
-  const deps: ApiDeps = { config, db, temporal, logger: options.logger };
+  const stripeInbox = createStripeInbox({
+    db,
+    logger: options.logger,
+    tell: tellFlowsOfStripeEvent({ db, temporal }),
+  });
+  const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox };
   const app = createApp(deps, {
     metrics: createApiMetrics(),
     version: options.version,
@@ -41,12 +48,14 @@ export async function startApi(
       () => resolve(s),
     );
   });
+  stripeInbox.start();
   const { address, port } = server.address() as AddressInfo;
   return {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     deps,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stripeInbox.stop();
       await db.destroy();
       await connection.close();
       await probe.close();

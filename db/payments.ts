@@ -389,11 +389,11 @@ export async function refundUnappliedPayment(
   return { outcome: 'refunded' };
 }
 
-/** What one delivery of a paid Checkout Session did, in one statement. */
+/** What recording a paid Checkout Session's payment did, in one statement. */
 export type PaymentAtOnce =
-  | { outcome: 'applied' | 'duplicate'; firstDelivery: boolean; news?: PaymentNews }
+  | { outcome: 'applied' | 'duplicate'; news?: PaymentNews }
   /** The payment does not fit its invoice, or another delivery of it is being recorded: take the full path. */
-  | { outcome: 'needs_full_path'; firstDelivery: boolean };
+  | { outcome: 'needs_full_path' };
 
 /** What the invoice's flow is told: ids, and the amount only for flows of builds before flowdesk-3. */
 export interface PaymentNews {
@@ -406,17 +406,15 @@ export interface PaymentNews {
 
 /**
  * The common case of a Stripe payment in one statement, relying on unique keys rather than a row lock: the
- * receipt of the delivery, the payment (once per payment intent), the invoice's paid amount and state, and the
- * audit events. A repeated delivery changes nothing and brings news only if its flow was never told.
+ * payment (once per payment intent), the invoice's paid amount and state, and the audit events. A payment
+ * recorded before brings news only if its flow was never told.
  */
 export async function recordPaymentAtOnce(
   db: Kysely<Database>,
-  receipt: { eventId: string; eventType: string; raw: string },
   payment: PaymentToRecord & { invoiceId: string },
 ): Promise<PaymentAtOnce> {
   const actor = JSON.stringify(payment.actor);
   const { rows } = await sql<{
-    new_receipt: boolean;
     payment_id: string | null;
     flow_id: string | null;
     existing_id: string | null;
@@ -425,13 +423,7 @@ export async function recordPaymentAtOnce(
     existing_flow_id: string | null;
     existing_amount: string | null;
   }>`
-    with receipt as (
-      insert into webhook_receipts (source, external_id, event_type, payload)
-      values ('stripe', ${receipt.eventId}, ${receipt.eventType}, ${receipt.raw})
-      on conflict (source, external_id) do nothing
-      returning id
-    ),
-    fits as (
+    with fits as (
       select id from invoices
       where id = ${payment.invoiceId}::uuid and tenant_id = ${payment.tenantId}::uuid
         and currency = ${payment.currency}::text and state <> 'CANCELLED'
@@ -493,14 +485,12 @@ export async function recordPaymentAtOnce(
       from payments left join invoices on invoices.id = payments.invoice_id
       where payments.source = ${payment.source} and payments.external_id = ${payment.externalId}
     )
-    select exists (select 1 from receipt) as new_receipt,
-           (select payment_id from paid) as payment_id, (select flow_id from paid) as flow_id,
+    select (select payment_id from paid) as payment_id, (select flow_id from paid) as flow_id,
            (select id from existing) as existing_id, (select applied from existing) as existing_applied,
            (select signalled from existing) as existing_signalled,
            (select flow_id from existing) as existing_flow_id, (select amount from existing) as existing_amount
   `.execute(db);
   const row = rows[0];
-  const firstDelivery = row?.new_receipt ?? false;
   const news = (paymentId: string, flowId: string): PaymentNews => ({
     flowId,
     paymentId,
@@ -508,19 +498,17 @@ export async function recordPaymentAtOnce(
     source: payment.source,
     receivedAt: payment.receivedAt.toISOString(),
   });
-  if (row?.payment_id && row.flow_id)
-    return { outcome: 'applied', firstDelivery, news: news(row.payment_id, row.flow_id) };
+  if (row?.payment_id && row.flow_id) return { outcome: 'applied', news: news(row.payment_id, row.flow_id) };
   if (row?.existing_id) {
     const untold = row.existing_applied && !row.existing_signalled && row.existing_flow_id;
     return {
       outcome: 'duplicate',
-      firstDelivery,
       news: untold
         ? { ...news(row.existing_id, row.existing_flow_id ?? ''), amount: Number(row.existing_amount) }
         : undefined,
     };
   }
-  return { outcome: 'needs_full_path', firstDelivery };
+  return { outcome: 'needs_full_path' };
 }
 
 /** The invoice's flow has been told of these payments. */

@@ -75,7 +75,15 @@ export interface WebhookReceiptsTable {
   event_type: string;
   payload: Json<Record<string, unknown>>;
   received_at: CreatedAt;
+  /** Stripe's inbox: when the relay wrote its records (other sources apply a delivery as it arrives). */
   processed_at: Timestamp | null;
+  /** Stripe's inbox only: arrival order, what flows are to be told, and when they were. */
+  position: ColumnType<string, never, never>;
+  effects: Json<Record<string, unknown>> | null;
+  relayed_at: Timestamp | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  retry_at: Timestamp | null;
 }
 
 export interface EmailsTable {

@@ -34,6 +34,7 @@ describe('migrations', () => {
       '0011_tenant_keys',
       '0012_void_reasons',
       '0013_payment_signals',
+      '0014_stripe_inbox',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

@@ -7,7 +7,7 @@ import { createLogger } from '../runtime/logger.js';
 import { invoicePayment } from '../workflows/invoicePayment.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { testConfig } from './helpers/config.js';
-import { postStripeWebhook, waitForFlowRow } from './helpers/flows.js';
+import { deliverStripeEvent, waitForFlowRow } from './helpers/flows.js';
 import { waitForReadAfterSignal } from './helpers/histories.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { paidSession, stripeEvent } from './helpers/stripeFixtures.js';
@@ -102,10 +102,7 @@ async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what:
   throw new Error(`never: ${what}`);
 }
 
-const post = async (payload: string) => {
-  const response = await postStripeWebhook(api.url, payload, WEBHOOK_SECRET);
-  expect(response.status).toBe(200);
-};
+const post = (payload: string) => deliverStripeEvent(api, payload, WEBHOOK_SECRET);
 
 const paymentsWith = (externalId: string) =>
   api.deps.db.selectFrom('payments').selectAll().where('external_id', '=', externalId).execute();
@@ -212,9 +209,16 @@ describe('money Stripe reports', () => {
     expect(unappliedEvents).toHaveLength(4);
   });
 
-  it('tells the flow of a payment once; a repeated delivery signals again only if no signal got through', async () => {
+  it('tells the flow of a payment once; a relay that stopped before telling it tells it when the inbox is swept', async () => {
     const { handle, session, metadata } = await waitingInvoice();
     const event = paidSession(`evt_once_${counter}`, {
+      sessionId: session.id,
+      paymentIntent: `pi_once_${counter}`,
+      amount: 400_000,
+      metadata,
+    });
+    // The same payment reported by a second event (Stripe sends `async_payment_succeeded` as well for some).
+    const again = paidSession(`evt_once_again_${counter}`, {
       sessionId: session.id,
       paymentIntent: `pi_once_${counter}`,
       amount: 400_000,
@@ -225,20 +229,22 @@ describe('money Stripe reports', () => {
         .length;
     await post(event);
     await post(event);
+    await post(again);
     const [payment] = await paymentsWith(`pi_once_${counter}`);
     expect(payment?.signalled_at).not.toBeNull();
     await expect.poll(signals).toBe(1);
     await sleep(500);
     expect(await signals()).toBe(1);
-    // The signal after this delivery was lost (the API died after the commit): the next delivery heals it.
+    // The relay applied the event and then stopped before telling the flow (its process died): the receipt is
+    // processed, not relayed, and its lease has run out. The next sweep tells the flow.
     await api.deps.db
-      .updateTable('payments')
-      .set({ signalled_at: null })
-      .where('id', '=', payment?.id ?? '')
+      .updateTable('webhook_receipts')
+      .set({ relayed_at: null, retry_at: new Date(Date.now() - 1_000) })
+      .where('source', '=', 'stripe')
+      .where('external_id', '=', `evt_once_${counter}`)
       .execute();
-    await post(event);
     // (A signal that arrives during a workflow task is written to the history after it.)
-    await expect.poll(signals).toBe(2);
+    await expect.poll(signals, { timeout: 10_000 }).toBe(2);
     expect((await paymentsWith(`pi_once_${counter}`)).length).toBe(1);
     await handle.cancel();
   });

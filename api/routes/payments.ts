@@ -55,7 +55,7 @@ const PaymentId = z.object({ paymentId: z.uuid() });
  * amount goes along only for flows of builds before flowdesk-3, which counted it as it came.
  */
 export async function tellInvoiceFlow(
-  deps: ApiDeps,
+  deps: Pick<ApiDeps, 'db' | 'temporal'>,
   news: Pick<PaymentNews, 'flowId' | 'paymentId'> & Partial<PaymentNews>,
 ): Promise<void> {
   const told =

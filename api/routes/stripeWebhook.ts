@@ -1,9 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import Stripe from 'stripe';
-import { markSignalled } from '../../db/payments.js';
 import { checkoutExpired } from '../../domain/invoice.js';
 import { STRIPE_API_VERSION } from '../../integrations/payments/stripe.js';
-import { intakeStripeEvent } from '../../integrations/payments/stripeEvents.js';
+import { receiveStripeEvent, type StripeEventEffects } from '../../integrations/payments/stripeEvents.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent } from '../problem.js';
 import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
@@ -41,7 +40,9 @@ export function registerStripeWebhook(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
       tags: ['Webhooks'],
       summary: 'Stripe events (signed with the endpoint secret)',
       description:
-        'Verified with `Stripe-Signature` over the raw body (5 minutes tolerance), deduplicated by event id. ' +
+        'Verified with `Stripe-Signature` over the raw body (5 minutes tolerance), stored in the inbox and ' +
+        'acknowledged; a relay applies stored events in arrival order, then tells the flows. Deduplicated by ' +
+        'event id. ' +
         'Every paid Checkout Session is recorded as a payment once: applied to its invoice, or held unapplied ' +
         'for finance (unknown or cancelled invoice, another currency). Refunds and disputes are recorded against ' +
         'their payment by payment intent. Flows are told ids only and read the facts themselves.',
@@ -54,18 +55,20 @@ export function registerStripeWebhook(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     }),
     async (c) => {
       const raw = await c.req.text();
-      const event = JSON.parse(raw) as Stripe.Event;
-      const { duplicate, effects } = await intakeStripeEvent(db, event, raw);
-      for (const news of effects.news) await tellInvoiceFlow(deps, news);
-      await markSignalled(
-        db,
-        effects.news.map((news) => news.paymentId),
-      );
-      if (effects.expired)
-        await signalIfRunning(deps, effects.expired.flowId, checkoutExpired, {
-          sessionId: effects.expired.sessionId,
-        });
+      const { duplicate } = await receiveStripeEvent(db, JSON.parse(raw) as Stripe.Event, raw);
+      if (!duplicate) deps.stripeInbox.nudge();
       return c.json({ received: true as const, duplicate }, 200);
     },
   );
+}
+
+/** How the inbox's relay tells flows what a Stripe event changed: ids only, the flows read the facts. */
+export function tellFlowsOfStripeEvent(deps: Pick<ApiDeps, 'db' | 'temporal'>) {
+  return async (effects: StripeEventEffects): Promise<void> => {
+    for (const news of effects.news) await tellInvoiceFlow(deps, news);
+    if (effects.expired)
+      await signalIfRunning(deps, effects.expired.flowId, checkoutExpired, {
+        sessionId: effects.expired.sessionId,
+      });
+  };
 }

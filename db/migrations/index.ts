@@ -12,6 +12,7 @@ import * as money from './0010_money.js';
 import * as tenantKeys from './0011_tenant_keys.js';
 import * as voidReasons from './0012_void_reasons.js';
 import * as paymentSignals from './0013_payment_signals.js';
+import * as stripeInbox from './0014_stripe_inbox.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   '0011_tenant_keys': tenantKeys,
   '0012_void_reasons': voidReasons,
   '0013_payment_signals': paymentSignals,
+  '0014_stripe_inbox': stripeInbox,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -17,6 +17,8 @@ export interface StripeEventEffects {
   news: (Pick<PaymentNews, 'flowId' | 'paymentId'> & Partial<PaymentNews>)[];
   /** A Checkout Session Stripe closed unpaid, for the flow that opened it. */
   expired?: { flowId: string; sessionId: string };
+  /** Why the event cannot be applied yet (it names a payment not recorded yet): nothing was written. */
+  notYet?: string;
 }
 
 const intentOf = (value: string | { id: string } | null | undefined) =>
@@ -27,37 +29,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ourId = (value: string | undefined) => (value && UUID.test(value) ? value : undefined);
 
 /**
- * Takes one Stripe event: a paid Checkout Session that names its invoice goes through one statement
- * (db/payments.ts, recordPaymentAtOnce); anything else, or a payment that does not fit its invoice, through
- * applyStripeEvent in a transaction with the delivery's receipt.
+ * Stores one delivery of a Stripe event in the inbox (one statement); the relay applies it. A repeated delivery
+ * of an event (Stripe's own retry) stores nothing.
  */
-export async function intakeStripeEvent(
+export async function receiveStripeEvent(
   db: Kysely<Database>,
-  event: Stripe.Event,
+  event: Pick<Stripe.Event, 'id' | 'type'>,
   raw: string,
-): Promise<{ duplicate: boolean; effects: StripeEventEffects }> {
-  const payment = paidSessionPayment(event);
-  let firstDelivery: boolean | undefined;
-  if (payment?.invoiceId) {
-    const result = await recordPaymentAtOnce(
-      db,
-      { eventId: event.id, eventType: event.type, raw },
-      { ...payment, invoiceId: payment.invoiceId },
-    );
-    if (result.outcome !== 'needs_full_path')
-      return { duplicate: !result.firstDelivery, effects: { news: result.news ? [result.news] : [] } };
-    firstDelivery = result.firstDelivery;
-  }
-  return db.transaction().execute(async (trx) => {
-    const receipt = await trx
-      .insertInto('webhook_receipts')
-      .values({ source: 'stripe', external_id: event.id, event_type: event.type, payload: raw })
-      .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    const first = firstDelivery ?? receipt !== undefined;
-    return { duplicate: !first, effects: await applyStripeEvent(trx, event, first) };
-  });
+): Promise<{ duplicate: boolean }> {
+  const receipt = await db
+    .insertInto('webhook_receipts')
+    .values({ source: 'stripe', external_id: event.id, event_type: event.type, payload: raw })
+    .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return { duplicate: receipt === undefined };
 }
 
 /** The payment a paid Checkout Session event reports, as its metadata attributes it. */
@@ -94,19 +80,20 @@ function sessionPayment(
 }
 
 /**
- * Applies one Stripe event to the records, in the caller's transaction (which also records its receipt):
+ * Applies one Stripe event from the inbox to the records, in the caller's transaction (the relay's, which marks
+ * its receipt processed):
  * - a paid Checkout Session (`checkout.session.completed` paid, `checkout.session.async_payment_succeeded`) is
  *   a payment, recorded once by its payment intent: applied to its invoice, or held unapplied with its reason;
  * - `checkout.session.expired` closes that session in the records; the flow opens a new one if it needs one;
  * - `charge.refunded` and `charge.dispute.created` are recorded against the payment of their payment intent;
  * - `checkout.session.async_payment_failed` is on record for finance.
- * None of them moves a flow backwards; a repeated delivery changes nothing and reports the same news, so a
- * signal lost after the first delivery is sent again.
+ * None of them moves a flow backwards, and a payment reported twice (two events of one payment intent) is
+ * recorded once. A refund or dispute that arrives before its payment is not applied yet (`notYet`): the relay
+ * tries it again later.
  */
 export async function applyStripeEvent(
   trx: Kysely<Database>,
   event: Stripe.Event,
-  firstDelivery: boolean,
 ): Promise<StripeEventEffects> {
   const actor: Actor = { type: 'webhook', id: `stripe:${event.id}` };
   const occurredAt = new Date(event.created * 1000);
@@ -115,6 +102,11 @@ export async function applyStripeEvent(
     case 'checkout.session.async_payment_succeeded': {
       const session = event.data.object;
       if (session.payment_status !== 'paid') return { news: [] };
+      const attributed = paidSessionPayment(event);
+      if (attributed?.invoiceId) {
+        const atOnce = await recordPaymentAtOnce(trx, { ...attributed, invoiceId: attributed.invoiceId });
+        if (atOnce.outcome !== 'needs_full_path') return { news: atOnce.news ? [atOnce.news] : [] };
+      }
       return { news: await recordSessionPayment(trx, event, session) };
     }
     case 'checkout.session.expired': {
@@ -127,13 +119,13 @@ export async function applyStripeEvent(
         .returning(['tenant_id', 'invoice_id'])
         .executeTakeFirst();
       const flowId = session.metadata?.flowId;
-      if (closed && firstDelivery) await recordForFinance(trx, event, closed.tenant_id, flowId);
+      if (closed) await recordForFinance(trx, event, closed.tenant_id, flowId);
       return { news: [], expired: closed && flowId ? { flowId, sessionId: session.id } : undefined };
     }
     case 'checkout.session.async_payment_failed': {
       const session = event.data.object;
       const tenantId = session.metadata?.tenantId;
-      if (tenantId && firstDelivery) await recordForFinance(trx, event, tenantId, session.metadata?.flowId);
+      if (tenantId) await recordForFinance(trx, event, tenantId, session.metadata?.flowId);
       return { news: [] };
     }
     case 'charge.refunded': {
@@ -151,7 +143,7 @@ export async function applyStripeEvent(
         occurredAt,
         actor,
       });
-      return { news: newsOf(recorded) };
+      return effectsOf(recorded, paymentIntent);
     }
     case 'charge.dispute.created': {
       const dispute = event.data.object;
@@ -168,17 +160,25 @@ export async function applyStripeEvent(
         occurredAt,
         actor,
       });
-      return { news: newsOf(recorded) };
+      return effectsOf(recorded, paymentIntent);
     }
     default:
       return { news: [] };
   }
 }
 
-function newsOf(recorded: Awaited<ReturnType<typeof recordMoneyEvent>>): StripeEventEffects['news'] {
-  return recorded.outcome === 'recorded' && recorded.flowId
-    ? [{ flowId: recorded.flowId, paymentId: recorded.paymentId }]
-    : [];
+function effectsOf(
+  recorded: Awaited<ReturnType<typeof recordMoneyEvent>>,
+  paymentIntent: string,
+): StripeEventEffects {
+  if (recorded.outcome === 'unmatched')
+    return { news: [], notYet: `no payment of payment intent ${paymentIntent} is recorded yet` };
+  return {
+    news:
+      recorded.outcome === 'recorded' && recorded.flowId
+        ? [{ flowId: recorded.flowId, paymentId: recorded.paymentId }]
+        : [],
+  };
 }
 
 /** The session's payment, attributed by its metadata or, failing that, by the session Flowdesk opened. */

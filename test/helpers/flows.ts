@@ -124,3 +124,33 @@ export function postStripeWebhook(apiUrl: string, payload: string, secret: strin
     body: payload,
   });
 }
+
+/**
+ * The receipt of a Stripe event once the inbox's relay is done with it: applied and its flows told, or held
+ * to be tried again (its last error says why).
+ */
+export async function stripeEventSettled(db: Db, eventId: string, timeoutMs = 20_000) {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    const receipt = await db
+      .selectFrom('webhook_receipts')
+      .select(['processed_at', 'relayed_at', 'attempts', 'last_error', 'effects'])
+      .where('source', '=', 'stripe')
+      .where('external_id', '=', eventId)
+      .executeTakeFirst();
+    if (receipt && (receipt.relayed_at || receipt.attempts > 0)) return receipt;
+    await sleep(20);
+  }
+  throw new Error(`the Stripe event ${eventId} was never relayed`);
+}
+
+/** Delivers a signed Stripe event and waits for the relay to apply it and tell its flows. */
+export async function deliverStripeEvent(
+  api: { url: string; deps: { db: Db } },
+  payload: string,
+  secret: string,
+) {
+  const response = await postStripeWebhook(api.url, payload, secret);
+  if (response.status !== 200)
+    throw new Error(`Stripe's webhook answered ${response.status}: ${await response.text()}`);
+  return stripeEventSettled(api.deps.db, JSON.parse(payload).id);
+}

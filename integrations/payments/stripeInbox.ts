@@ -1,0 +1,288 @@
+import { type Kysely, sql } from 'kysely';
+import type Stripe from 'stripe';
+import type { Database } from '../../db/schema.js';
+import type { Logger } from '../../runtime/logger.js';
+import { applyStripeEvent, type StripeEventEffects } from './stripeEvents.js';
+
+/**
+ * The relay behind Stripe's webhook. The webhook stores a delivery and answers; the relay then, in arrival
+ * order and in batches, applies the stored events in one transaction per batch (marking each receipt processed,
+ * with what its flows are to be told), and tells the flows, marking each receipt relayed (and its payments
+ * signalled) once they were. Nothing is lost in between: a receipt not processed, or processed and not relayed,
+ * is picked up again, by this process or another, and telling a flow twice is harmless (flows read the facts).
+ */
+export interface StripeInbox {
+  /** A delivery was stored: apply it soon (deliveries that arrive meanwhile join the next batch). */
+  nudge(): void;
+  /** Applies and relays everything that is due now; resolves when nothing is. */
+  drain(): Promise<void>;
+  /** Looks for due receipts every `sweepMs` too: those left by a process that stopped, or waiting to retry. */
+  start(): void;
+  /** Stops sweeping and waits for the batch in hand. */
+  stop(): Promise<void>;
+}
+
+export interface StripeInboxOptions {
+  db: Kysely<Database>;
+  logger: Logger;
+  /** Tells the flows what one event changed; throws if it could not tell them all. */
+  tell: (effects: StripeEventEffects) => Promise<void>;
+  batchSize?: number;
+  sweepMs?: number;
+  /** Signals in flight at once. */
+  parallel?: number;
+}
+
+/** How long a relay may take to tell a batch's flows before another may take the batch over. */
+const LEASE_SECONDS = 60;
+const MAX_RETRY_SECONDS = 3_600;
+
+/** 2, 4, 8 … seconds after each failed attempt, at most an hour. */
+const retryAt = (attempts: number) =>
+  sql<Date>`now() + make_interval(secs => ${Math.min(MAX_RETRY_SECONDS, 2 ** (attempts + 1))})`;
+
+interface Applied {
+  id: string;
+  effects: StripeEventEffects;
+  attempts: number;
+}
+
+export function createStripeInbox({
+  db,
+  logger,
+  tell,
+  batchSize = 200,
+  sweepMs = 1_000,
+  parallel = 32,
+}: StripeInboxOptions): StripeInbox {
+  let running: Promise<void> | undefined;
+  let again = false;
+  let sweeper: NodeJS.Timeout | undefined;
+
+  const due = (trx: Kysely<Database>) =>
+    trx
+      .selectFrom('webhook_receipts')
+      .where('source', '=', 'stripe')
+      .where('relayed_at', 'is', null)
+      .where((eb) => eb.or([eb('retry_at', 'is', null), eb('retry_at', '<=', sql<Date>`now()`)]));
+
+  /** One batch of stored events applied in one transaction; the ones with news are leased to this relay. */
+  async function applyBatch(): Promise<{ taken: number; toTell: Applied[] }> {
+    return db.transaction().execute(async (trx) => {
+      const receipts = await due(trx)
+        .select(['id', 'payload', 'attempts'])
+        .where('processed_at', 'is', null)
+        .orderBy('position')
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      const applied: Applied[] = [];
+      const notYet: { id: string; attempts: number; why: string }[] = [];
+      for (const receipt of receipts) {
+        const effects = await applyStripeEvent(trx, receipt.payload as unknown as Stripe.Event);
+        if (effects.notYet) notYet.push({ id: receipt.id, attempts: receipt.attempts, why: effects.notYet });
+        else applied.push({ id: receipt.id, effects, attempts: receipt.attempts });
+      }
+      await markProcessed(trx, applied);
+      for (const held of notYet) await markFailed(trx, held.id, held.attempts, held.why);
+      return { taken: receipts.length, toTell: applied.filter(({ effects }) => hasNews(effects)) };
+    });
+  }
+
+  async function markProcessed(trx: Kysely<Database>, applied: Applied[]): Promise<void> {
+    if (applied.length === 0) return;
+    // One statement for the batch; a receipt with nobody to tell is relayed as it is processed.
+    await sql`
+      update webhook_receipts set processed_at = now(), effects = batch.effects, last_error = null,
+        relayed_at = case when batch.news then null else now() end,
+        retry_at = case when batch.news then now() + make_interval(secs => ${LEASE_SECONDS}) end
+      from unnest(${applied.map((a) => a.id)}::uuid[], ${applied.map((a) => JSON.stringify(a.effects))}::jsonb[],
+                  ${applied.map((a) => hasNews(a.effects))}::boolean[]) as batch(id, effects, news)
+      where webhook_receipts.id = batch.id`.execute(trx);
+  }
+
+  async function markFailed(trx: Kysely<Database>, id: string, attempts: number, why: string): Promise<void> {
+    await trx
+      .updateTable('webhook_receipts')
+      .set({ attempts: attempts + 1, last_error: why, retry_at: retryAt(attempts) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** When a batch cannot commit, each of its events is applied alone, so one bad event holds up only itself. */
+  async function applyOneByOne(): Promise<Applied[]> {
+    const ids = await due(db)
+      .select('id')
+      .where('processed_at', 'is', null)
+      .orderBy('position')
+      .limit(batchSize)
+      .execute();
+    const toTell: Applied[] = [];
+    for (const { id } of ids) {
+      try {
+        const applied = await db.transaction().execute(async (trx) => {
+          const receipt = await due(trx)
+            .select(['id', 'payload', 'attempts'])
+            .where('id', '=', id)
+            .where('processed_at', 'is', null)
+            .forUpdate()
+            .skipLocked()
+            .executeTakeFirst();
+          if (!receipt) return undefined;
+          const effects = await applyStripeEvent(trx, receipt.payload as unknown as Stripe.Event);
+          if (effects.notYet) {
+            await markFailed(trx, id, receipt.attempts, effects.notYet);
+            return undefined;
+          }
+          const one = { id, effects, attempts: receipt.attempts };
+          await markProcessed(trx, [one]);
+          return one;
+        });
+        if (applied && hasNews(applied.effects)) toTell.push(applied);
+      } catch (error) {
+        logger.error(
+          { err: error, receiptId: id },
+          'a Stripe event could not be applied; it is tried again later',
+        );
+        const { attempts } = await db
+          .selectFrom('webhook_receipts')
+          .select('attempts')
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow();
+        await markFailed(db, id, attempts, error instanceof Error ? error.message : String(error));
+      }
+    }
+    return toTell;
+  }
+
+  /** Receipts processed but not relayed whose lease ran out (a relay stopped), or that wait to be retried. */
+  async function leaseLeftOver(): Promise<Applied[]> {
+    const rows = await sql<{ id: string; effects: StripeEventEffects; attempts: number }>`
+      update webhook_receipts set retry_at = now() + make_interval(secs => ${LEASE_SECONDS})
+      where id in (
+        select id from webhook_receipts
+        where source = 'stripe' and relayed_at is null and processed_at is not null
+          and (retry_at is null or retry_at <= now())
+        order by position limit ${batchSize} for update skip locked)
+      returning id, effects, attempts`.execute(db);
+    return rows.rows;
+  }
+
+  async function relay(batch: Applied[]): Promise<void> {
+    if (batch.length === 0) return;
+    const told: Applied[] = [];
+    const failed: { receipt: Applied; error: unknown }[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, batch.length) }, async () => {
+        for (let receipt = batch[next++]; receipt; receipt = batch[next++]) {
+          try {
+            await tell(receipt.effects);
+            told.push(receipt);
+          } catch (error) {
+            failed.push({ receipt, error });
+          }
+        }
+      }),
+    );
+    if (told.length > 0) {
+      const paymentIds = told.flatMap(({ effects }) => effects.news.map((news) => news.paymentId));
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('webhook_receipts')
+          .set({ relayed_at: sql`now()`, retry_at: null, last_error: null })
+          .where(
+            'id',
+            'in',
+            told.map(({ id }) => id),
+          )
+          .execute();
+        if (paymentIds.length > 0)
+          await trx
+            .updateTable('payments')
+            .set({ signalled_at: sql`now()` })
+            .where('id', 'in', paymentIds)
+            .where('signalled_at', 'is', null)
+            .execute();
+      });
+    }
+    for (const { receipt, error } of failed) {
+      logger.warn(
+        { err: error, receiptId: receipt.id },
+        'flows not told of a Stripe event yet; tried again later',
+      );
+      await markFailed(
+        db,
+        receipt.id,
+        receipt.attempts,
+        error instanceof Error ? error.message : String(error),
+      );
+    }
+  }
+
+  /** Batches until nothing is due; a nudge during a batch asks for one more. */
+  async function work(): Promise<void> {
+    do {
+      again = false;
+      let toTell: Applied[];
+      let taken: number;
+      try {
+        ({ taken, toTell } = await applyBatch());
+      } catch (error) {
+        logger.warn(
+          { err: error },
+          'a batch of Stripe events could not be applied together; applying one by one',
+        );
+        toTell = await applyOneByOne();
+        taken = 0;
+      }
+      await relay(toTell);
+      const leftOver = await leaseLeftOver();
+      await relay(leftOver);
+      if (taken === batchSize || leftOver.length === batchSize) again = true;
+    } while (again);
+  }
+
+  function nudge(): void {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = work()
+      .catch((error) =>
+        logger.error({ err: error }, 'the Stripe inbox relay failed; it resumes at the next sweep'),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  }
+
+  return {
+    nudge,
+    async drain() {
+      do {
+        nudge();
+        await running;
+      } while (
+        await due(db)
+          .select('id')
+          .limit(1)
+          .executeTakeFirst()
+          .then((row) => row !== undefined)
+      );
+    },
+    start() {
+      sweeper ??= setInterval(nudge, sweepMs);
+      sweeper.unref();
+      nudge();
+    },
+    async stop() {
+      clearInterval(sweeper);
+      sweeper = undefined;
+      await running;
+    },
+  };
+}
+
+const hasNews = (effects: StripeEventEffects) => effects.news.length > 0 || effects.expired !== undefined;

@@ -1,0 +1,249 @@
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { invoiceActivities } from '../activities/invoices.js';
+import { createDb, type Db } from '../db/client.js';
+import { ensureTenant } from '../db/tenants.js';
+import { createMailer } from '../integrations/email/mailer.js';
+import type { StripeEventEffects } from '../integrations/payments/stripeEvents.js';
+import { receiveStripeEvent } from '../integrations/payments/stripeEvents.js';
+import { createStripeInbox, type StripeInboxOptions } from '../integrations/payments/stripeInbox.js';
+import { createLogger } from '../runtime/logger.js';
+import { paidSession, stripeEvent } from './helpers/stripeFixtures.js';
+
+/**
+ * Stripe's webhook stores a delivery and answers; the relay applies stored events in order and in batches, then
+ * tells the flows. These tests drive the relay against PostgreSQL with a `tell` that records what flows would
+ * hear (the webhook and the real flows are driven end to end in money.test.ts and invoicePayment.test.ts).
+ */
+let db: Db;
+let tenantId: string;
+const logger = createLogger({ logLevel: 'silent' }, 'inbox-test');
+let counter = 0;
+
+beforeAll(async () => {
+  db = createDb(inject('databaseUrl'), 4);
+  tenantId = (await ensureTenant(db, `inbox-${Date.now()}`, 'Inbox')).id;
+});
+afterAll(() => db?.destroy());
+
+async function invoice(total = 1_000_000) {
+  counter++;
+  const issuing = invoiceActivities({
+    db,
+    mailer: createMailer({ outboxDir: os.tmpdir() }),
+    from: 'inbox@example.com',
+    publicUrl: 'http://127.0.0.1',
+    companyName: 'Inbox',
+  });
+  const flowId = `inbox-flow-${Date.now()}-${counter}`;
+  const issued = await issuing.issueInvoice({
+    tenantId,
+    invoiceKey: `IN-${Date.now()}-${counter}`,
+    flowId,
+    customer: { name: 'Inbox', email: 'inbox@example.com' },
+    currency: 'EUR',
+    lines: [{ description: 'Service', quantity: 1, unitPrice: total }],
+    dueInMs: 86_400_000,
+  });
+  return { id: issued.invoiceId, flowId, metadata: { tenantId, invoiceId: issued.invoiceId, flowId } };
+}
+
+const payment = (
+  eventId: string,
+  target: Awaited<ReturnType<typeof invoice>>,
+  intent: string,
+  amount: number,
+) =>
+  paidSession(eventId, {
+    sessionId: `cs_${intent}`,
+    paymentIntent: intent,
+    amount,
+    metadata: target.metadata,
+  });
+
+const refund = (eventId: string, intent: string, refundedSoFar: number) =>
+  stripeEvent(eventId, 'charge.refunded', 'charge', {
+    id: `ch_${intent}`,
+    amount_refunded: refundedSoFar,
+    refunded: false,
+    currency: 'eur',
+    payment_intent: intent,
+    metadata: {},
+  });
+
+/** Stores deliveries as the webhook does. */
+async function receive(...payloads: string[]) {
+  for (const raw of payloads) await receiveStripeEvent(db, JSON.parse(raw) as Stripe.Event, raw);
+}
+
+/** A relay whose flows are a list of what they heard; `failFor` makes telling a flow fail. */
+function relay(options: Partial<StripeInboxOptions> & { failFor?: Set<string> } = {}) {
+  const heard: StripeEventEffects[] = [];
+  const inbox = createStripeInbox({
+    db,
+    logger,
+    tell: async (effects) => {
+      const flowId = effects.news[0]?.flowId ?? effects.expired?.flowId ?? '';
+      if (options.failFor?.has(flowId)) throw new Error(`Temporal is unavailable for ${flowId}`);
+      heard.push(effects);
+    },
+    ...options,
+  });
+  return { inbox, heard };
+}
+
+const receipt = (eventId: string) =>
+  db
+    .selectFrom('webhook_receipts')
+    .selectAll()
+    .where('source', '=', 'stripe')
+    .where('external_id', '=', eventId)
+    .executeTakeFirstOrThrow();
+
+const invoiceRow = (id: string) =>
+  db
+    .selectFrom('invoices')
+    .select(['paid', 'refunded', 'state'])
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+
+/** Makes a receipt that waits to be tried again due now, rather than in a few seconds. */
+const dueNow = (eventId: string) =>
+  db
+    .updateTable('webhook_receipts')
+    .set({ retry_at: new Date(Date.now() - 1_000) })
+    .where('source', '=', 'stripe')
+    .where('external_id', '=', eventId)
+    .execute();
+
+describe("Stripe's inbox", () => {
+  it('applies stored deliveries in batches, each payment once, and tells each flow of each payment once', async () => {
+    const invoices = [await invoice(), await invoice()];
+    const events = Array.from({ length: 23 }, (_, i) => {
+      const target = invoices[i % 2] ?? invoices[0];
+      if (!target) throw new Error('no invoice');
+      return payment(`evt_batch_${counter}_${i}`, target, `pi_batch_${counter}_${i}`, 1_000 + i);
+    });
+    // Stripe delivers some twice; each stored once.
+    await receive(...events, ...events.slice(0, 5));
+    // Nothing is applied until a relay runs: the webhook only stored them (a relay that had stopped).
+    expect(await invoiceRow(invoices[0]?.id ?? '')).toMatchObject({ paid: '0' });
+    const { inbox, heard } = relay({ batchSize: 7, sweepMs: 50 });
+    inbox.start();
+    for (let i = 0; i < 100 && heard.length < 23; i++) await sleep(50);
+    await inbox.stop();
+
+    expect(heard).toHaveLength(23);
+    expect(new Set(heard.map((effects) => effects.news[0]?.paymentId)).size).toBe(23);
+    const paid = (parity: number) =>
+      events.reduce((sum, _event, i) => (i % 2 === parity ? sum + 1_000 + i : sum), 0);
+    expect(await invoiceRow(invoices[0]?.id ?? '')).toMatchObject({
+      paid: String(paid(0)),
+      state: 'PAID_PARTIAL',
+    });
+    expect(await invoiceRow(invoices[1]?.id ?? '')).toMatchObject({ paid: String(paid(1)) });
+    const payments = await db
+      .selectFrom('payments')
+      .select(['signalled_at'])
+      .where(
+        'invoice_id',
+        'in',
+        invoices.map((target) => target?.id ?? ''),
+      )
+      .execute();
+    expect(payments).toHaveLength(23);
+    expect(payments.every((row) => row.signalled_at !== null)).toBe(true);
+    const receipts = await db
+      .selectFrom('webhook_receipts')
+      .select(['processed_at', 'relayed_at', 'position'])
+      .where('external_id', 'like', `evt_batch_${counter}_%`)
+      .orderBy('position')
+      .execute();
+    expect(receipts).toHaveLength(23);
+    expect(receipts.every((row) => row.processed_at && row.relayed_at)).toBe(true);
+  });
+
+  it('tells a flow it could not reach later, and marks its payment signalled only then', async () => {
+    const target = await invoice();
+    const event = payment(`evt_unreached_${counter}`, target, `pi_unreached_${counter}`, 5_000);
+    await receive(event);
+    const failFor = new Set([target.flowId]);
+    const { inbox, heard } = relay({ failFor });
+    await inbox.drain();
+    const held = await receipt(`evt_unreached_${counter}`);
+    expect(held).toMatchObject({ relayed_at: null, attempts: 1 });
+    expect(held.processed_at).not.toBeNull();
+    expect(held.last_error).toContain('Temporal is unavailable');
+    expect(held.retry_at?.getTime()).toBeGreaterThan(Date.now());
+    const [recorded] = await db
+      .selectFrom('payments')
+      .selectAll()
+      .where('invoice_id', '=', target.id)
+      .execute();
+    expect(recorded).toMatchObject({ amount: '5000', signalled_at: null });
+    expect(heard).toHaveLength(0);
+
+    failFor.clear();
+    await dueNow(`evt_unreached_${counter}`);
+    await inbox.drain();
+    expect(heard.map((effects) => effects.news[0]?.paymentId)).toEqual([recorded?.id]);
+    expect(await receipt(`evt_unreached_${counter}`)).toMatchObject({ attempts: 1, last_error: null });
+    const [told] = await db.selectFrom('payments').selectAll().where('invoice_id', '=', target.id).execute();
+    expect(told?.signalled_at).not.toBeNull();
+    // Applied once: the retry only told the flow.
+    expect(await invoiceRow(target.id)).toMatchObject({ paid: '5000' });
+  });
+
+  it('holds an event that cannot be applied, and applies the rest of its batch', async () => {
+    const target = await invoice();
+    const before = payment(`evt_before_bad_${counter}`, target, `pi_before_bad_${counter}`, 1_000);
+    // A charge without a currency: Stripe never sends one, but nothing of it may stop the inbox.
+    const broken = JSON.stringify({
+      ...JSON.parse(refund(`evt_bad_${counter}`, `pi_before_bad_${counter}`, 10)),
+    });
+    const bad = JSON.parse(broken);
+    delete bad.data.object.currency;
+    const after = payment(`evt_after_bad_${counter}`, target, `pi_after_bad_${counter}`, 2_000);
+    await receive(before, JSON.stringify(bad), after);
+    const { inbox, heard } = relay();
+    await inbox.drain();
+    expect(heard).toHaveLength(2);
+    expect(await invoiceRow(target.id)).toMatchObject({ paid: '3000', refunded: '0' });
+    const held = await receipt(`evt_bad_${counter}`);
+    expect(held).toMatchObject({ processed_at: null, relayed_at: null, attempts: 1 });
+    expect(held.last_error).toMatch(/toUpperCase|undefined/);
+  });
+
+  it('keeps a refund that arrives before its payment until the payment is recorded, then applies it once', async () => {
+    const target = await invoice();
+    const intent = `pi_early_refund_${counter}`;
+    await receive(refund(`evt_early_refund_${counter}`, intent, 400_000));
+    const { inbox } = relay();
+    await inbox.drain();
+    const waiting = await receipt(`evt_early_refund_${counter}`);
+    expect(waiting).toMatchObject({ processed_at: null, attempts: 1 });
+    expect(waiting.last_error).toContain(`no payment of payment intent ${intent}`);
+
+    await receive(payment(`evt_late_payment_${counter}`, target, intent, 1_000_000));
+    await inbox.drain();
+    expect(await invoiceRow(target.id)).toMatchObject({ paid: '1000000', refunded: '0', state: 'PAID' });
+    await dueNow(`evt_early_refund_${counter}`);
+    await inbox.drain();
+    await dueNow(`evt_early_refund_${counter}`);
+    await inbox.drain();
+    expect(await invoiceRow(target.id)).toMatchObject({
+      paid: '1000000',
+      refunded: '400000',
+      state: 'PARTIALLY_REFUNDED',
+    });
+    expect((await receipt(`evt_early_refund_${counter}`)).relayed_at).not.toBeNull();
+    const refunds = await db
+      .selectFrom('money_events')
+      .select('amount')
+      .where('external_id', 'like', `ch_${intent}/%`)
+      .execute();
+    expect(refunds).toEqual([{ amount: '400000' }]);
+  });
+});
