@@ -1,14 +1,17 @@
 import { createMiddleware } from 'hono/factory';
 import { routePath } from 'hono/route';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { sql } from 'kysely';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Db } from '../db/client.js';
 
 export interface ApiMetrics {
   registry: Registry;
   middleware: ReturnType<typeof createMiddleware>;
 }
 
-export function createApiMetrics(): ApiMetrics {
+export function createApiMetrics(db: Db): ApiMetrics {
   const registry = new Registry();
+  stripeInboxGauges(registry, db);
   collectDefaultMetrics({ register: registry, prefix: 'flowdesk_api_' });
   const duration = new Histogram({
     name: 'flowdesk_api_http_request_duration_seconds',
@@ -24,4 +27,51 @@ export function createApiMetrics(): ApiMetrics {
     end({ route: routePath(c, -1) || 'unmatched', status: String(c.res.status) });
   });
   return { registry, middleware };
+}
+
+/**
+ * Stripe's inbox as ops watch it: deliveries stored and not yet applied or told to their flows, those waiting to
+ * be tried again (a refund before its payment, flows that could not be reached), and how long the oldest waits.
+ */
+function stripeInboxGauges(registry: Registry, db: Db): void {
+  let read: Promise<{ waiting: number; retrying: number; oldest: number }> | undefined;
+  // One query per scrape, shared by the three gauges.
+  const inbox = () => {
+    read ??= sql<{ waiting: string; retrying: string; oldest: number | null }>`
+      select count(*) as waiting, count(*) filter (where attempts > 0) as retrying,
+             extract(epoch from now() - min(received_at))::float8 as oldest
+      from webhook_receipts where source = 'stripe' and relayed_at is null`
+      .execute(db)
+      .then(({ rows: [row] }) => ({
+        waiting: Number(row?.waiting ?? 0),
+        retrying: Number(row?.retrying ?? 0),
+        oldest: row?.oldest ?? 0,
+      }))
+      .finally(() =>
+        setImmediate(() => {
+          read = undefined;
+        }),
+      );
+    return read;
+  };
+  const gauge = (name: string, help: string, pick: (figures: Awaited<ReturnType<typeof inbox>>) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        this.set(pick(await inbox()));
+      },
+    });
+  gauge(
+    'flowdesk_stripe_inbox_waiting',
+    'Stripe deliveries stored, not yet applied or told to their flows',
+    (f) => f.waiting,
+  );
+  gauge('flowdesk_stripe_inbox_retrying', 'Stripe deliveries waiting to be tried again', (f) => f.retrying);
+  gauge(
+    'flowdesk_stripe_inbox_oldest_seconds',
+    'Age of the oldest Stripe delivery not yet relayed',
+    (f) => f.oldest,
+  );
 }

@@ -38,7 +38,7 @@ export async function startApi(
   });
   const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox };
   const app = createApp(deps, {
-    metrics: createApiMetrics(),
+    metrics: createApiMetrics(db),
     version: options.version,
     checks: options.checks ?? readinessChecks(db, probe),
   });

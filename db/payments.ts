@@ -389,10 +389,12 @@ export async function refundUnappliedPayment(
   return { outcome: 'refunded' };
 }
 
-/** What recording a paid Checkout Session's payment did, in one statement. */
+/** What recording one paid Checkout Session's payment in a batch did. */
 export type PaymentAtOnce =
-  | { outcome: 'applied' | 'duplicate'; news?: PaymentNews }
-  /** The payment does not fit its invoice, or another delivery of it is being recorded: take the full path. */
+  | { outcome: 'applied'; news: PaymentNews }
+  /** Recorded before (another event of the same payment intent): its own event told its flow. */
+  | { outcome: 'duplicate' }
+  /** It does not fit its invoice, or another transaction is recording it: take the full path. */
   | { outcome: 'needs_full_path' };
 
 /** What the invoice's flow is told: ids, and the amount only for flows of builds before flowdesk-3. */
@@ -405,114 +407,133 @@ export interface PaymentNews {
 }
 
 /**
- * The common case of a Stripe payment in one statement, relying on unique keys rather than a row lock: the
- * payment (once per payment intent), the invoice's paid amount and state, and the audit events. A payment
- * recorded before brings news only if its flow was never told.
+ * The common case of Stripe payments, a batch in one statement, relying on unique keys rather than row locks:
+ * each payment once (per payment intent), each invoice's paid amount and state, and the audit events, each
+ * payment's event with the invoice's paid amount as it stood after it (in the batch's order). Give each payment
+ * intent once per batch.
  */
-export async function recordPaymentAtOnce(
+export async function recordPaymentsAtOnce(
   db: Kysely<Database>,
-  payment: PaymentToRecord & { invoiceId: string },
-): Promise<PaymentAtOnce> {
-  const actor = JSON.stringify(payment.actor);
+  payments: readonly (PaymentToRecord & { invoiceId: string })[],
+): Promise<PaymentAtOnce[]> {
+  if (payments.length === 0) return [];
+  const batch = JSON.stringify(
+    payments.map((payment, ord) => ({
+      ord,
+      tenant_id: payment.tenantId,
+      invoice_id: payment.invoiceId,
+      source: payment.source,
+      external_id: payment.externalId,
+      amount: payment.amount,
+      currency: payment.currency,
+      received_at: payment.receivedAt.toISOString(),
+      actor: payment.actor,
+      payment_intent: payment.paymentIntent ?? null,
+      checkout_session_id: payment.checkoutSessionId ?? null,
+    })),
+  );
   const { rows } = await sql<{
+    ord: number;
     payment_id: string | null;
     flow_id: string | null;
-    existing_id: string | null;
-    existing_applied: boolean | null;
-    existing_signalled: boolean | null;
-    existing_flow_id: string | null;
-    existing_amount: string | null;
+    existed: boolean;
   }>`
-    with fits as (
-      select id from invoices
-      where id = ${payment.invoiceId}::uuid and tenant_id = ${payment.tenantId}::uuid
-        and currency = ${payment.currency}::text and state <> 'CANCELLED'
+    with batch as (
+      select * from jsonb_to_recordset(${batch}::jsonb) as b(
+        ord int, tenant_id uuid, invoice_id uuid, source text, external_id text, amount bigint, currency text,
+        received_at timestamptz, actor jsonb, payment_intent text, checkout_session_id text)
+    ),
+    fits as (
+      select batch.* from batch join invoices on invoices.id = batch.invoice_id
+        and invoices.tenant_id = batch.tenant_id and invoices.currency = batch.currency
+        and invoices.state <> 'CANCELLED'
     ),
     payment as (
       insert into payments (tenant_id, invoice_id, source, external_id, amount, currency, received_at, recorded_by,
                             payment_intent, checkout_session_id)
-      select ${payment.tenantId}::uuid, fits.id, ${payment.source}::text, ${payment.externalId}::text,
-             ${payment.amount}::bigint, ${payment.currency}::text, ${payment.receivedAt}::timestamptz,
-             ${actor}::jsonb, ${payment.paymentIntent ?? null}::text, ${payment.checkoutSessionId ?? null}::text
-      from fits
+      select tenant_id, invoice_id, source, external_id, amount, currency, received_at, actor, payment_intent,
+             checkout_session_id
+      from fits order by ord
       on conflict do nothing
-      returning id, amount
+      returning id, source, external_id
+    ),
+    placed as (
+      select payment.id as payment_id, fits.*,
+             sum(fits.amount) over (partition by fits.invoice_id order by fits.ord) as running
+      from payment join fits on fits.source = payment.source and fits.external_id = payment.external_id
     ),
     paid as (
       update invoices set
-        paid = invoices.paid + payment.amount,
+        paid = invoices.paid + added.amount,
         state = case
-          when invoices.refunded > 0 and invoices.paid + payment.amount - invoices.refunded <= 0 then 'REFUNDED'
+          when invoices.refunded > 0 and invoices.paid + added.amount - invoices.refunded <= 0 then 'REFUNDED'
           when invoices.refunded > 0 then 'PARTIALLY_REFUNDED'
-          when invoices.paid + payment.amount >= invoices.total then 'PAID'
+          when invoices.paid + added.amount >= invoices.total then 'PAID'
           else 'PAID_PARTIAL' end,
-        paid_at = case when invoices.paid + payment.amount - invoices.refunded >= invoices.total
-                       then ${payment.receivedAt}::timestamptz end,
+        paid_at = case when invoices.paid + added.amount - invoices.refunded >= invoices.total
+                       then coalesce(invoices.paid_at, added.settled_at) end,
         updated_at = now()
-      from payment
-      where invoices.id = ${payment.invoiceId}::uuid
-      returning invoices.flow_id, invoices.paid, invoices.total, invoices.refunded, invoices.currency,
-                coalesce(invoices.number, invoices.invoice_key) as entity_id, payment.id as payment_id,
-                payment.amount
+      from (
+        select placed.invoice_id, sum(placed.amount) as amount,
+               min(placed.received_at) filter (
+                 where invoices.paid + placed.running - invoices.refunded >= invoices.total) as settled_at
+        from placed join invoices on invoices.id = placed.invoice_id
+        group by placed.invoice_id
+      ) as added
+      where invoices.id = added.invoice_id
+      returning invoices.id, invoices.flow_id, invoices.paid - added.amount as paid_before, invoices.total,
+                invoices.refunded, invoices.currency, coalesce(invoices.number, invoices.invoice_key) as entity_id
+    ),
+    received as (
+      select placed.*, paid.flow_id, paid.paid_before + placed.running as paid_then, paid.total, paid.refunded,
+             paid.entity_id
+      from placed join paid on paid.id = placed.invoice_id
     ),
     events as (
       insert into domain_events (tenant_id, type, occurred_at, actor, entity_type, entity_id, flow_id, payload,
                                  idempotency_key)
-      select ${payment.tenantId}::uuid, 'payment.received', ${payment.receivedAt}::timestamptz, ${actor}::jsonb,
-             'invoice',
-             paid.entity_id, paid.flow_id,
-             jsonb_build_object('paymentId', paid.payment_id, 'source', ${payment.source}::text,
-                                'externalId', ${payment.externalId}::text, 'amount', paid.amount,
-                                'currency', paid.currency, 'paid', paid.paid, 'total', paid.total),
-             ${`payment.received/${payment.source}/${payment.externalId}`}::text
-      from paid
-      union all
-      select ${payment.tenantId}::uuid, 'invoice.overpaid', now(), ${JSON.stringify(SYSTEM)}::jsonb, 'invoice',
-             paid.entity_id, paid.flow_id,
-             jsonb_build_object('overpaid', paid.paid - paid.refunded - paid.total, 'paid', paid.paid,
-                                'total', paid.total, 'currency', paid.currency),
-             ${`invoice.overpaid/${payment.source}/${payment.externalId}`}::text
-      from paid where paid.paid - paid.refunded > paid.total
+      select tenant_id, type, occurred_at, actor, entity_type, entity_id, flow_id, payload, idempotency_key
+      from (
+        select tenant_id, 'payment.received', received_at, actor, 'invoice', entity_id, flow_id,
+               jsonb_build_object('paymentId', payment_id, 'source', source, 'externalId', external_id,
+                                  'amount', amount, 'currency', currency, 'paid', paid_then, 'total', total),
+               'payment.received/' || source || '/' || external_id, ord, 0
+        from received
+        union all
+        select tenant_id, 'invoice.overpaid', now(), ${JSON.stringify(SYSTEM)}::jsonb, 'invoice', entity_id,
+               flow_id,
+               jsonb_build_object('overpaid', paid_then - refunded - total, 'paid', paid_then, 'total', total,
+                                  'currency', currency),
+               'invoice.overpaid/' || source || '/' || external_id, ord, 1
+        from received where paid_then - refunded > total
+      ) as event(tenant_id, type, occurred_at, actor, entity_type, entity_id, flow_id, payload, idempotency_key,
+                 ord, after)
+      order by ord, after
       on conflict do nothing
     ),
     session as (
       update checkout_sessions set status = 'complete'
-      where id = ${payment.checkoutSessionId ?? ''} and status <> 'complete'
-    ),
-    existing as (
-      select payments.id, payments.state = 'applied' as applied, payments.signalled_at is not null as signalled,
-             invoices.flow_id, payments.amount
-      from payments left join invoices on invoices.id = payments.invoice_id
-      where payments.source = ${payment.source} and payments.external_id = ${payment.externalId}
+      where id in (select checkout_session_id from batch) and status <> 'complete'
     )
-    select (select payment_id from paid) as payment_id, (select flow_id from paid) as flow_id,
-           (select id from existing) as existing_id, (select applied from existing) as existing_applied,
-           (select signalled from existing) as existing_signalled,
-           (select flow_id from existing) as existing_flow_id, (select amount from existing) as existing_amount
+    select batch.ord, received.payment_id, received.flow_id, earlier.id is not null as existed
+    from batch
+    left join received on received.ord = batch.ord
+    left join payments earlier on earlier.source = batch.source and earlier.external_id = batch.external_id
+    order by batch.ord
   `.execute(db);
-  const row = rows[0];
-  const news = (paymentId: string, flowId: string): PaymentNews => ({
-    flowId,
-    paymentId,
-    amount: payment.amount,
-    source: payment.source,
-    receivedAt: payment.receivedAt.toISOString(),
+  return rows.map((row, i): PaymentAtOnce => {
+    const payment = payments[i];
+    if (payment && row.payment_id && row.flow_id)
+      return {
+        outcome: 'applied',
+        news: {
+          flowId: row.flow_id,
+          paymentId: row.payment_id,
+          amount: payment.amount,
+          source: payment.source,
+          receivedAt: payment.receivedAt.toISOString(),
+        },
+      };
+    return row.existed ? { outcome: 'duplicate' } : { outcome: 'needs_full_path' };
   });
-  if (row?.payment_id && row.flow_id) return { outcome: 'applied', news: news(row.payment_id, row.flow_id) };
-  if (row?.existing_id) {
-    const untold = row.existing_applied && !row.existing_signalled && row.existing_flow_id;
-    return {
-      outcome: 'duplicate',
-      news: untold
-        ? { ...news(row.existing_id, row.existing_flow_id ?? ''), amount: Number(row.existing_amount) }
-        : undefined,
-    };
-  }
-  return { outcome: 'needs_full_path' };
-}
-
-/** The invoice's flow has been told of these payments. */
-export async function markSignalled(db: Kysely<Database>, paymentIds: readonly string[]): Promise<void> {
-  if (paymentIds.length === 0) return;
-  await db.updateTable('payments').set({ signalled_at: new Date() }).where('id', 'in', paymentIds).execute();
 }

@@ -216,7 +216,6 @@ export interface PaymentsTable {
   refunded: ColumnType<string, number | undefined, number | string>;
   disputed: ColumnType<string, number | undefined, number | string>;
   resolved_by: Json<Record<string, unknown>> | null;
-  signalled_at: ColumnType<Date | null, never, Date | string | null>;
 }
 
 export interface MoneyEventsTable {

@@ -230,8 +230,6 @@ describe('money Stripe reports', () => {
     await post(event);
     await post(event);
     await post(again);
-    const [payment] = await paymentsWith(`pi_once_${counter}`);
-    expect(payment?.signalled_at).not.toBeNull();
     await expect.poll(signals).toBe(1);
     await sleep(500);
     expect(await signals()).toBe(1);
@@ -402,5 +400,52 @@ describe('money Stripe reports', () => {
       'payment.refunded',
       'payment.refunded',
     ]);
+  });
+
+  it('keeps a refund that came before its payment in the inbox, where ops see it waiting, and applies it later', async () => {
+    const { handle, invoice, session, metadata } = await waitingInvoice();
+    const intent = `pi_refund_first_${counter}`;
+    const held = await post(
+      stripeEvent(`evt_refund_first_${counter}`, 'charge.refunded', 'charge', {
+        id: `ch_first_${counter}`,
+        amount_refunded: 250_000,
+        refunded: false,
+        currency: 'eur',
+        payment_intent: intent,
+        metadata: {},
+      }),
+    );
+    expect(held).toMatchObject({ processed_at: null, attempts: 1 });
+    const gauges = async () => {
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      return {
+        retrying: value('flowdesk_stripe_inbox_retrying'),
+        oldest: value('flowdesk_stripe_inbox_oldest_seconds'),
+      };
+    };
+    const seen = await gauges();
+    expect(seen.retrying).toBeGreaterThanOrEqual(1);
+    expect(seen.oldest).toBeGreaterThan(0);
+
+    await post(
+      paidSession(`evt_paid_later_${counter}`, {
+        sessionId: session.id,
+        paymentIntent: intent,
+        amount: 1_000_000,
+        metadata,
+      }),
+    );
+    await handle.result();
+    // Its next try (a few seconds on) finds the payment.
+    await until(
+      () => finance.get(`/v1/invoices/${invoice.number}`),
+      (view) => view.body.refunded === 250_000,
+      'the refund applied',
+    );
+    expect((await finance.get(`/v1/invoices/${invoice.number}`)).body).toMatchObject({
+      state: 'PARTIALLY_REFUNDED',
+      paid: 1_000_000,
+    });
   });
 });

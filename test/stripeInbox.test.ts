@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceActivities } from '../activities/invoices.js';
@@ -7,7 +8,6 @@ import { createDb, type Db } from '../db/client.js';
 import { ensureTenant } from '../db/tenants.js';
 import { createMailer } from '../integrations/email/mailer.js';
 import type { StripeEventEffects } from '../integrations/payments/stripeEvents.js';
-import { receiveStripeEvent } from '../integrations/payments/stripeEvents.js';
 import { createStripeInbox, type StripeInboxOptions } from '../integrations/payments/stripeInbox.js';
 import { createLogger } from '../runtime/logger.js';
 import { paidSession, stripeEvent } from './helpers/stripeFixtures.js';
@@ -73,9 +73,10 @@ const refund = (eventId: string, intent: string, refundedSoFar: number) =>
     metadata: {},
   });
 
-/** Stores deliveries as the webhook does. */
+/** Stores deliveries as the webhook does, in an inbox of their own whose relay is not running. */
 async function receive(...payloads: string[]) {
-  for (const raw of payloads) await receiveStripeEvent(db, JSON.parse(raw) as Stripe.Event, raw);
+  const webhook = relay().inbox;
+  await Promise.all(payloads.map((raw) => webhook.receive(JSON.parse(raw) as Stripe.Event, raw)));
 }
 
 /** A relay whose flows are a list of what they heard; `failFor` makes telling a flow fail. */
@@ -146,7 +147,7 @@ describe("Stripe's inbox", () => {
     expect(await invoiceRow(invoices[1]?.id ?? '')).toMatchObject({ paid: String(paid(1)) });
     const payments = await db
       .selectFrom('payments')
-      .select(['signalled_at'])
+      .select('id')
       .where(
         'invoice_id',
         'in',
@@ -154,7 +155,6 @@ describe("Stripe's inbox", () => {
       )
       .execute();
     expect(payments).toHaveLength(23);
-    expect(payments.every((row) => row.signalled_at !== null)).toBe(true);
     const receipts = await db
       .selectFrom('webhook_receipts')
       .select(['processed_at', 'relayed_at', 'position'])
@@ -165,7 +165,43 @@ describe("Stripe's inbox", () => {
     expect(receipts.every((row) => row.processed_at && row.relayed_at)).toBe(true);
   });
 
-  it('tells a flow it could not reach later, and marks its payment signalled only then', async () => {
+  it('records the payments of one invoice in one batch one after another, each payment intent once', async () => {
+    const target = await invoice(1_000);
+    const first = `pi_first_${counter}`;
+    await receive(
+      payment(`evt_first_${counter}`, target, first, 600),
+      payment(`evt_second_${counter}`, target, `pi_second_${counter}`, 600),
+      // Stripe reports the first payment again under another event: the same payment intent.
+      payment(`evt_first_again_${counter}`, target, first, 600),
+    );
+    const { inbox, heard } = relay();
+    await inbox.drain();
+    expect(heard).toHaveLength(2);
+    const row = await db
+      .selectFrom('invoices')
+      .select(['paid', 'state', 'paid_at'])
+      .where('id', '=', target.id)
+      .executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ paid: '1200', state: 'PAID' });
+    expect(row.paid_at).not.toBeNull();
+    const events = await db
+      .selectFrom('domain_events')
+      .select(['type', 'payload'])
+      .where('flow_id', '=', target.flowId)
+      .where('type', 'in', ['payment.received', 'invoice.overpaid'])
+      .orderBy('position')
+      .execute();
+    expect(events.map((event) => [event.type, event.payload.paid])).toEqual([
+      ['payment.received', 600],
+      ['payment.received', 1200],
+      ['invoice.overpaid', 1200],
+    ]);
+    expect(events[2]?.payload).toMatchObject({ overpaid: 200, total: 1000 });
+    for (const id of [`evt_first_${counter}`, `evt_second_${counter}`, `evt_first_again_${counter}`])
+      expect((await receipt(id)).relayed_at).not.toBeNull();
+  });
+
+  it('tells a flow it could not reach later, and marks its receipt relayed only then', async () => {
     const target = await invoice();
     const event = payment(`evt_unreached_${counter}`, target, `pi_unreached_${counter}`, 5_000);
     await receive(event);
@@ -182,16 +218,16 @@ describe("Stripe's inbox", () => {
       .selectAll()
       .where('invoice_id', '=', target.id)
       .execute();
-    expect(recorded).toMatchObject({ amount: '5000', signalled_at: null });
+    expect(recorded).toMatchObject({ amount: '5000' });
     expect(heard).toHaveLength(0);
 
     failFor.clear();
     await dueNow(`evt_unreached_${counter}`);
     await inbox.drain();
     expect(heard.map((effects) => effects.news[0]?.paymentId)).toEqual([recorded?.id]);
-    expect(await receipt(`evt_unreached_${counter}`)).toMatchObject({ attempts: 1, last_error: null });
-    const [told] = await db.selectFrom('payments').selectAll().where('invoice_id', '=', target.id).execute();
-    expect(told?.signalled_at).not.toBeNull();
+    const told = await receipt(`evt_unreached_${counter}`);
+    expect(told).toMatchObject({ attempts: 1, last_error: null });
+    expect(told.relayed_at).not.toBeNull();
     // Applied once: the retry only told the flow.
     expect(await invoiceRow(target.id)).toMatchObject({ paid: '5000' });
   });
@@ -245,5 +281,20 @@ describe("Stripe's inbox", () => {
       .where('external_id', 'like', `ch_${intent}/%`)
       .execute();
     expect(refunds).toEqual([{ amount: '400000' }]);
+  });
+
+  it('closes a refund whose payment never came once Stripe would have stopped retrying, with why on record', async () => {
+    const intent = `pi_never_${counter}`;
+    await receive(refund(`evt_never_${counter}`, intent, 1_000));
+    const { inbox } = relay();
+    await inbox.drain();
+    expect(await receipt(`evt_never_${counter}`)).toMatchObject({ processed_at: null, attempts: 1 });
+    await sql`update webhook_receipts set received_at = now() - interval '73 hours', retry_at = null
+      where source = 'stripe' and external_id = ${`evt_never_${counter}`}`.execute(db);
+    await inbox.drain();
+    const closed = await receipt(`evt_never_${counter}`);
+    expect(closed.processed_at).not.toBeNull();
+    expect(closed.relayed_at).not.toBeNull();
+    expect(closed.effects).toMatchObject({ news: [], notYet: expect.stringContaining(intent) });
   });
 });

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import Stripe from 'stripe';
 import { checkoutExpired } from '../../domain/invoice.js';
 import { STRIPE_API_VERSION } from '../../integrations/payments/stripe.js';
-import { receiveStripeEvent, type StripeEventEffects } from '../../integrations/payments/stripeEvents.js';
+import type { StripeEventEffects } from '../../integrations/payments/stripeEvents.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent } from '../problem.js';
 import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
@@ -20,7 +20,7 @@ const StripeEvent = z
   .openapi('StripeEvent', { description: 'A Stripe event object, as Stripe sends it' });
 
 export function registerStripeWebhook(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
-  const { db, config } = deps;
+  const { config } = deps;
   const stripe = new Stripe(config.stripe.secretKey ?? 'sk_unused', { apiVersion: STRIPE_API_VERSION });
   const genuineStripeEvent = verifiedWebhook((raw, c) => {
     const secret = config.stripe.webhookSecret;
@@ -55,8 +55,7 @@ export function registerStripeWebhook(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     }),
     async (c) => {
       const raw = await c.req.text();
-      const { duplicate } = await receiveStripeEvent(db, JSON.parse(raw) as Stripe.Event, raw);
-      if (!duplicate) deps.stripeInbox.nudge();
+      const { duplicate } = await deps.stripeInbox.receive(JSON.parse(raw) as Stripe.Event, raw);
       return c.json({ received: true as const, duplicate }, 200);
     },
   );

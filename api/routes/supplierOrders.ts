@@ -11,7 +11,7 @@ import {
 } from '../../db/supplierOrders.js';
 import { type ResolveRequest, resolveStep } from '../../domain/flow.js';
 import { FlowStatus } from '../../domain/flow.schema.js';
-import { SupplierCode, type SupplierProfile } from '../../domain/supplier.js';
+import { SupplierCode } from '../../domain/supplier.js';
 import { supplierOrderFlow, supplierStatus } from '../../domain/supplierOrder.js';
 import { StartSupplierOrder, SupplierOrderState } from '../../domain/supplierOrder.schema.js';
 import {

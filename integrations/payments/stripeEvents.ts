@@ -6,7 +6,7 @@ import {
   type PaymentToRecord,
   recordMoneyEvent,
   recordPayment,
-  recordPaymentAtOnce,
+  recordPaymentsAtOnce,
 } from '../../db/payments.js';
 import type { Database } from '../../db/schema.js';
 import type { Actor } from '../../domain/flow.js';
@@ -29,21 +29,33 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ourId = (value: string | undefined) => (value && UUID.test(value) ? value : undefined);
 
 /**
- * Stores one delivery of a Stripe event in the inbox (one statement); the relay applies it. A repeated delivery
- * of an event (Stripe's own retry) stores nothing.
+ * Applies a batch of Stripe events from the inbox, in their order, in the caller's transaction: the paid
+ * Checkout Sessions that name their invoice all in one statement (db/payments.ts, recordPaymentsAtOnce), the
+ * rest (and a payment that does not fit its invoice) one by one through applyStripeEvent, after them. A
+ * refund that follows its payment in the same batch finds it.
  */
-export async function receiveStripeEvent(
-  db: Kysely<Database>,
-  event: Pick<Stripe.Event, 'id' | 'type'>,
-  raw: string,
-): Promise<{ duplicate: boolean }> {
-  const receipt = await db
-    .insertInto('webhook_receipts')
-    .values({ source: 'stripe', external_id: event.id, event_type: event.type, payload: raw })
-    .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  return { duplicate: receipt === undefined };
+export async function applyStripeEvents(
+  trx: Kysely<Database>,
+  events: readonly Stripe.Event[],
+): Promise<StripeEventEffects[]> {
+  const atOnce = new Map<number, PaymentToRecord & { invoiceId: string }>();
+  const intents = new Set<string>();
+  events.forEach((event, i) => {
+    const payment = paidSessionPayment(event);
+    if (!payment?.invoiceId || intents.has(payment.externalId)) return;
+    intents.add(payment.externalId);
+    atOnce.set(i, { ...payment, invoiceId: payment.invoiceId });
+  });
+  const recorded = await recordPaymentsAtOnce(trx, [...atOnce.values()]);
+  const outcomes = new Map([...atOnce.keys()].map((i, k) => [i, recorded[k]]));
+  const effects: StripeEventEffects[] = [];
+  for (const [i, event] of events.entries()) {
+    const outcome = outcomes.get(i);
+    if (outcome?.outcome === 'applied') effects.push({ news: [outcome.news] });
+    else if (outcome?.outcome === 'duplicate') effects.push({ news: [] });
+    else effects.push(await applyStripeEvent(trx, event));
+  }
+  return effects;
 }
 
 /** The payment a paid Checkout Session event reports, as its metadata attributes it. */
@@ -80,8 +92,8 @@ function sessionPayment(
 }
 
 /**
- * Applies one Stripe event from the inbox to the records, in the caller's transaction (the relay's, which marks
- * its receipt processed):
+ * Applies one Stripe event to the records, in the caller's transaction (the relay's, which marks its receipt
+ * processed), each record read and locked before it is written:
  * - a paid Checkout Session (`checkout.session.completed` paid, `checkout.session.async_payment_succeeded`) is
  *   a payment, recorded once by its payment intent: applied to its invoice, or held unapplied with its reason;
  * - `checkout.session.expired` closes that session in the records; the flow opens a new one if it needs one;
@@ -102,11 +114,6 @@ export async function applyStripeEvent(
     case 'checkout.session.async_payment_succeeded': {
       const session = event.data.object;
       if (session.payment_status !== 'paid') return { news: [] };
-      const attributed = paidSessionPayment(event);
-      if (attributed?.invoiceId) {
-        const atOnce = await recordPaymentAtOnce(trx, { ...attributed, invoiceId: attributed.invoiceId });
-        if (atOnce.outcome !== 'needs_full_path') return { news: atOnce.news ? [atOnce.news] : [] };
-      }
       return { news: await recordSessionPayment(trx, event, session) };
     }
     case 'checkout.session.expired': {
@@ -210,8 +217,7 @@ async function recordSessionPayment(
     receivedAt: payment.receivedAt.toISOString(),
   };
   if (result.outcome === 'applied') return [{ flowId: result.flowId, paymentId: result.paymentId, ...told }];
-  if (result.outcome === 'duplicate' && result.applied && result.flowId)
-    return [{ flowId: result.flowId, paymentId: result.paymentId, ...told }];
+  // A payment recorded before was told to its flow by the event that recorded it.
   return [];
 }
 

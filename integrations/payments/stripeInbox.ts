@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../../db/schema.js';
 import type { Logger } from '../../runtime/logger.js';
-import { applyStripeEvent, type StripeEventEffects } from './stripeEvents.js';
+import { applyStripeEvents, type StripeEventEffects } from './stripeEvents.js';
 
 /**
  * The relay behind Stripe's webhook. The webhook stores a delivery and answers; the relay then, in arrival
@@ -12,13 +12,16 @@ import { applyStripeEvent, type StripeEventEffects } from './stripeEvents.js';
  * is picked up again, by this process or another, and telling a flow twice is harmless (flows read the facts).
  */
 export interface StripeInbox {
-  /** A delivery was stored: apply it soon (deliveries that arrive meanwhile join the next batch). */
-  nudge(): void;
+  /**
+   * Stores one delivery (once per event id) and resolves when it is stored; the relay then applies it.
+   * Deliveries that arrive while one is being stored are stored together in the next statement.
+   */
+  receive(event: Pick<Stripe.Event, 'id' | 'type'>, raw: string): Promise<{ duplicate: boolean }>;
   /** Applies and relays everything that is due now; resolves when nothing is. */
   drain(): Promise<void>;
   /** Looks for due receipts every `sweepMs` too: those left by a process that stopped, or waiting to retry. */
   start(): void;
-  /** Stops sweeping and waits for the batch in hand. */
+  /** Stops relaying (deliveries are still stored) and waits for the batch in hand. */
   stop(): Promise<void>;
 }
 
@@ -36,6 +39,8 @@ export interface StripeInboxOptions {
 /** How long a relay may take to tell a batch's flows before another may take the batch over. */
 const LEASE_SECONDS = 60;
 const MAX_RETRY_SECONDS = 3_600;
+/** Stripe retries a delivery for up to three days: a payment that has not come by then is not coming. */
+const WAIT_FOR_PAYMENT_MS = 3 * 24 * 3_600_000;
 
 /** 2, 4, 8 … seconds after each failed attempt, at most an hour. */
 const retryAt = (attempts: number) =>
@@ -70,24 +75,39 @@ export function createStripeInbox({
   async function applyBatch(): Promise<{ taken: number; toTell: Applied[] }> {
     return db.transaction().execute(async (trx) => {
       const receipts = await due(trx)
-        .select(['id', 'payload', 'attempts'])
+        .select(['id', 'payload', 'attempts', 'received_at'])
         .where('processed_at', 'is', null)
         .orderBy('position')
         .limit(batchSize)
         .forUpdate()
         .skipLocked()
         .execute();
-      const applied: Applied[] = [];
-      const notYet: { id: string; attempts: number; why: string }[] = [];
-      for (const receipt of receipts) {
-        const effects = await applyStripeEvent(trx, receipt.payload as unknown as Stripe.Event);
-        if (effects.notYet) notYet.push({ id: receipt.id, attempts: receipt.attempts, why: effects.notYet });
-        else applied.push({ id: receipt.id, effects, attempts: receipt.attempts });
-      }
-      await markProcessed(trx, applied);
-      for (const held of notYet) await markFailed(trx, held.id, held.attempts, held.why);
-      return { taken: receipts.length, toTell: applied.filter(({ effects }) => hasNews(effects)) };
+      const toTell = await applyReceipts(trx, receipts);
+      return { taken: receipts.length, toTell };
     });
+  }
+
+  /** Applies receipts in one transaction and marks them; returns those whose flows are to be told. */
+  async function applyReceipts(
+    trx: Kysely<Database>,
+    receipts: { id: string; payload: unknown; attempts: number; received_at: Date }[],
+  ): Promise<Applied[]> {
+    const effects = await applyStripeEvents(
+      trx,
+      receipts.map((receipt) => receipt.payload as Stripe.Event),
+    );
+    const applied: Applied[] = [];
+    for (const [i, receipt] of receipts.entries()) {
+      const outcome = effects[i] ?? { news: [] };
+      const waitedEnough = Date.now() - receipt.received_at.getTime() > WAIT_FOR_PAYMENT_MS;
+      if (outcome.notYet && !waitedEnough)
+        await markFailed(trx, receipt.id, receipt.attempts, outcome.notYet);
+      // A refund of a payment never seen after Stripe's own retry window is not Flowdesk's: it stays on
+      // record, with why it applied to nothing (`effects.notYet`).
+      else applied.push({ id: receipt.id, effects: outcome, attempts: receipt.attempts });
+    }
+    await markProcessed(trx, applied);
+    return applied.filter(({ effects }) => hasNews(effects));
   }
 
   async function markProcessed(trx: Kysely<Database>, applied: Applied[]): Promise<void> {
@@ -123,23 +143,15 @@ export function createStripeInbox({
       try {
         const applied = await db.transaction().execute(async (trx) => {
           const receipt = await due(trx)
-            .select(['id', 'payload', 'attempts'])
+            .select(['id', 'payload', 'attempts', 'received_at'])
             .where('id', '=', id)
             .where('processed_at', 'is', null)
             .forUpdate()
             .skipLocked()
             .executeTakeFirst();
-          if (!receipt) return undefined;
-          const effects = await applyStripeEvent(trx, receipt.payload as unknown as Stripe.Event);
-          if (effects.notYet) {
-            await markFailed(trx, id, receipt.attempts, effects.notYet);
-            return undefined;
-          }
-          const one = { id, effects, attempts: receipt.attempts };
-          await markProcessed(trx, [one]);
-          return one;
+          return receipt ? applyReceipts(trx, [receipt]) : [];
         });
-        if (applied && hasNews(applied.effects)) toTell.push(applied);
+        toTell.push(...applied);
       } catch (error) {
         logger.error(
           { err: error, receiptId: id },
@@ -186,27 +198,16 @@ export function createStripeInbox({
         }
       }),
     );
-    if (told.length > 0) {
-      const paymentIds = told.flatMap(({ effects }) => effects.news.map((news) => news.paymentId));
-      await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('webhook_receipts')
-          .set({ relayed_at: sql`now()`, retry_at: null, last_error: null })
-          .where(
-            'id',
-            'in',
-            told.map(({ id }) => id),
-          )
-          .execute();
-        if (paymentIds.length > 0)
-          await trx
-            .updateTable('payments')
-            .set({ signalled_at: sql`now()` })
-            .where('id', 'in', paymentIds)
-            .where('signalled_at', 'is', null)
-            .execute();
-      });
-    }
+    if (told.length > 0)
+      await db
+        .updateTable('webhook_receipts')
+        .set({ relayed_at: sql`now()`, retry_at: null, last_error: null })
+        .where(
+          'id',
+          'in',
+          told.map(({ id }) => id),
+        )
+        .execute();
     for (const { receipt, error } of failed) {
       logger.warn(
         { err: error, receiptId: receipt.id },
@@ -221,30 +222,40 @@ export function createStripeInbox({
     }
   }
 
-  /** Batches until nothing is due; a nudge during a batch asks for one more. */
+  /**
+   * Batches until nothing is due; a nudge during a batch asks for one more. The flows of one batch are told
+   * while the next is applied.
+   */
   async function work(): Promise<void> {
-    do {
-      again = false;
-      let toTell: Applied[];
-      let taken: number;
-      try {
-        ({ taken, toTell } = await applyBatch());
-      } catch (error) {
-        logger.warn(
-          { err: error },
-          'a batch of Stripe events could not be applied together; applying one by one',
-        );
-        toTell = await applyOneByOne();
-        taken = 0;
-      }
-      await relay(toTell);
+    let telling: Promise<void> = Promise.resolve();
+    try {
+      do {
+        again = false;
+        let applied: { taken: number; toTell: Applied[] };
+        try {
+          applied = await applyBatch();
+        } catch (error) {
+          logger.warn(
+            { err: error },
+            'a batch of Stripe events could not be applied together; one by one now',
+          );
+          applied = { taken: 0, toTell: await applyOneByOne() };
+        }
+        await telling;
+        telling = relay(applied.toTell);
+        if (applied.taken === batchSize) again = true;
+      } while (again);
+      await telling;
       const leftOver = await leaseLeftOver();
       await relay(leftOver);
-      if (taken === batchSize || leftOver.length === batchSize) again = true;
-    } while (again);
+      if (leftOver.length === batchSize) again = true;
+    } finally {
+      await telling.catch(() => undefined);
+    }
   }
 
-  function nudge(): void {
+  /** Runs the relay now, or once more after the batch in hand. */
+  function relayNow(): void {
     if (running) {
       again = true;
       return;
@@ -258,11 +269,64 @@ export function createStripeInbox({
       });
   }
 
+  /** A stopped inbox only stores: what it stored waits for a running one. */
+  function nudge(): void {
+    if (sweeper) relayNow();
+  }
+
+  interface Delivery {
+    event: Pick<Stripe.Event, 'id' | 'type'>;
+    raw: string;
+    stored: (outcome: { duplicate: boolean }) => void;
+    failed: (error: unknown) => void;
+  }
+  let arriving: Delivery[] = [];
+  let storing: Promise<void> | undefined;
+
+  async function storeArrivals(): Promise<void> {
+    while (arriving.length > 0) {
+      const group = arriving;
+      arriving = [];
+      try {
+        const stored = new Set(
+          (
+            await db
+              .insertInto('webhook_receipts')
+              .values(
+                group.map(({ event, raw }) => ({
+                  source: 'stripe',
+                  external_id: event.id,
+                  event_type: event.type,
+                  payload: raw,
+                })),
+              )
+              .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
+              .returning('external_id')
+              .execute()
+          ).map((row) => row.external_id),
+        );
+        // Two deliveries of one event in a group: the first stored it.
+        for (const delivery of group) {
+          delivery.stored({ duplicate: !stored.delete(delivery.event.id) });
+        }
+        nudge();
+      } catch (error) {
+        for (const delivery of group) delivery.failed(error);
+      }
+    }
+    storing = undefined;
+  }
+
   return {
-    nudge,
+    receive(event, raw) {
+      return new Promise((stored, failed) => {
+        arriving.push({ event, raw, stored, failed });
+        storing ??= storeArrivals();
+      });
+    },
     async drain() {
       do {
-        nudge();
+        relayNow();
         await running;
       } while (
         await due(db)
@@ -273,14 +337,15 @@ export function createStripeInbox({
       );
     },
     start() {
-      sweeper ??= setInterval(nudge, sweepMs);
+      sweeper ??= setInterval(relayNow, sweepMs);
       sweeper.unref();
-      nudge();
+      relayNow();
     },
     async stop() {
       clearInterval(sweeper);
       sweeper = undefined;
       await running;
+      await storing;
     },
   };
 }
