@@ -22,9 +22,12 @@ export interface GeneratedContract {
   version: number;
 }
 
+/**
+ * An envelope as the flow holds it: no link. The link carries a token that signs, so it is built where the
+ * email is written and never enters a history (runs that began before this still pass one along; it is ignored).
+ */
 export interface Envelope {
   envelopeId: string;
-  signingUrl: string;
   expiresAt: string;
 }
 
@@ -46,6 +49,12 @@ export function contractActivities(deps: ContractDeps) {
       );
     }
     return deps.signingSecret;
+  }
+
+  /** The customer's signing link to an envelope, with the token that signs. */
+  async function linkTo({ envelopeId }: Envelope): Promise<string> {
+    const envelope = await envelopeOf(envelopeId);
+    return signingUrl(deps.publicUrl, requireSigningSecret(), envelopeId, envelope.expires_at);
   }
 
   async function envelopeOf(envelopeId: string) {
@@ -141,7 +150,8 @@ export function contractActivities(deps: ContractDeps) {
     async createEnvelope(
       input: ContractRef & { contractUuid: string; sha256: string; linkValidForMs: number },
     ): Promise<Envelope> {
-      const secret = requireSigningSecret();
+      // No envelope is opened that no link could sign.
+      requireSigningSecret();
       const envelopeId = `env-${input.contractUuid}-v${input.version}`;
       await db.transaction().execute(async (trx) => {
         await trx
@@ -170,11 +180,7 @@ export function contractActivities(deps: ContractDeps) {
         });
       });
       const envelope = await envelopeOf(envelopeId);
-      return {
-        envelopeId,
-        signingUrl: signingUrl(deps.publicUrl, secret, envelopeId, envelope.expires_at),
-        expiresAt: envelope.expires_at.toISOString(),
-      };
+      return { envelopeId, expiresAt: envelope.expires_at.toISOString() };
     },
 
     async sendSigningLink(
@@ -195,7 +201,7 @@ export function contractActivities(deps: ContractDeps) {
           `thank you for accepting our proposal "${proposal.title}" (${formatMoney(proposalTotal(proposal), proposal.currency)}).`,
           'Please read and sign the contract here:',
           '',
-          input.envelope.signingUrl,
+          await linkTo(input.envelope),
           '',
           `The link is valid until ${input.envelope.expiresAt.slice(0, 10)}.`,
           '',
@@ -226,7 +232,7 @@ export function contractActivities(deps: ContractDeps) {
           '',
           `your contract ${input.contractId} is still waiting for your signature:`,
           '',
-          input.envelope.signingUrl,
+          await linkTo(input.envelope),
           '',
           deps.companyName,
         ].join('\n'),

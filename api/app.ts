@@ -6,6 +6,7 @@ import { requireApiKey } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import type { ApiMetrics } from './metrics.js';
 import { fieldErrors, problemResponse, problemType, validationProblem } from './problem.js';
+import { registerCodecRoutes } from './routes/codec.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { type Check, registerHealthRoutes } from './routes/health.js';
@@ -83,6 +84,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerSigningRoutes(app, deps);
   registerPaymentPages(app, deps);
   registerStripeWebhook(app, deps);
+  registerCodecRoutes(app, deps);
 
   app.use('/v1/*', requireApiKey(deps.db));
   registerMeRoute(app);

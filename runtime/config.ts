@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { type PayloadKey, parsePayloadKeys } from './payloadCodec.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -67,6 +68,14 @@ const environmentSchema = z.object({
   TEMPORAL_TLS_CLIENT_KEY_PATH: existingFile.optional(),
   TEMPORAL_TLS_SERVER_CA_CERT_PATH: existingFile.optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('flowdesk'),
+  PAYLOAD_KEYS: z
+    .string()
+    .transform((setting, ctx) => {
+      const keys = parsePayloadKeys(setting);
+      if (typeof keys === 'string') ctx.addIssue({ code: 'custom', message: keys });
+      return typeof keys === 'string' ? z.NEVER : keys;
+    })
+    .optional(),
   TEMPORAL_UI_URL: urlWith(['http:', 'https:']).optional(),
   TEMPORAL_DEV_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
@@ -119,6 +128,8 @@ export interface Config {
     deploymentName: string;
     /** The raw TEMPORAL_* variables, read by @temporalio/envconfig to build the connection. */
     env: Record<string, string>;
+    /** The keys payloads are encrypted with, the first for new ones (runtime/payloadCodec.ts). */
+    payloadKeys?: PayloadKey[];
   };
   /** `promote`: a worker makes its build the deployment's current version when it starts (new flows go to it). */
   /** `reconcileEveryMs`: how often the worker compares open flows with Temporal (terminated, reset, stuck). */
@@ -149,13 +160,29 @@ function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
   );
 }
 
+/** Variables whose values are secrets: an error names them, never shows them. */
+const SECRET_VARIABLES = new Set([
+  'PAYLOAD_KEYS',
+  'SIGNING_SECRET',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+  'DOCUSIGN_CONNECT_SECRET',
+  'TEMPORAL_API_KEY',
+]);
+
+/** A rejected value as an error may show it: secrets redacted, and a URL's password. */
+function shownValue(name: string, value: string): string {
+  if (SECRET_VARIABLES.has(name)) return '<redacted>';
+  return JSON.stringify(value.replace(/^([a-z][\w+.-]*:\/\/[^:/@\s]*):[^@\s]*@/i, '$1:<redacted>@'));
+}
+
 export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResult {
   const env = withoutEmptyValues(rawEnv);
   const parsed = environmentSchema.safeParse(env);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
-      return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+      return `${name}=${shownValue(name, env[name] ?? '')}: ${issue.message}`;
     });
     return { ok: false, errors };
   }
@@ -186,6 +213,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         uiPort: e.TEMPORAL_UI_PORT,
         deploymentName: e.TEMPORAL_DEPLOYMENT_NAME,
         env: Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('TEMPORAL_'))),
+        payloadKeys: e.PAYLOAD_KEYS,
       },
       worker: {
         metricsPort: e.WORKER_METRICS_PORT,

@@ -1,7 +1,8 @@
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
-import type { Config } from './config.js';
+import { type Config, requireSetting } from './config.js';
+import { flowdeskDataConverter } from './payloadCodec.js';
 
 /**
  * Connection settings follow Temporal's environment configuration conventions (TEMPORAL_ADDRESS,
@@ -13,10 +14,19 @@ export function temporalConnectionOptions(config: Config): NativeConnectionOptio
   return { ...connectionOptions, address: config.temporal.address ?? connectionOptions.address };
 }
 
+/** Flowdesk's data converter with the configured keys; a process without PAYLOAD_KEYS does not start. */
+export function temporalDataConverter(config: Config) {
+  return flowdeskDataConverter(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS'));
+}
+
 /** A client that connects on first use, so the API can start (and report not ready) while Temporal is down. */
 export function createTemporalClient(config: Config): { client: Client; connection: Connection } {
   const connection = Connection.lazy(temporalConnectionOptions(config) as ConnectionOptions);
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: temporalDataConverter(config),
+  });
   return { client, connection };
 }
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../runtime/payloadCodec.js';
 import { CURRENT_BUILD, FROZEN_BUILDS_DIR, WORKFLOWS_SOURCE } from '../worker/builds.js';
 
 /**
@@ -14,7 +15,10 @@ if (existsSync(target)) {
   process.stderr.write(`${CURRENT_BUILD} is frozen already; give CURRENT_BUILD its next id first.\n`);
   process.exit(1);
 }
-const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_SOURCE });
+const { code } = await bundleWorkflowCode({
+  workflowsPath: WORKFLOWS_SOURCE,
+  failureConverterPath: FAILURE_CONVERTER_PATH,
+});
 await mkdir(FROZEN_BUILDS_DIR, { recursive: true });
 await writeFile(target, code);
 process.stdout.write(

@@ -7,6 +7,7 @@ import { createDb } from '../db/client.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { ensureTenant } from '../db/tenants.js';
 import { type Config, configOrExit } from '../runtime/config.js';
+import { newPayloadKey } from '../runtime/payloadCodec.js';
 import { embeddedPostgresDir } from './stack/database.js';
 import { startEmbeddedPostgres } from './stack/postgres.js';
 import { type ManagedProcess, spawnManaged, waitUntil } from './stack/process.js';
@@ -66,8 +67,10 @@ setInterval(() => {
 process.stdout.on('error', () => undefined);
 
 const KEY_FILE = path.join(config.dataDir, 'demo-api-key');
+const DEMO_KEY_NAME = 'demo admin';
 const SIGNING_SECRET_FILE = path.join(config.dataDir, 'signing-secret');
 const STRIPE_WEBHOOK_SECRET_FILE = path.join(config.dataDir, 'stripe-webhook-secret');
+const PAYLOAD_KEYS_FILE = path.join(config.dataDir, 'payload-keys');
 
 /** A secret made on first start and kept in the data folder, unless the environment gives one. */
 async function keptSecret(given: string | undefined, file: string, prefix = ''): Promise<string> {
@@ -77,19 +80,42 @@ async function keptSecret(given: string | undefined, file: string, prefix = ''):
   return (await readFile(file, 'utf8')).trim();
 }
 
-async function seedDemoTenant(databaseUrl: string): Promise<string | undefined> {
+/** The payload keys (PAYLOAD_KEYS), or the one made on first start and kept in the data folder. */
+async function payloadKeys(): Promise<string> {
+  if (process.env.PAYLOAD_KEYS) return process.env.PAYLOAD_KEYS;
+  if (!existsSync(PAYLOAD_KEYS_FILE))
+    await writeFile(PAYLOAD_KEYS_FILE, `${newPayloadKey()}\n`, { mode: 0o600 });
+  return (await readFile(PAYLOAD_KEYS_FILE, 'utf8')).trim();
+}
+
+/**
+ * The demo tenant and its admin key, written once to a 0600 file. One demo key at a time: when the file is gone,
+ * the keys it held are revoked before a new one is written, and the banner says so.
+ */
+async function seedDemoTenant(databaseUrl: string): Promise<void> {
   const db = createDb(databaseUrl, 1);
   try {
     await migrateToLatest(db);
     const tenant = await ensureTenant(db, 'demo', 'Demo Installations Ltd');
-    if (tenant.created || !existsSync(KEY_FILE)) {
-      const { key } = await createApiKey(db, { tenantId: tenant.id, name: 'demo admin', roles: ['admin'] });
-      await writeFile(KEY_FILE, `${key}\n`, { mode: 0o600 });
-    }
+    if (existsSync(KEY_FILE)) return;
+    const revoked = await db
+      .updateTable('api_keys')
+      .set({ revoked_at: new Date() })
+      .where('tenant_id', '=', tenant.id)
+      .where('name', '=', DEMO_KEY_NAME)
+      .where('revoked_at', 'is', null)
+      .returning('id')
+      .execute();
+    const { key } = await createApiKey(db, { tenantId: tenant.id, name: DEMO_KEY_NAME, roles: ['admin'] });
+    await writeFile(KEY_FILE, `${key}\n`, { mode: 0o600 });
+    say(
+      revoked.length > 0
+        ? `  ${KEY_FILE} was missing: the earlier demo key is revoked, a new one written there`
+        : `  Demo admin key written to ${KEY_FILE}`,
+    );
   } finally {
     await db.destroy();
   }
-  return (await readFile(KEY_FILE, 'utf8')).trim();
 }
 
 /** Source entry points run through tsx; the compiled build (npm run build) runs as plain JavaScript. */
@@ -116,7 +142,6 @@ async function startService(service: 'api' | 'worker', env: NodeJS.ProcessEnv): 
 function banner(
   cfg: Config,
   temporalUi: string,
-  apiKey: string | undefined,
   temporalAddress: string,
   stripe: string,
   stripeWebhooks: string,
@@ -135,7 +160,9 @@ function banner(
     ['Email', cfg.email.smtpUrl ? 'SMTP_URL' : `written to ${cfg.email.outboxDir}`],
     ['Data', `${cfg.dataDir} (logs in ${logsDir})`],
   ];
-  if (apiKey) rows.push(['Demo API key', `${apiKey}  (tenant demo, role admin; also in ${KEY_FILE})`]);
+  // The key itself is never printed: this output is also the start log.
+  rows.push(['Demo API key', `in ${KEY_FILE} (tenant demo, role admin)`]);
+  rows.push(['Decoded payloads', `${api}/codec/session (the Temporal UI's codec endpoint is ${api}/codec)`]);
   const width = Math.max(...rows.map(([label]) => label?.length ?? 0));
   return [
     '',
@@ -166,6 +193,7 @@ try {
       namespace: config.temporal.namespace,
       dataDir: path.join(config.dataDir, 'temporal'),
       logFile: path.join(logsDir, 'temporal.log'),
+      uiCodecEndpoint: `${config.api.publicUrl}/codec`,
     });
     stoppers.push({ name: 'Temporal', stop: () => temporal.stop() });
     temporalAddress = temporal.address;
@@ -210,7 +238,7 @@ try {
   }
 
   say('  Migrating the database');
-  const apiKey = await seedDemoTenant(databaseUrl);
+  await seedDemoTenant(databaseUrl);
 
   const env = {
     ...process.env,
@@ -222,6 +250,7 @@ try {
     STRIPE_SECRET_KEY: stripe.secretKey,
     STRIPE_API_URL: stripe.apiUrl,
     STRIPE_WEBHOOK_SECRET: webhooks.secret,
+    PAYLOAD_KEYS: await payloadKeys(),
   };
   say('  Starting the worker and the API');
   await Promise.all([startService('worker', env), startService('api', env)]);
@@ -232,7 +261,7 @@ try {
       timeoutMs: 60_000,
     },
   );
-  say(banner(config, temporalUi, apiKey, temporalAddress, stripe.banner, webhooks.banner));
+  say(banner(config, temporalUi, temporalAddress, stripe.banner, webhooks.banner));
 } catch (error) {
   say(`Flowdesk could not start: ${error instanceof Error ? error.message : String(error)}`);
   await shutdown(1, 'start failed');

@@ -46,24 +46,33 @@ describe('configuration', () => {
   it('names each bad variable and says what is wrong with it', () => {
     const result = loadConfig({
       PORT: 'eighty',
-      DATABASE_URL: 'mysql://localhost/flowdesk',
+      DATABASE_URL: 'mysql://flowdesk:hunter2@localhost/flowdesk',
       TEMPORAL_ADDRESS: 'http://localhost:7233',
       TEMPORAL_TLS: 'maybe',
       TEMPORAL_TLS_CLIENT_CERT_PATH: '/nonexistent/client.pem',
       LOG_LEVEL: 'loud',
       SMTP_URL: 'not a url',
       STRIPE_SECRET_KEY: 'pk_live_123',
+      DOCUSIGN_CONNECT_SECRET: 'short-secret',
+      SIGNING_SECRET: 'too-short-secret',
+      PAYLOAD_KEYS: 'k1:c2hvcnQ=',
       WORKER_METRICS_PORT: '70000',
     });
     expect(result.ok).toBe(false);
     if (result.ok) return;
+    // Secret values are named, never shown.
+    for (const secret of ['pk_live_123', 'short-secret', 'too-short-secret', 'c2hvcnQ=', 'hunter2'])
+      expect(result.errors.join('\n')).not.toContain(secret);
     expect(result.errors.sort()).toEqual(
       [
-        'DATABASE_URL="mysql://localhost/flowdesk": must be a URL starting with postgres:// or postgresql://',
+        'DATABASE_URL="mysql://flowdesk:<redacted>@localhost/flowdesk": must be a URL starting with postgres:// or postgresql://',
         'LOG_LEVEL="loud": must be one of fatal, error, warn, info, debug, trace, silent',
         'PORT="eighty": must be a port number',
         'SMTP_URL="not a url": must be a URL starting with smtp:// or smtps://',
-        'STRIPE_SECRET_KEY="pk_live_123": must be a Stripe secret key (sk_…)',
+        'STRIPE_SECRET_KEY=<redacted>: must be a Stripe secret key (sk_…)',
+        'DOCUSIGN_CONNECT_SECRET=<redacted>: must be a DocuSign Connect HMAC key',
+        'SIGNING_SECRET=<redacted>: must be at least 32 characters',
+        'PAYLOAD_KEYS=<redacted>: key "k1" must be 32 bytes, base64-encoded (openssl rand -base64 32)',
         'TEMPORAL_ADDRESS="http://localhost:7233": must be host:port, for example 127.0.0.1:7233',
         'TEMPORAL_TLS="maybe": must be true or false',
         'TEMPORAL_TLS_CLIENT_CERT_PATH="/nonexistent/client.pem": names a file that does not exist',

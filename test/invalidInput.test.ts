@@ -269,6 +269,23 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       fields: ['form.decision', 'form.documentSha256'],
     },
   ],
+  'POST /codec/encode': [
+    {
+      path: '/codec/encode',
+      body: { payloads: [{ data: 'not base64!' }] },
+      fields: ['body.payloads.0.data'],
+    },
+  ],
+  'POST /codec/decode': [{ path: '/codec/decode', body: { payloads: 'all' }, fields: ['body.payloads'] }],
+  'GET /codec/session': 'takes no input',
+  'POST /codec/session': [
+    {
+      path: '/codec/session',
+      raw: 'secret=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      fields: ['form.key'],
+    },
+  ],
 };
 
 /**

@@ -12,7 +12,7 @@ import {
   submitSigningForm,
   waitForFlowRow,
 } from './helpers/flows.js';
-import { historyCounts, recordHistories } from './helpers/histories.js';
+import { exportedHistory, historyCounts, recordHistories, secretsIn } from './helpers/histories.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
 import { startTestWorker, type TestWorker } from './helpers/temporal.js';
@@ -152,11 +152,15 @@ describe('proposalToPayment through the API', () => {
       expect.objectContaining({ number: invoice.number, paid: 700_000, overpaid: 0 }),
     ]);
     const done = await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'completed');
-    recordHistories({
+    const flows = {
       proposalToPayment: flowId,
       contractSigning: `contract:${tenant.slug}:${body.proposal.proposalId}`,
       invoicePayment: `invoice:${tenant.slug}:${body.proposal.proposalId}`,
-    });
+    };
+    recordHistories(flows);
+    // Whoever reads these histories in Temporal sees no customer address, email or link in the clear.
+    for (const workflowId of Object.values(flows))
+      expect(secretsIn(exportedHistory(workflowId)), workflowId).toEqual([]);
     expect(done.progress_done).toBe(6);
 
     // The kernel publishes at most once per workflow task, and the whole process (parent and children) stays

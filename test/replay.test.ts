@@ -4,6 +4,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { CURRENT_BUILD, currentBuild, frozenBuilds } from '../worker/builds.js';
+import { testDataConverter } from './helpers/config.js';
 import { HISTORIES_DIR } from './helpers/histories.js';
 import { quietLogger } from './helpers/temporal.js';
 
@@ -41,7 +42,7 @@ describe('recorded histories', () => {
           : { workflowsPath: build.workflows.workflowsPath };
       const failures: string[] = [];
       for await (const result of Worker.runReplayHistories(
-        { ...code, bundlerOptions: { logger: quietLogger } } as never,
+        { ...code, dataConverter: testDataConverter(), bundlerOptions: { logger: quietLogger } } as never,
         histories,
       )) {
         if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
@@ -64,6 +65,7 @@ describe('recorded histories', () => {
     for await (const result of Worker.runReplayHistories(
       {
         workflowsPath: fileURLToPath(new URL('./fixtures/childSet.ts', import.meta.url)),
+        dataConverter: testDataConverter(),
         bundlerOptions: { logger: quietLogger },
       } as never,
       histories,

@@ -107,9 +107,32 @@ describe('npm start', () => {
     expect(banner).toContain(
       `signed with the development secret in ${path.join(dataDir, 'stripe-webhook-secret')}`,
     );
-    const key = /Demo API key\s+(fdk_\S+)/.exec(banner)?.[1] ?? '';
-    expect((await readFile(path.join(dataDir, 'demo-api-key'), 'utf8')).trim()).toBe(key);
-    expect((await stat(path.join(dataDir, 'demo-api-key'))).mode & 0o777).toBe(0o600);
+    const key = (await readFile(path.join(dataDir, 'demo-api-key'), 'utf8')).trim();
+    expect(key).toMatch(/^fdk_/);
+    // The key is kept in its 0600 file and nowhere else: not on the screen, not in the start log.
+    expect(banner).toMatch(new RegExp(`Demo API key\\s+in ${path.join(dataDir, 'demo-api-key')}`));
+    expect(banner).not.toContain(key);
+    expect(await supervisorLog()).not.toContain(key);
+    for (const secret of ['demo-api-key', 'payload-keys', 'signing-secret', 'stripe-webhook-secret'])
+      expect((await stat(path.join(dataDir, secret))).mode & 0o777, secret).toBe(0o600);
+    // The Temporal UI decodes payloads through Flowdesk's codec endpoint, which answers staff only.
+    const uiSettings = (await (await fetch(`${temporalUi}/api/v1/settings`)).json()) as {
+      Codec: { Endpoint: string };
+    };
+    expect(uiSettings.Codec.Endpoint).toBe(`${apiUrl}/codec`);
+    const encoded = { payloads: [{ metadata: { encoding: btoa('json/plain') }, data: btoa('"x"') }] };
+    type Payloads = { payloads: { metadata: Record<string, string>; data: string }[] };
+    const codec = async (direction: string, body: Payloads, authorization?: string) =>
+      fetch(`${apiUrl}/codec/${direction}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization && { authorization }) },
+        body: JSON.stringify(body),
+      });
+    expect((await codec('encode', encoded)).status).toBe(401);
+    const sealed = (await (await codec('encode', encoded, `Bearer ${key}`)).json()) as Payloads;
+    expect(atob(sealed.payloads[0]?.metadata.encoding ?? '')).toBe('binary/encrypted');
+    expect((await codec('decode', sealed)).status).toBe(401);
+    expect(await (await codec('decode', sealed, `Bearer ${key}`)).json()).toEqual(encoded);
 
     const api = apiClient(apiUrl, key);
     expect((await api.get('/readyz')).body.status).toBe('ready');
@@ -144,7 +167,8 @@ describe('npm start', () => {
     });
     const secondPids = descendants(second.npm.pid as number);
     leftovers.push(...secondPids);
-    expect(second.output()).toContain(key);
+    // The key file is still there: no second demo key.
+    expect((await readFile(path.join(dataDir, 'demo-api-key'), 'utf8')).trim()).toBe(key);
     expect(second.output()).toContain(`stripe listen → ${apiUrl}/webhooks/stripe`);
     const listenLog = path.join(dataDir, 'logs', 'stripe-listen.log');
     for (const deadline = Date.now() + 30_000; ; await sleep(200)) {

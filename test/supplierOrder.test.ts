@@ -11,7 +11,7 @@ import type { SupplierSimulator } from '../scripts/simulators/supplier.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { testConfig } from './helpers/config.js';
 import { waitForFlowRow } from './helpers/flows.js';
-import { recordHistories } from './helpers/histories.js';
+import { exportedHistory, recordHistories, secretsIn } from './helpers/histories.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import {
   insertWebhookSupplier,
@@ -203,6 +203,7 @@ describe('supplierOrder with a rest supplier', () => {
     expect(booked.body.complete).toBe(true);
     await waitForFlow(flowId, (row) => row.state === 'completed');
     recordHistories({ supplierOrder: flowId });
+    expect(secretsIn(exportedHistory(flowId))).toEqual([]);
 
     const types = (await orderEvents(flowId)).map((e) => e.type);
     expect(countBy(types)).toEqual({

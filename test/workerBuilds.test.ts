@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { frozenBuilds, type WorkflowBuild } from '../worker/builds.js';
 import { currentVersion, startWorkflowBuilds } from '../worker/deployment.js';
+import { testDataConverter } from './helpers/config.js';
 import { quietLogger, temporalClient } from './helpers/temporal.js';
 
 const source = (name: string) => fileURLToPath(new URL(`./fixtures/builds/${name}.ts`, import.meta.url));
@@ -38,6 +39,7 @@ describe('worker builds (Worker Versioning)', () => {
       frozen,
       promote: true,
       activities: {},
+      dataConverter: testDataConverter(),
       logger,
     });
   const start = (id: string) =>

@@ -1,4 +1,5 @@
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { FlowdeskDataConverter } from '../runtime/payloadCodec.js';
 import { currentBuild, type WorkflowCode } from './builds.js';
 
 export interface FlowdeskWorkerOptions {
@@ -6,6 +7,8 @@ export interface FlowdeskWorkerOptions {
   namespace: string;
   taskQueue: string;
   activities: object;
+  /** How payloads are written to Temporal: encrypted (runtime/payloadCodec.ts). */
+  dataConverter: FlowdeskDataConverter;
   shutdownGraceSeconds?: number;
   /** The current build's code when absent. */
   workflows?: WorkflowCode;
@@ -28,6 +31,7 @@ export async function createFlowdeskWorker(options: FlowdeskWorkerOptions): Prom
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
+    dataConverter: options.dataConverter,
     ...('bundlePath' in source
       ? { workflowBundle: { codePath: source.bundlePath } }
       : { workflowsPath: source.workflowsPath }),

@@ -5,7 +5,7 @@ import type { WorkflowBuild } from './builds.js';
 import { createFlowdeskWorker, type FlowdeskWorkerOptions } from './createWorker.js';
 
 export interface WorkflowBuildsOptions
-  extends Pick<FlowdeskWorkerOptions, 'activities' | 'shutdownGraceSeconds' | 'tuning'> {
+  extends Pick<FlowdeskWorkerOptions, 'activities' | 'dataConverter' | 'shutdownGraceSeconds' | 'tuning'> {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;

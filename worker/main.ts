@@ -5,7 +5,7 @@ import { createDb } from '../db/client.js';
 import { configOrExit, requireSetting } from '../runtime/config.js';
 import { onShutdown } from '../runtime/lifecycle.js';
 import { createLogger } from '../runtime/logger.js';
-import { temporalConnectionOptions } from '../runtime/temporal.js';
+import { temporalConnectionOptions, temporalDataConverter } from '../runtime/temporal.js';
 import { currentBuild, frozenBuilds } from './builds.js';
 import { startWorkflowBuilds } from './deployment.js';
 import { temporalLogger } from './logging.js';
@@ -25,6 +25,7 @@ Runtime.install({
 });
 
 const db = createDb(requireSetting(config.database.url, 'DATABASE_URL'), config.database.poolSize);
+const dataConverter = temporalDataConverter(config);
 const connection = await NativeConnection.connect(temporalConnectionOptions(config));
 const current = currentBuild();
 const workers = await startWorkflowBuilds({
@@ -36,6 +37,7 @@ const workers = await startWorkflowBuilds({
   frozen: frozenBuilds(),
   promote: config.worker.promote,
   activities: createActivities({ config, db, logger }),
+  dataConverter,
   shutdownGraceSeconds: config.worker.shutdownGraceSeconds,
   tuning: { maxCachedWorkflows: config.worker.maxCachedWorkflows },
   logger,
@@ -43,7 +45,7 @@ const workers = await startWorkflowBuilds({
 
 const stopReconciling = createReconciler({
   db,
-  client: new Client({ connection, namespace: config.temporal.namespace }),
+  client: new Client({ connection, namespace: config.temporal.namespace, dataConverter }),
   taskQueue: config.temporal.taskQueue,
   logger,
 }).start(config.worker.reconcileEveryMs);

@@ -1,4 +1,5 @@
 import { type Client, type WorkflowExecutionDescription, WorkflowNotFoundError } from '@temporalio/client';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
 import { sql } from 'kysely';
 import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
@@ -218,7 +219,12 @@ export function createReconciler(options: ReconcilerOptions) {
 
   async function markStuck(row: FlowRow, run: WorkflowExecutionDescription, attempt: number): Promise<void> {
     const failure = await lastEvent(row.id, run.runId, (event) => event.workflowTaskFailedEventAttributes);
-    const error = failure?.attributes.failure?.message ?? 'the workflow task keeps failing';
+    // Its text is encrypted in the history, as every failure Flowdesk writes is: read through the client's codec.
+    const decoded = await decodeOptionalFailureToOptionalError(
+      client.options.loadedDataConverter,
+      failure?.attributes.failure,
+    ).catch(() => undefined);
+    const error = decoded?.message ?? 'the workflow task keeps failing';
     await showProblem(
       row,
       {

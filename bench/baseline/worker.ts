@@ -3,7 +3,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { configOrExit } from '../../runtime/config.js';
 import { onShutdown } from '../../runtime/lifecycle.js';
 import { createLogger } from '../../runtime/logger.js';
-import { temporalConnectionOptions } from '../../runtime/temporal.js';
+import { temporalConnectionOptions, temporalDataConverter } from '../../runtime/temporal.js';
 import { createFlowdeskWorker } from '../../worker/createWorker.js';
 
 // The baseline's worker: Flowdesk's worker factory and settings, the bare workflows, activities that do nothing.
@@ -14,6 +14,7 @@ const worker = await createFlowdeskWorker({
   connection,
   namespace: config.temporal.namespace,
   taskQueue: config.temporal.taskQueue,
+  dataConverter: temporalDataConverter(config),
   activities: { nothing: async () => undefined },
   workflows: { workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)) },
 });

@@ -9,6 +9,12 @@ import { createDb, type Db } from '../../db/client.js';
 import { migrateToLatest } from '../../db/migrate.js';
 import { ensureTenant } from '../../db/tenants.js';
 import {
+  flowdeskDataConverter,
+  newPayloadKey,
+  type PayloadKey,
+  parsePayloadKeys,
+} from '../../runtime/payloadCodec.js';
+import {
   createDatabaseIfMissing,
   startEmbeddedPostgres,
   withDatabase,
@@ -100,6 +106,9 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
 
     const apiPort = await freePort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
+    // The run's own payload key: the harness's client writes and reads payloads as the API and workers do.
+    const payloadKeySetting = newPayloadKey('bench');
+    const payloadKeys = parsePayloadKeys(payloadKeySetting) as PayloadKey[];
     const env = {
       ...process.env,
       DATA_DIR: dir,
@@ -116,6 +125,7 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
       STRIPE_SECRET_KEY: 'sk_test_bench',
       STRIPE_API_URL: stripeMock.url,
       STRIPE_WEBHOOK_SECRET,
+      PAYLOAD_KEYS: payloadKeySetting,
     };
     const service = async (which: 'api' | WorkerKind, extra: Record<string, string> = {}) => {
       const command =
@@ -165,7 +175,11 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
       db,
       databaseUrl,
       temporalAddress: temporal.address,
-      client: new Client({ connection, namespace: 'default' }),
+      client: new Client({
+        connection,
+        namespace: 'default',
+        dataConverter: flowdeskDataConverter(payloadKeys),
+      }),
       key,
       tenant: { id: tenant.id, slug: 'bench' },
       smtp,

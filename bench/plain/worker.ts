@@ -5,7 +5,7 @@ import { createDb } from '../../db/client.js';
 import { configOrExit, requireSetting } from '../../runtime/config.js';
 import { onShutdown } from '../../runtime/lifecycle.js';
 import { createLogger } from '../../runtime/logger.js';
-import { temporalConnectionOptions } from '../../runtime/temporal.js';
+import { temporalConnectionOptions, temporalDataConverter } from '../../runtime/temporal.js';
 import { createFlowdeskWorker } from '../../worker/createWorker.js';
 import { plainActivities } from './activities.js';
 
@@ -18,6 +18,7 @@ const worker = await createFlowdeskWorker({
   connection,
   namespace: config.temporal.namespace,
   taskQueue: config.temporal.taskQueue,
+  dataConverter: temporalDataConverter(config),
   activities: { ...createActivities({ config, db, logger }), ...plainActivities({ db }) },
   workflows: { workflowsPath: fileURLToPath(new URL('./workflows.ts', import.meta.url)) },
   tuning: { maxCachedWorkflows: config.worker.maxCachedWorkflows },

@@ -12,6 +12,8 @@ export interface TemporalDevServerOptions {
   /** Keep state in this folder (SQLite file); in memory when absent. */
   dataDir?: string;
   logFile?: string;
+  /** Where the Web UI asks to decode payloads (Flowdesk's /codec). */
+  uiCodecEndpoint?: string;
 }
 
 export interface RunningTemporal {
@@ -58,6 +60,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     '--log-level',
     'warn',
     ...searchAttributeArgs(),
+    ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
   ];
   if (options.dataDir) {
     await mkdir(options.dataDir, { recursive: true });

@@ -1,5 +1,16 @@
 import { inject } from 'vitest';
 import { type Config, loadConfig } from '../../runtime/config.js';
+import { flowdeskDataConverter, parsePayloadKeys } from '../../runtime/payloadCodec.js';
+
+/** The tests' payload key (the recorded histories under test/histories are encrypted with it too). */
+export const TEST_PAYLOAD_KEYS = 'test-1:DSMXQiii+s+3ss02m0hFvFld1el7+gIcNKPyWp6aq68=';
+
+/** How the tests' clients and workers write to Temporal: as Flowdesk does, with the test key. */
+export function testDataConverter() {
+  const keys = parsePayloadKeys(TEST_PAYLOAD_KEYS);
+  if (typeof keys === 'string') throw new Error(keys);
+  return flowdeskDataConverter(keys);
+}
 
 /** The environment a Flowdesk process would get in this test run: the run's Temporal server and database. */
 export function testEnvironment(extra: Record<string, string> = {}): Record<string, string> {
@@ -9,6 +20,7 @@ export function testEnvironment(extra: Record<string, string> = {}): Record<stri
     TEMPORAL_NAMESPACE: inject('temporalNamespace'),
     LOG_LEVEL: 'silent',
     SIGNING_SECRET: 'test-signing-secret-0123456789abcdef',
+    PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     ...extra,
   };
 }

@@ -16,26 +16,58 @@ export const HISTORIES_DIR = new URL('../histories/', import.meta.url);
 export function recordHistories(flows: Record<string, string>): void {
   if (process.env.RECORD_HISTORIES !== '1') return;
   for (const [flowType, workflowId] of Object.entries(flows)) {
-    const json = execFileSync(
-      ensureTool(TEMPORAL_CLI),
-      [
-        'workflow',
-        'show',
-        '--workflow-id',
-        workflowId,
-        '--address',
-        inject('temporalAddress'),
-        '--output',
-        'json',
-      ],
-      { encoding: 'utf8' },
-    );
+    const json = exportedHistory(workflowId);
     // Minutes in the name: a version recorded later the same day sits beside the earlier one.
     const recordedAt = new Date().toISOString().slice(0, 16).replace(':', '');
     const file = new URL(`${CURRENT_BUILD}/${flowType}.${recordedAt}.json`, HISTORIES_DIR);
     mkdirSync(new URL('./', file), { recursive: true });
     writeFileSync(file, json);
   }
+}
+
+/** A flow's history as anyone with access to the namespace sees it: the CLI's JSON export, no codec. */
+export function exportedHistory(workflowId: string): string {
+  return execFileSync(
+    ensureTool(TEMPORAL_CLI),
+    [
+      'workflow',
+      'show',
+      '--workflow-id',
+      workflowId,
+      '--address',
+      inject('temporalAddress'),
+      '--output',
+      'json',
+    ],
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  );
+}
+
+const EMAIL = /[\w.+-]+@[\w-]+(\.[\w-]+)*\.[A-Za-z]{2,}\b/g;
+/** A signing or payment link's token, an API key, a Stripe secret, a webhook secret. */
+const SECRET = /token=[\w-]{8,}|\/sign\/env-|fdk_[0-9a-f]{12}_|sk_(test|live)_\w+|whsec_\w+/g;
+
+/**
+ * What a history shows in the clear that it must not: email addresses, signing or payment tokens, keys. Every
+ * string is read, and every payload that is not encrypted is decoded from its base64 first.
+ */
+export function secretsIn(historyJson: string): string[] {
+  const texts: string[] = [];
+  const walk = (value: unknown): void => {
+    if (typeof value === 'string') texts.push(value);
+    else if (Array.isArray(value)) for (const item of value) walk(item);
+    else if (value && typeof value === 'object') {
+      const payload = value as { metadata?: Record<string, string>; data?: string };
+      const encoding = Buffer.from(payload.metadata?.encoding ?? '', 'base64').toString();
+      if (payload.metadata && typeof payload.data === 'string' && encoding !== 'binary/encrypted')
+        texts.push(Buffer.from(payload.data, 'base64').toString('utf8'));
+      for (const item of Object.values(value)) walk(item);
+    }
+  };
+  walk(JSON.parse(historyJson));
+  return texts.flatMap((text) =>
+    [...text.matchAll(EMAIL), ...text.matchAll(SECRET)].map((match) => match[0]),
+  );
 }
 
 type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];

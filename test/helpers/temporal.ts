@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { inject } from 'vitest';
 import { WORKFLOWS_SOURCE } from '../../worker/builds.js';
 import { createFlowdeskWorker, type FlowdeskWorkerOptions } from '../../worker/createWorker.js';
+import { testDataConverter } from './config.js';
 
 // Worker lifecycle chatter at INFO drowns the test report; warnings and errors still show.
 export const quietLogger = new DefaultLogger('WARN');
@@ -20,7 +21,11 @@ export interface TestWorker {
 
 export async function temporalClient(): Promise<Client> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  return new Client({ connection, namespace: inject('temporalNamespace') });
+  return new Client({
+    connection,
+    namespace: inject('temporalNamespace'),
+    dataConverter: testDataConverter(),
+  });
 }
 
 /**
@@ -42,6 +47,7 @@ export async function startTestWorker(
     namespace: inject('temporalNamespace'),
     taskQueue,
     activities: options.activities ?? {},
+    dataConverter: testDataConverter(),
     shutdownGraceSeconds: options.shutdownGraceSeconds,
     workflows: options.workflows ?? { workflowsPath: WORKFLOWS_SOURCE },
   });
