@@ -39,14 +39,18 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   });
 
   app.use('*', async (c, next) => {
-    const requestId = c.req.header('x-request-id') ?? randomUUID();
+    // The server names each request: audit events are keyed by it, so a client repeating an id cannot make
+    // one of them vanish. A client's own id is kept in the log beside it, to find its requests there.
+    const requestId = randomUUID();
     c.set('requestId', requestId);
+    const clientRequestId = /^[\w.:-]{1,100}$/.exec(c.req.header('x-request-id') ?? '')?.[0];
     const started = performance.now();
     await next();
     c.header('x-request-id', requestId);
     logger.info(
       {
         requestId,
+        clientRequestId,
         method: c.req.method,
         path: c.req.path,
         status: c.res.status,
@@ -62,14 +66,19 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
+      // The rest of the body is never read, so the connection cannot carry another request: say so, or a
+      // client's next request on it meets a reset.
       onError: (c) =>
-        problemResponse({
-          type: problemType('too-large'),
-          title: 'Request body too large',
-          status: 413,
-          detail: `The body may be at most ${MAX_BODY_BYTES / 1024} KiB.`,
-          instance: c.req.path,
-        }),
+        problemResponse(
+          {
+            type: problemType('too-large'),
+            title: 'Request body too large',
+            status: 413,
+            detail: `The body may be at most ${MAX_BODY_BYTES / 1024} KiB.`,
+            instance: c.req.path,
+          },
+          { connection: 'close' },
+        ),
     }),
   );
 

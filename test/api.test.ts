@@ -47,6 +47,37 @@ describe('API operations endpoints', () => {
     );
   });
 
+  it('keys audit events by its own request ids: a client repeating an X-Request-Id loses no event', async () => {
+    const tenant = await createTestTenant(api.deps.db);
+    const admin = await tenant.key(['admin']);
+    const register = (name: string) =>
+      fetch(`${api.url}/v1/suppliers/REPEAT`, {
+        method: 'PUT',
+        headers: {
+          authorization: `Bearer ${admin}`,
+          'content-type': 'application/json',
+          'x-request-id': 'same',
+        },
+        body: JSON.stringify({ name, protocol: 'manual', orderEmail: 'orders@supplier.example' }),
+      });
+    const first = await register('First name');
+    const second = await register('Second name');
+    expect([first.status, second.status]).toEqual([201, 200]);
+    expect(first.headers.get('x-request-id')).not.toBe('same');
+    expect(first.headers.get('x-request-id')).not.toBe(second.headers.get('x-request-id'));
+    const events = await api.deps.db
+      .selectFrom('domain_events')
+      .select(['type', 'payload'])
+      .where('tenant_id', '=', tenant.tenantId)
+      .where('entity_id', '=', 'REPEAT')
+      .orderBy('position')
+      .execute();
+    expect(events.map((event) => [event.type, event.payload.name])).toEqual([
+      ['supplier.registered', 'First name'],
+      ['supplier.updated', 'Second name'],
+    ]);
+  });
+
   it('answers unknown routes with problem+json', async () => {
     const res = await apiClient(api.url).get('/nope');
     expect(res.status).toBe(404);

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { sql } from 'kysely';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -371,6 +371,43 @@ describe('every route', () => {
       expect(res.contentType).toBe('application/problem+json');
     }
     expect(await rowCounts()).toEqual(before);
+  });
+});
+
+describe('a refused body', () => {
+  it('closes its connection, so a keep-alive client sends its next request on a new one', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (path: string, body?: string) =>
+      new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
+        let answered = false;
+        const req = request(
+          `${api.url}${path}`,
+          {
+            agent,
+            method: body ? 'POST' : 'GET',
+            headers: body ? { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } : {},
+          },
+          (res) => {
+            answered = true;
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+          },
+        );
+        // Writing the rest of a refused body may fail once the server has answered: that is the point.
+        req.on('error', (error) => (answered ? undefined : reject(error)));
+        req.end(body);
+      });
+    try {
+      const huge = JSON.stringify({ proposal: { title: 'x'.repeat(2 * 1024 * 1024) } });
+      expect(await send('/v1/flows/proposal-to-payment', huge)).toMatchObject({
+        status: 413,
+        connection: 'close',
+      });
+      expect((await send('/healthz')).status).toBe(200);
+      expect((await send('/healthz')).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
   });
 });
 
