@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requireApiKey } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
-import type { ApiMetrics } from './metrics.js';
+import { type ApiMetrics, metricsEndpoint } from './metrics.js';
 import { fieldErrors, problemResponse, problemType, validationProblem } from './problem.js';
 import { registerCodecRoutes } from './routes/codec.js';
 import { registerDocsRoutes } from './routes/docs.js';
@@ -84,11 +84,9 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
 
   registerHealthRoutes(app, options.checks);
   registerDocsRoutes(app, options.version);
-  app.get('/metrics', async (c) =>
-    c.body(await options.metrics.registry.metrics(), 200, {
-      'content-type': options.metrics.registry.contentType,
-    }),
-  );
+  // With a port of its own (API_METRICS_PORT) /metrics is not on this one.
+  if (deps.config.api.metrics.port === undefined)
+    app.get('/metrics', metricsEndpoint(options.metrics, deps.config.api.metrics.token));
 
   registerSigningRoutes(app, deps);
   registerPaymentPages(app, deps);

@@ -1,8 +1,11 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { routePath } from 'hono/route';
 import { sql } from 'kysely';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/client.js';
+import { problemResponse, problemType } from './problem.js';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -27,6 +30,25 @@ export function createApiMetrics(db: Db): ApiMetrics {
     end({ route: routePath(c, -1) || 'unmatched', status: String(c.res.status) });
   });
   return { registry, middleware };
+}
+
+/** GET /metrics, for Prometheus; with METRICS_TOKEN, only to `Authorization: Bearer <token>`. */
+export function metricsEndpoint(metrics: ApiMetrics, token: string | undefined) {
+  const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
+  return async (c: Context) => {
+    const presented = Buffer.from(c.req.header('authorization') ?? '');
+    if (expected && (presented.length !== expected.length || !timingSafeEqual(presented, expected)))
+      return problemResponse(
+        {
+          type: problemType('unauthenticated'),
+          title: 'Authentication required',
+          status: 401,
+          detail: 'The metrics need the METRICS_TOKEN as "Authorization: Bearer <token>".',
+        },
+        { 'www-authenticate': 'Bearer' },
+      );
+    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
+  };
 }
 
 /**

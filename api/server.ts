@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
 import { createDb } from '../db/client.js';
 import { createStripeInbox } from '../integrations/payments/stripeInbox.js';
 import { type Config, requireSetting } from '../runtime/config.js';
@@ -7,7 +8,7 @@ import type { Logger } from '../runtime/logger.js';
 import { createTemporalClient, createTemporalProbe } from '../runtime/temporal.js';
 import { createApp } from './app.js';
 import type { ApiDeps } from './context.js';
-import { createApiMetrics } from './metrics.js';
+import { type ApiMetrics, createApiMetrics, metricsEndpoint } from './metrics.js';
 import { type Check, readinessChecks } from './routes/health.js';
 import { tellFlowsOfStripeEvent } from './routes/stripeWebhook.js';
 
@@ -37,8 +38,9 @@ export async function startApi(
     tell: tellFlowsOfStripeEvent({ db, temporal }),
   });
   const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox };
+  const metrics = createApiMetrics(db);
   const app = createApp(deps, {
-    metrics: createApiMetrics(db),
+    metrics,
     version: options.version,
     checks: options.checks ?? readinessChecks(db, probe),
   });
@@ -48,6 +50,7 @@ export async function startApi(
       () => resolve(s),
     );
   });
+  const metricsServer = await serveMetricsApart(config, metrics);
   stripeInbox.start();
   const { address, port } = server.address() as AddressInfo;
   return {
@@ -55,10 +58,24 @@ export async function startApi(
     deps,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) =>
+        metricsServer ? metricsServer.close(() => resolve()) : resolve(),
+      );
       await stripeInbox.stop();
       await db.destroy();
       await connection.close();
       await probe.close();
     },
   };
+}
+
+/** /metrics on a port of its own (API_METRICS_PORT), e.g. one only the monitoring network reaches. */
+async function serveMetricsApart(config: Config, metrics: ApiMetrics) {
+  if (config.api.metrics.port === undefined) return undefined;
+  const app = new Hono().get('/metrics', metricsEndpoint(metrics, config.api.metrics.token));
+  return new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: config.api.host, port: config.api.metrics.port }, () =>
+      resolve(s),
+    );
+  });
 }

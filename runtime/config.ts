@@ -5,13 +5,12 @@ import { type PayloadKey, parsePayloadKeys } from './payloadCodec.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const port = (fallback: number) =>
-  z.coerce
-    .number({ error: 'must be a port number' })
-    .int({ error: 'must be a whole number' })
-    .min(1, { error: 'must be a port number from 1 to 65535' })
-    .max(65535, { error: 'must be a port number from 1 to 65535' })
-    .default(fallback);
+const portNumber = z.coerce
+  .number({ error: 'must be a port number' })
+  .int({ error: 'must be a whole number' })
+  .min(1, { error: 'must be a port number from 1 to 65535' })
+  .max(65535, { error: 'must be a port number from 1 to 65535' });
+const port = (fallback: number) => portNumber.default(fallback);
 
 const positiveInt = (fallback: number) =>
   z.coerce
@@ -85,6 +84,8 @@ const environmentSchema = z.object({
     .default('flowdesk'),
 
   DECISION_WAIT_SECONDS: positiveInt(15),
+  API_METRICS_PORT: portNumber.optional(),
+  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 
   WORKER_METRICS_PORT: port(9464),
   WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt(10),
@@ -115,7 +116,17 @@ export interface Config {
   logLevel: Environment['LOG_LEVEL'];
   dataDir: string;
   /** `decisionWaitMs`: how long a staff decision waits for its flow to act before the API answers 503. */
-  api: { host: string; port: number; publicUrl: string; decisionWaitMs: number };
+  /**
+   * `metrics`: where /metrics is served: on a port of its own (`port`, on `host`, not on the API's port), and/or
+   * only to a Bearer `token`; open on the API's port when neither is set.
+   */
+  api: {
+    host: string;
+    port: number;
+    publicUrl: string;
+    decisionWaitMs: number;
+    metrics: { port?: number; token?: string };
+  };
   database: { url?: string; poolSize: number; embeddedPort: number };
   temporal: {
     address?: string;
@@ -163,6 +174,7 @@ function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
 /** Variables whose values are secrets: an error names them, never shows them. */
 const SECRET_VARIABLES = new Set([
   'PAYLOAD_KEYS',
+  'METRICS_TOKEN',
   'SIGNING_SECRET',
   'STRIPE_SECRET_KEY',
   'STRIPE_WEBHOOK_SECRET',
@@ -198,6 +210,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         port: e.PORT,
         publicUrl: (e.PUBLIC_URL ?? apiUrl).replace(/\/$/, ''),
         decisionWaitMs: e.DECISION_WAIT_SECONDS * 1000,
+        metrics: { port: e.API_METRICS_PORT, token: e.METRICS_TOKEN },
       },
       database: {
         url: e.DATABASE_URL,

@@ -86,6 +86,35 @@ describe('API operations endpoints', () => {
   });
 });
 
+describe('/metrics kept from the public', () => {
+  it('answers only the METRICS_TOKEN when one is set', async () => {
+    const token = 'metrics-token-0123456789';
+    const api = await startTestApi({ env: { METRICS_TOKEN: token } });
+    try {
+      expect((await apiClient(api.url).get('/metrics')).status).toBe(401);
+      expect((await apiClient(api.url, 'wrong-token-0123456789').get('/metrics')).status).toBe(401);
+      const allowed = await apiClient(api.url, token).get('/metrics');
+      expect(allowed.status).toBe(200);
+      expect(allowed.text).toContain('flowdesk_stripe_inbox_waiting');
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('moves to a port of its own with API_METRICS_PORT, off the public one', async () => {
+    const port = await freePort();
+    const api = await startTestApi({ env: { API_METRICS_PORT: String(port) } });
+    try {
+      expect((await apiClient(api.url).get('/metrics')).status).toBe(404);
+      const apart = await apiClient(`http://127.0.0.1:${port}`).get('/metrics');
+      expect(apart.status).toBe(200);
+      expect(apart.text).toContain('flowdesk_api_http_request_duration_seconds');
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
 describe('/readyz with a dependency down', () => {
   it('answers 503 problem+json naming the database when it is unreachable', async () => {
     const port = await freePort();
