@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createApiKey } from '../api/apiKeys.js';
 import { createDb } from '../db/client.js';
@@ -8,6 +8,7 @@ import { migrateToLatest } from '../db/migrate.js';
 import { ensureTenant } from '../db/tenants.js';
 import { type Config, configOrExit } from '../runtime/config.js';
 import { newPayloadKey } from '../runtime/payloadCodec.js';
+import { PRIVATE_FILE, privateDir } from '../runtime/privateFiles.js';
 import { embeddedPostgresDir } from './stack/database.js';
 import { startEmbeddedPostgres } from './stack/postgres.js';
 import { type ManagedProcess, spawnManaged, waitUntil } from './stack/process.js';
@@ -24,12 +25,12 @@ import { startTemporalDevServer } from './stack/temporal.js';
 
 const config = configOrExit();
 const logsDir = path.join(config.dataDir, 'logs');
-await mkdir(logsDir, { recursive: true });
+await privateDir(logsDir);
 const supervisorLog = path.join(logsDir, 'start.log');
 // Also logged to a file: npm exits as soon as it forwards a signal, so the terminal may miss the shutdown lines.
 const say = (line: string) => {
   process.stdout.write(`${line}\n`);
-  appendFileSync(supervisorLog, `${new Date().toISOString()} ${line}\n`);
+  appendFileSync(supervisorLog, `${new Date().toISOString()} ${line}\n`, { mode: PRIVATE_FILE });
 };
 
 type Stopper = { name: string; stop: () => Promise<void> };

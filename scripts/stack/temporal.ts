@@ -1,7 +1,7 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { flowSearchAttributes } from '../../domain/searchAttributes.js';
+import { privateDir } from '../../runtime/privateFiles.js';
 import { ensureTool, TEMPORAL_CLI } from '../tools.js';
 import { type ManagedProcess, spawnManaged, waitUntil } from './process.js';
 
@@ -63,7 +63,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
   ];
   if (options.dataDir) {
-    await mkdir(options.dataDir, { recursive: true });
+    await privateDir(options.dataDir);
     args.push(
       '--db-filename',
       path.join(options.dataDir, 'temporal.db'),
