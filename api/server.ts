@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { createDb } from '../db/client.js';
+import { createDb, type Db } from '../db/client.js';
+import { pruneWebhookPayloads } from '../db/retention.js';
 import { createStripeInbox } from '../integrations/payments/stripeInbox.js';
 import { type Config, requireSetting } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
@@ -51,6 +52,7 @@ export async function startApi(
     );
   });
   const metricsServer = await serveMetricsApart(config, metrics);
+  const stopPruning = pruneHourly(db, config, options.logger);
   stripeInbox.start();
   const { address, port } = server.address() as AddressInfo;
   return {
@@ -61,6 +63,7 @@ export async function startApi(
       await new Promise<void>((resolve) =>
         metricsServer ? metricsServer.close(() => resolve()) : resolve(),
       );
+      stopPruning();
       await stripeInbox.stop();
       await db.destroy();
       await connection.close();
@@ -78,4 +81,21 @@ async function serveMetricsApart(config: Config, metrics: ApiMetrics) {
       resolve(s),
     );
   });
+}
+
+/** Webhook payloads are kept whole for WEBHOOK_PAYLOAD_DAYS, then cut down: checked at start and every hour. */
+function pruneHourly(db: Db, config: Config, logger: Logger): () => void {
+  const prune = () =>
+    void pruneWebhookPayloads(db, config.api.webhookPayloadDays)
+      .then(
+        (pruned) =>
+          pruned > 0 && logger.info({ pruned }, 'webhook payloads cut down to what the audit needs'),
+      )
+      .catch((error: unknown) =>
+        logger.warn({ err: error }, 'webhook payloads could not be pruned; next hour'),
+      );
+  prune();
+  const timer = setInterval(prune, 3_600_000);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -84,6 +84,8 @@ export interface WebhookReceiptsTable {
   attempts: Generated<number>;
   last_error: string | null;
   retry_at: Timestamp | null;
+  /** When the payload was cut down to what deduplication and the audit trail need (db/retention.ts). */
+  pruned_at: Timestamp | null;
 }
 
 export interface EmailsTable {

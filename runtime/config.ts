@@ -85,6 +85,7 @@ const environmentSchema = z.object({
 
   DECISION_WAIT_SECONDS: positiveInt(15),
   API_METRICS_PORT: portNumber.optional(),
+  WEBHOOK_PAYLOAD_DAYS: positiveInt(30),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 
   WORKER_METRICS_PORT: port(9464),
@@ -126,6 +127,8 @@ export interface Config {
     publicUrl: string;
     decisionWaitMs: number;
     metrics: { port?: number; token?: string };
+    /** How long webhook payloads are kept whole before they are cut down (db/retention.ts). */
+    webhookPayloadDays: number;
   };
   database: { url?: string; poolSize: number; embeddedPort: number };
   temporal: {
@@ -211,6 +214,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         publicUrl: (e.PUBLIC_URL ?? apiUrl).replace(/\/$/, ''),
         decisionWaitMs: e.DECISION_WAIT_SECONDS * 1000,
         metrics: { port: e.API_METRICS_PORT, token: e.METRICS_TOKEN },
+        webhookPayloadDays: e.WEBHOOK_PAYLOAD_DAYS,
       },
       database: {
         url: e.DATABASE_URL,

@@ -35,6 +35,7 @@ describe('migrations', () => {
       '0012_void_reasons',
       '0013_payment_signals',
       '0014_stripe_inbox',
+      '0015_receipt_retention',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

@@ -5,6 +5,7 @@ import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceActivities } from '../activities/invoices.js';
 import { createDb, type Db } from '../db/client.js';
+import { pruneWebhookPayloads } from '../db/retention.js';
 import { ensureTenant } from '../db/tenants.js';
 import { createMailer } from '../integrations/email/mailer.js';
 import type { StripeEventEffects } from '../integrations/payments/stripeEvents.js';
@@ -296,5 +297,34 @@ describe("Stripe's inbox", () => {
     expect(closed.processed_at).not.toBeNull();
     expect(closed.relayed_at).not.toBeNull();
     expect(closed.effects).toMatchObject({ news: [], notYet: expect.stringContaining(intent) });
+  });
+
+  it('keeps whole payloads for WEBHOOK_PAYLOAD_DAYS, then only what deduplication and the audit need', async () => {
+    const target = await invoice();
+    const paid = JSON.parse(payment(`evt_old_${counter}`, target, `pi_old_${counter}`, 1_000));
+    paid.data.object.customer_details = { email: 'mary@example.com', name: 'Mary Jackson' };
+    const waiting = refund(`evt_old_waiting_${counter}`, `pi_nowhere_${counter}`, 10);
+    const recent = payment(`evt_recent_${counter}`, target, `pi_recent_${counter}`, 1_000);
+    await receive(JSON.stringify(paid), waiting, recent);
+    const { inbox } = relay();
+    await inbox.drain();
+    await sql`update webhook_receipts set received_at = now() - interval '31 days'
+      where external_id in (${`evt_old_${counter}`}, ${`evt_old_waiting_${counter}`})`.execute(db);
+
+    expect(await pruneWebhookPayloads(db, 30)).toBeGreaterThanOrEqual(1);
+    const pruned = await receipt(`evt_old_${counter}`);
+    expect(pruned.pruned_at).not.toBeNull();
+    expect(pruned.payload).toEqual({
+      id: `evt_old_${counter}`,
+      type: 'checkout.session.completed',
+      created: paid.created,
+      object: { id: `cs_pi_old_${counter}`, object: 'checkout.session' },
+    });
+    expect(pruned.effects).toMatchObject({ news: [{ flowId: target.flowId }] });
+    // A refund still waiting for its payment keeps all of it; so does a recent delivery.
+    expect((await receipt(`evt_old_waiting_${counter}`)).pruned_at).toBeNull();
+    expect((await receipt(`evt_recent_${counter}`)).payload).toMatchObject({
+      data: { object: { amount_total: 1_000 } },
+    });
   });
 });

@@ -13,6 +13,7 @@ import * as tenantKeys from './0011_tenant_keys.js';
 import * as voidReasons from './0012_void_reasons.js';
 import * as paymentSignals from './0013_payment_signals.js';
 import * as stripeInbox from './0014_stripe_inbox.js';
+import * as receiptRetention from './0015_receipt_retention.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -33,6 +34,7 @@ const migrations: Record<string, Migration> = {
   '0012_void_reasons': voidReasons,
   '0013_payment_signals': paymentSignals,
   '0014_stripe_inbox': stripeInbox,
+  '0015_receipt_retention': receiptRetention,
 };
 
 export const migrationProvider: MigrationProvider = {
