@@ -1,8 +1,9 @@
 import type { Db } from '../db/client.js';
 import { createMailer, type Mailer } from '../integrations/email/mailer.js';
 import { createStripe } from '../integrations/payments/stripe.js';
-import type { Config } from '../runtime/config.js';
+import { type Config, requireSetting } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
+import { createSecretBox } from '../runtime/secretBox.js';
 import { contractActivities } from './contracts.js';
 import { flowActivities } from './flows.js';
 import { invoiceActivities } from './invoices.js';
@@ -48,6 +49,7 @@ export function createActivities({ config, db, mailer }: ActivityDeps) {
       publicUrl: config.api.publicUrl,
       companyName: config.companyName,
       opsEmail: config.email.ops,
+      secrets: createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS')),
     }),
   };
 }

@@ -14,6 +14,7 @@ import type { SupplierOrderState } from '../domain/supplierOrder.js';
 import { orderCsv, orderDocument } from '../integrations/suppliers/export.js';
 import { type RemoteOrder, reportedState } from '../integrations/suppliers/protocol.js';
 import { SupplierApiError, supplierApi } from '../integrations/suppliers/rest.js';
+import type { SecretBox } from '../runtime/secretBox.js';
 import { type EmailDeps, emailSent, sendEmail } from './email.js';
 
 export interface SupplierOrderDeps extends EmailDeps {
@@ -21,6 +22,8 @@ export interface SupplierOrderDeps extends EmailDeps {
   companyName: string;
   /** Where notices for people go (a delayed order). */
   opsEmail: string;
+  /** Opens the supplier's stored credentials, here and nowhere else in the worker. */
+  secrets: SecretBox;
 }
 
 export interface OrderRef {
@@ -117,7 +120,8 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
     if (supplier.protocol !== 'rest' || !supplier.base_url) {
       throw ApplicationFailure.nonRetryable(`${supplier.code} has no API`, 'ConfigurationError');
     }
-    return { supplier, api: supplierApi({ baseUrl: supplier.base_url, credentials: supplier.credentials }) };
+    const credentials = supplier.credentials === null ? null : deps.secrets.open(supplier.credentials);
+    return { supplier, api: supplierApi({ baseUrl: supplier.base_url, credentials }) };
   }
 
   /** Applies what the supplier says of the order, forward only, and answers with the order's state. */

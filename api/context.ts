@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import type { StripeInbox } from '../integrations/payments/stripeInbox.js';
 import type { Config } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
+import type { SecretBox } from '../runtime/secretBox.js';
 import type { Principal } from './apiKeys.js';
 
 /** What every route handler may use; built once per process by the entry point (or by a test). */
@@ -13,6 +14,8 @@ export interface ApiDeps {
   logger: Logger;
   /** Where Stripe's webhook leaves events for the relay that applies them. */
   stripeInbox: StripeInbox;
+  /** Seals the secrets Flowdesk keeps for others (a supplier's credentials, its webhook secret). */
+  secrets: SecretBox;
 }
 
 export interface ApiEnv {

@@ -3,9 +3,11 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { createDb, type Db } from '../db/client.js';
 import { pruneWebhookPayloads } from '../db/retention.js';
+import { sealStoredSupplierSecrets } from '../db/supplierSecrets.js';
 import { createStripeInbox } from '../integrations/payments/stripeInbox.js';
 import { type Config, requireSetting } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
+import { createSecretBox } from '../runtime/secretBox.js';
 import { createTemporalClient, createTemporalProbe } from '../runtime/temporal.js';
 import { createApp } from './app.js';
 import type { ApiDeps } from './context.js';
@@ -38,7 +40,9 @@ export async function startApi(
     logger: options.logger,
     tell: tellFlowsOfStripeEvent({ db, temporal }),
   });
-  const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox };
+  const secrets = createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS'));
+  await sealStoredSupplierSecrets(db, secrets);
+  const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox, secrets };
   const metrics = createApiMetrics(db);
   const app = createApp(deps, {
     metrics,

@@ -97,6 +97,22 @@ async function registerSupplier(simulator: SupplierSimulator | undefined, setup:
         },
   });
   expect(response.status, response.text).toBe(201);
+  if (simulator) {
+    // Stored sealed: the database holds neither the credentials nor the webhook secret (the simulator's
+    // calls below and its signed webhooks only work if the worker and the API open them again).
+    const row = await api.deps.db
+      .selectFrom('suppliers')
+      .select(['credentials', 'webhook_secret'])
+      .where('code', '=', code)
+      .executeTakeFirstOrThrow();
+    for (const [stored, plain] of [
+      [row.credentials, SUPPLIER_CREDENTIALS],
+      [row.webhook_secret, SUPPLIER_WEBHOOK_SECRET],
+    ] as const) {
+      expect(stored).toMatch(/^sealed:v1:test-1:/);
+      expect(stored).not.toContain(plain);
+    }
+  }
   return response.body as { supplierId: string; code: string; orderEmail: string };
 }
 
@@ -827,7 +843,10 @@ describe('supplier order API', () => {
       .select(['credentials', 'webhook_secret'])
       .where('id', '=', supplier.supplierId)
       .executeTakeFirstOrThrow();
-    expect(stored).toEqual({ credentials: SUPPLIER_CREDENTIALS, webhook_secret: SUPPLIER_WEBHOOK_SECRET });
+    expect({
+      credentials: api.deps.secrets.open(stored.credentials ?? ''),
+      webhook_secret: api.deps.secrets.open(stored.webhook_secret ?? ''),
+    }).toEqual({ credentials: SUPPLIER_CREDENTIALS, webhook_secret: SUPPLIER_WEBHOOK_SECRET });
     const cleared = await admin.request('PUT', `/v1/suppliers/${supplier.code}`, {
       body: { ...settings, credentials: null },
     });

@@ -510,7 +510,11 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
           .executeTakeFirst()
       : undefined;
     if (!supplier?.webhook_secret) return 'this endpoint takes no webhooks for that supplier';
-    return checkWebhookSignature(supplier.webhook_secret, raw, c.req.header(SIGNATURE_HEADER));
+    return checkWebhookSignature(
+      deps.secrets.open(supplier.webhook_secret),
+      raw,
+      c.req.header(SIGNATURE_HEADER),
+    );
   }, 401);
 
   app.openapi(

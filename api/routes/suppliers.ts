@@ -64,6 +64,8 @@ export function supplierByCode(db: Db, tenantId: string, code: string) {
 export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, config } = deps;
   const view = (row: SupplierRow) => supplierView(row, config.api.publicUrl);
+  /** Stored sealed; null clears. */
+  const sealed = (secret: string | null) => (secret === null ? null : deps.secrets.seal(secret));
 
   app.openapi(
     createRoute({
@@ -94,8 +96,8 @@ export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
         protocol: body.protocol,
         base_url: body.baseUrl ?? null,
         // Write-only secrets: omitted, the stored value stays; null clears it.
-        ...(body.credentials === undefined ? {} : { credentials: body.credentials }),
-        ...(body.webhookSecret === undefined ? {} : { webhook_secret: body.webhookSecret }),
+        ...(body.credentials === undefined ? {} : { credentials: sealed(body.credentials) }),
+        ...(body.webhookSecret === undefined ? {} : { webhook_secret: sealed(body.webhookSecret) }),
         order_email: body.orderEmail,
         capabilities: JSON.stringify(body.capabilities),
         poll_every: body.pollEvery,
