@@ -7,7 +7,7 @@ import { sealStoredSupplierSecrets } from '../db/supplierSecrets.js';
 import { createStripeInbox } from '../integrations/payments/stripeInbox.js';
 import { type Config, requireSetting } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
-import { createSecretBox } from '../runtime/secretBox.js';
+import { createSecretBox, type SecretBox } from '../runtime/secretBox.js';
 import { createTemporalClient, createTemporalProbe } from '../runtime/temporal.js';
 import { createApp } from './app.js';
 import type { ApiDeps } from './context.js';
@@ -41,7 +41,6 @@ export async function startApi(
     tell: tellFlowsOfStripeEvent({ db, temporal }),
   });
   const secrets = createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS'));
-  await sealStoredSupplierSecrets(db, secrets);
   const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox, secrets };
   const metrics = createApiMetrics(db);
   const app = createApp(deps, {
@@ -56,7 +55,7 @@ export async function startApi(
     );
   });
   const metricsServer = await serveMetricsApart(config, metrics);
-  const stopPruning = pruneHourly(db, config, options.logger);
+  const stopUpkeep = upkeepHourly(db, config, secrets, options.logger);
   stripeInbox.start();
   const { address, port } = server.address() as AddressInfo;
   return {
@@ -67,7 +66,7 @@ export async function startApi(
       await new Promise<void>((resolve) =>
         metricsServer ? metricsServer.close(() => resolve()) : resolve(),
       );
-      stopPruning();
+      stopUpkeep();
       await stripeInbox.stop();
       await db.destroy();
       await connection.close();
@@ -87,19 +86,23 @@ async function serveMetricsApart(config: Config, metrics: ApiMetrics) {
   });
 }
 
-/** Webhook payloads are kept whole for WEBHOOK_PAYLOAD_DAYS, then cut down: checked at start and every hour. */
-function pruneHourly(db: Db, config: Config, logger: Logger): () => void {
-  const prune = () =>
-    void pruneWebhookPayloads(db, config.api.webhookPayloadDays)
-      .then(
-        (pruned) =>
-          pruned > 0 && logger.info({ pruned }, 'webhook payloads cut down to what the audit needs'),
-      )
-      .catch((error: unknown) =>
-        logger.warn({ err: error }, 'webhook payloads could not be pruned; next hour'),
-      );
-  prune();
-  const timer = setInterval(prune, 3_600_000);
+/**
+ * The API's upkeep, at start and every hour, off the request path (the API starts, and says it is not ready,
+ * while the database is down): webhook payloads older than WEBHOOK_PAYLOAD_DAYS cut down, and supplier secrets
+ * stored in the clear by an earlier version sealed.
+ */
+function upkeepHourly(db: Db, config: Config, secrets: SecretBox, logger: Logger): () => void {
+  const upkeep = async () => {
+    await sealStoredSupplierSecrets(db, secrets);
+    const pruned = await pruneWebhookPayloads(db, config.api.webhookPayloadDays);
+    if (pruned > 0) logger.info({ pruned }, 'webhook payloads cut down to what the audit needs');
+  };
+  const run = () =>
+    void upkeep().catch((error: unknown) =>
+      logger.warn({ err: error }, 'upkeep failed; it runs again in an hour'),
+    );
+  run();
+  const timer = setInterval(run, 3_600_000);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -3,7 +3,7 @@ import type { SecretBox } from '../runtime/secretBox.js';
 import type { Db } from './client.js';
 
 /**
- * Seals supplier secrets stored before they were sealed at rest (runtime/secretBox.ts). Run when the API starts:
+ * Seals supplier secrets stored before they were sealed at rest (runtime/secretBox.ts). The API's upkeep runs it:
  * a row already sealed is left alone, so it is done once.
  */
 export async function sealStoredSupplierSecrets(db: Db, secrets: SecretBox): Promise<void> {

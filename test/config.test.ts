@@ -13,6 +13,8 @@ describe('configuration', () => {
       port: 3000,
       publicUrl: 'http://127.0.0.1:3000',
       decisionWaitMs: 15_000,
+      metrics: { port: undefined, token: undefined },
+      webhookPayloadDays: 30,
     });
     expect(result.config.temporal).toMatchObject({
       namespace: 'default',

@@ -31,7 +31,7 @@ describe('secrets at rest', () => {
     expect(() => box.open(changed)).toThrow();
   });
 
-  it('stored in the clear by an earlier version are sealed once when the API starts', async () => {
+  it('stored in the clear by an earlier version are sealed once by the API’s upkeep', async () => {
     const box = createSecretBox(keys(newPayloadKey('k1')));
     const tenant = await ensureTenant(db, `sealing-${Date.now()}`, 'Sealing');
     const row = await db
