@@ -50,6 +50,7 @@ export function createActivities({ config, db, mailer }: ActivityDeps) {
       companyName: config.companyName,
       opsEmail: config.email.ops,
       secrets: createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS')),
+      addressPolicy: config.supplierUrls,
     }),
   };
 }

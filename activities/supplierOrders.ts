@@ -13,6 +13,7 @@ import type { SupplierProfile } from '../domain/supplier.js';
 import type { SupplierOrderState } from '../domain/supplierOrder.js';
 import { orderCsv, orderDocument } from '../integrations/suppliers/export.js';
 import { type RemoteOrder, reportedState } from '../integrations/suppliers/protocol.js';
+import type { AddressPolicy } from '../integrations/suppliers/address.js';
 import { SupplierApiError, supplierApi } from '../integrations/suppliers/rest.js';
 import type { SecretBox } from '../runtime/secretBox.js';
 import { type EmailDeps, emailSent, sendEmail } from './email.js';
@@ -24,6 +25,8 @@ export interface SupplierOrderDeps extends EmailDeps {
   opsEmail: string;
   /** Opens the supplier's stored credentials, here and nowhere else in the worker. */
   secrets: SecretBox;
+  /** Which addresses a supplier's API may have. */
+  addressPolicy: AddressPolicy;
 }
 
 export interface OrderRef {
@@ -121,7 +124,10 @@ export function supplierOrderActivities(deps: SupplierOrderDeps) {
       throw ApplicationFailure.nonRetryable(`${supplier.code} has no API`, 'ConfigurationError');
     }
     const credentials = supplier.credentials === null ? null : deps.secrets.open(supplier.credentials);
-    return { supplier, api: supplierApi({ baseUrl: supplier.base_url, credentials }) };
+    return {
+      supplier,
+      api: supplierApi({ baseUrl: supplier.base_url, credentials, policy: deps.addressPolicy }),
+    };
   }
 
   /** Applies what the supplier says of the order, forward only, and answers with the order's state. */

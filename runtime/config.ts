@@ -100,6 +100,7 @@ const environmentSchema = z.object({
 
   SIGNING_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   COMPANY_NAME: z.string().min(1).default('Flowdesk Installations'),
+  SUPPLIER_URLS_ALLOW_LOOPBACK: boolean.default(false),
   DOCUSIGN_CONNECT_SECRET: z.string().min(16, { error: 'must be a DocuSign Connect HMAC key' }).optional(),
 
   STRIPE_SECRET_KEY: z.string().startsWith('sk_', { error: 'must be a Stripe secret key (sk_…)' }).optional(),
@@ -159,6 +160,8 @@ export interface Config {
   /** Signs customer links (signing pages); the same secret must reach the API and the worker. */
   signingSecret?: string;
   companyName: string;
+  /** Where suppliers' APIs may be: loopback (and plain http to it) only in development. */
+  supplierUrls: { allowLoopback: boolean };
   /** Verifies DocuSign Connect messages (its HMAC key); without it, /webhooks/esign/docusign refuses everything. */
   docusignConnectSecret?: string;
   stripe: { secretKey?: string; webhookSecret?: string; apiUrl?: string; mockPort: number };
@@ -247,6 +250,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
       },
       signingSecret: e.SIGNING_SECRET,
       companyName: e.COMPANY_NAME,
+      supplierUrls: { allowLoopback: e.SUPPLIER_URLS_ALLOW_LOOPBACK },
       docusignConnectSecret: e.DOCUSIGN_CONNECT_SECRET,
       stripe: {
         secretKey: e.STRIPE_SECRET_KEY,

@@ -252,6 +252,8 @@ try {
     STRIPE_API_URL: stripe.apiUrl,
     STRIPE_WEBHOOK_SECRET: webhooks.secret,
     PAYLOAD_KEYS: await payloadKeys(),
+    // A development stack: the supplier simulator (npm run demo:supplier) runs on this machine.
+    SUPPLIER_URLS_ALLOW_LOOPBACK: process.env.SUPPLIER_URLS_ALLOW_LOOPBACK ?? 'true',
   };
   say('  Starting the worker and the API');
   await Promise.all([startService('worker', env), startService('api', env)]);

@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/client.js';
 import { appendEvent } from '../../db/events.js';
@@ -9,9 +10,10 @@ import {
   SupplierProtocol,
   SupplierSettings,
 } from '../../domain/supplier.js';
+import { supplierUrlRefusal } from '../../integrations/suppliers/address.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { problemContent, problemJson, problemType } from '../problem.js';
+import { problemContent, problemJson, problemType, validationProblem } from '../problem.js';
 import { actorOf } from './shared.js';
 
 const CodeParam = z.object({ code: SupplierCode });
@@ -61,6 +63,12 @@ export function supplierByCode(db: Db, tenantId: string, code: string) {
     .executeTakeFirst();
 }
 
+/** 400 naming the one field a check beyond the schema refused. */
+function invalid(c: Context, field: string, message: string) {
+  const { status: _status, ...problem } = validationProblem([{ field, message }]);
+  return problemJson(c, 400, problem);
+}
+
 export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, config } = deps;
   const view = (row: SupplierRow) => supplierView(row, config.api.publicUrl);
@@ -106,18 +114,13 @@ export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
       const existing = await supplierByCode(db, principal.tenantId, code);
       const webhookSecret = body.webhookSecret === undefined ? existing?.webhook_secret : body.webhookSecret;
       if (body.protocol === 'rest' && body.capabilities.webhooks && !webhookSecret)
-        return problemJson(c, 400, {
-          type: problemType('validation'),
-          title: 'Invalid request',
-          detail:
-            'body.webhookSecret: webhooks are only accepted signed: give the secret they are signed with',
-          errors: [
-            {
-              field: 'body.webhookSecret',
-              message: 'webhooks are only accepted signed: give the secret they are signed with',
-            },
-          ],
-        });
+        return invalid(
+          c,
+          'body.webhookSecret',
+          'webhooks are only accepted signed: give the secret they are signed with',
+        );
+      const urlRefusal = body.baseUrl && (await supplierUrlRefusal(body.baseUrl, config.supplierUrls));
+      if (urlRefusal) return invalid(c, 'body.baseUrl', urlRefusal);
       const { row, created } = await db.transaction().execute(async (trx) => {
         const existed = await supplierByCode(trx, principal.tenantId, code);
         const saved = await trx
@@ -133,7 +136,12 @@ export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
           type: existed ? 'supplier.updated' : 'supplier.registered',
           actor: actorOf(principal),
           entity: { type: 'supplier', id: code },
-          payload: { name: body.name, protocol: body.protocol, capabilities: body.capabilities },
+          payload: {
+            name: body.name,
+            protocol: body.protocol,
+            baseUrl: body.baseUrl,
+            capabilities: body.capabilities,
+          },
           idempotencyKey: `supplier/${saved.id}/${c.get('requestId')}`,
         });
         return { row: saved, created: !existed };

@@ -126,6 +126,7 @@ export async function startBenchStack(options: { worker?: boolean } = {}): Promi
       STRIPE_API_URL: stripeMock.url,
       STRIPE_WEBHOOK_SECRET,
       PAYLOAD_KEYS: payloadKeySetting,
+      SUPPLIER_URLS_ALLOW_LOOPBACK: 'true',
     };
     const service = async (which: 'api' | WorkerKind, extra: Record<string, string> = {}) => {
       const command =

@@ -1,4 +1,8 @@
-import { z } from 'zod';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import type { z } from 'zod';
+import { type AddressPolicy, addressRefusal, guardedLookup } from './address.js';
 import { type PlaceOrderRequest, type RemoteOrder, RemoteOrder as RemoteOrderSchema } from './protocol.js';
 
 /** A supplier API that answered, but not with what was asked; `retryable` says whether asking again can help. */
@@ -16,10 +20,71 @@ export interface SupplierConnection {
   baseUrl: string;
   credentials?: string | null;
   timeoutMs?: number;
+  /** Which addresses the worker may connect to (integrations/suppliers/address.ts). */
+  policy: AddressPolicy;
+}
+
+/** What a supplier's refusal is called in errors and events: its status, never its words. */
+function classified(status: number): string {
+  if (status >= 300 && status < 400) return 'a redirect, not followed';
+  if (status === 429) return 'throttled';
+  if (status === 408 || status === 425) return 'timed out';
+  if (status === 409) return 'a conflict';
+  if (status === 401 || status === 403) return 'credentials refused';
+  if (status === 404) return 'not found';
+  if (status >= 500) return 'a server error';
+  return 'refused';
+}
+
+/**
+ * One HTTP exchange with a supplier's API: connected only to an address the policy allows (checked at
+ * connection, after DNS), redirects not followed, at most 1 MiB read.
+ */
+function exchange(
+  url: URL,
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body?: string;
+    timeoutMs: number;
+    policy: AddressPolicy;
+  },
+): Promise<{ status: number; text: string }> {
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  const refusal = isIP(literal) ? addressRefusal(literal, init.policy) : undefined;
+  if (refusal) return Promise.reject(new SupplierApiError(`${url.host} is ${refusal}`, false));
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method: init.method,
+        headers: init.headers,
+        lookup: guardedLookup(init.policy) as never,
+        timeout: init.timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > 1024 * 1024) req.destroy(new Error('answer over 1 MiB'));
+          else chunks.push(chunk);
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
 
 /** Client of a supplier's `rest` API. Every call either returns what the protocol promises or throws SupplierApiError. */
-export function supplierApi({ baseUrl, credentials, timeoutMs = 10_000 }: SupplierConnection) {
+export function supplierApi({ baseUrl, credentials, timeoutMs = 10_000, policy }: SupplierConnection) {
   async function call<T>(
     method: string,
     path: string,
@@ -30,40 +95,47 @@ export function supplierApi({ baseUrl, credentials, timeoutMs = 10_000 }: Suppli
     if (credentials) headers.authorization = `Bearer ${credentials}`;
     if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
+    let response: { status: number; text: string };
     try {
-      response = await fetch(
+      response = await exchange(
         new URL(path.replace(/^\//, ''), baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`),
         {
           method,
           headers,
           body: options.body === undefined ? undefined : JSON.stringify(options.body),
-          signal: AbortSignal.timeout(timeoutMs),
+          timeoutMs,
+          policy,
         },
       );
     } catch (error) {
-      throw new SupplierApiError(
-        `${method} ${path}: ${error instanceof Error ? error.message : String(error)}`,
-        true,
-      );
+      if (error instanceof SupplierApiError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      // An address the policy refuses will not become allowed by asking again.
+      if (code === 'ADDRESS_REFUSED')
+        throw new SupplierApiError(`${method} ${path}: ${(error as Error).message}`, false);
+      throw new SupplierApiError(`${method} ${path}: no answer (${code ?? 'connection failed'})`, true);
     }
-    const text = await response.text();
-    if (!response.ok) {
+    const { status, text } = response;
+    if (status < 200 || status >= 300) {
       // Throttling, timeouts, conflicts in flight and server errors pass; other refusals will not change by asking again.
-      const retryable = response.status >= 500 || [408, 409, 425, 429].includes(response.status);
+      const retryable = status >= 500 || [408, 409, 425, 429].includes(status);
       throw new SupplierApiError(
-        `${method} ${path}: ${response.status} ${text.slice(0, 300)}`,
+        `${method} ${path}: HTTP ${status}, ${classified(status)}`,
         retryable,
-        response.status,
+        status,
       );
     }
-    const parsed = schema.safeParse(text ? JSON.parse(text) : undefined);
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new SupplierApiError(`${method} ${path}: an answer that is not JSON`, true, status);
+    }
+    const parsed = schema.safeParse(body);
     if (!parsed.success) {
-      throw new SupplierApiError(
-        `${method} ${path}: unexpected answer: ${z.prettifyError(parsed.error)}`,
-        true,
-        response.status,
-      );
+      // Which fields were wrong, never what they held.
+      const fields = parsed.error.issues.map((issue) => issue.path.join('.') || '(the answer)').join(', ');
+      throw new SupplierApiError(`${method} ${path}: not the protocol's answer (${fields})`, true, status);
     }
     return parsed.data;
   }

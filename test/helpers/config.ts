@@ -21,6 +21,8 @@ export function testEnvironment(extra: Record<string, string> = {}): Record<stri
     LOG_LEVEL: 'silent',
     SIGNING_SECRET: 'test-signing-secret-0123456789abcdef',
     PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
+    // The supplier simulator runs on this machine.
+    SUPPLIER_URLS_ALLOW_LOOPBACK: 'true',
     ...extra,
   };
 }
