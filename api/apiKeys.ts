@@ -1,5 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type Selectable, sql } from 'kysely';
 import type { Db } from '../db/client.js';
+import { appendEvent } from '../db/events.js';
+import type { ApiKeysTable } from '../db/schema.js';
+import type { Actor } from '../domain/flow.js';
 import type { Role } from '../domain/roles.js';
 
 /**
@@ -20,7 +24,7 @@ export interface CreatedApiKey {
 
 export async function createApiKey(
   db: Db,
-  input: { tenantId: string; name: string; roles: Role[] },
+  input: { tenantId: string; name: string; roles: Role[]; expiresAt?: Date },
 ): Promise<CreatedApiKey> {
   const prefix = randomBytes(6).toString('hex');
   const secret = randomBytes(32).toString('base64url');
@@ -32,6 +36,7 @@ export async function createApiKey(
       prefix,
       key_hash: hashSecret(secret),
       roles: input.roles,
+      expires_at: input.expiresAt ?? null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
@@ -46,7 +51,26 @@ export interface Principal {
   roles: Role[];
 }
 
-/** The principal a presented key stands for, or null when it is malformed, unknown, revoked or wrong. */
+const USE_NOTED_EVERY_MS = 60_000;
+const lastNoted = new Map<string, number>();
+
+/**
+ * Keeps `last_used_at`, cheaply: at most one write per key a minute from each process, off the request's path
+ * (a usage stamp that fails to be written is not worth failing a request for).
+ */
+function noteUse(db: Db, keyId: string): void {
+  const now = Date.now();
+  if (now - (lastNoted.get(keyId) ?? 0) < USE_NOTED_EVERY_MS) return;
+  lastNoted.set(keyId, now);
+  void db
+    .updateTable('api_keys')
+    .set({ last_used_at: sql`now()` })
+    .where('id', '=', keyId)
+    .execute()
+    .catch(() => lastNoted.delete(keyId));
+}
+
+/** The principal a presented key stands for, or null when it is malformed, unknown, revoked, expired or wrong. */
 export async function verifyApiKey(db: Db, presented: string): Promise<Principal | null> {
   const match = KEY_PATTERN.exec(presented);
   if (!match) return null;
@@ -64,11 +88,16 @@ export async function verifyApiKey(db: Db, presented: string): Promise<Principal
     ])
     .where('api_keys.prefix', '=', prefix)
     .where('api_keys.revoked_at', 'is', null)
+    // Read on every request, never cached: a revoked or expired key stops working at once, in every process.
+    .where((eb) =>
+      eb.or([eb('api_keys.expires_at', 'is', null), eb('api_keys.expires_at', '>', sql<Date>`now()`)]),
+    )
     .executeTakeFirst();
   if (!row) return null;
   const expected = Buffer.from(row.key_hash, 'hex');
   const actual = Buffer.from(hashSecret(secret), 'hex');
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return null;
+  noteUse(db, row.id);
   return {
     keyId: row.id,
     keyName: row.name,
@@ -76,4 +105,151 @@ export async function verifyApiKey(db: Db, presented: string): Promise<Principal
     tenantSlug: row.slug,
     roles: row.roles as Role[],
   };
+}
+
+/** A key as admins see it: never its secret or hash. */
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  roles: Role[];
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+type KeyRow = Selectable<ApiKeysTable>;
+const viewOf = (row: KeyRow): ApiKeyView => ({
+  id: row.id,
+  name: row.name,
+  prefix: row.prefix,
+  roles: row.roles as Role[],
+  createdAt: row.created_at.toISOString(),
+  lastUsedAt: row.last_used_at?.toISOString() ?? null,
+  expiresAt: row.expires_at?.toISOString() ?? null,
+  revokedAt: row.revoked_at?.toISOString() ?? null,
+});
+
+/** The tenant's keys, newest first, revoked and expired ones included (they say so). */
+export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKeyView[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .orderBy('created_at', 'desc')
+    .execute();
+  return rows.map(viewOf);
+}
+
+/** Creates a key on record; its plain value is in the result only, once. */
+export async function issueApiKey(
+  db: Db,
+  input: { tenantId: string; name: string; roles: Role[]; expiresAt?: Date; actor: Actor },
+): Promise<ApiKeyView & { key: string }> {
+  return db.transaction().execute(async (trx) => {
+    const created = await createApiKey(trx, input);
+    const row = await trx
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('id', '=', created.id)
+      .executeTakeFirstOrThrow();
+    await appendEvent(trx, {
+      tenantId: input.tenantId,
+      type: 'api_key.created',
+      actor: input.actor,
+      entity: { type: 'api_key', id: created.id },
+      payload: { name: input.name, prefix: created.prefix, roles: input.roles, expiresAt: input.expiresAt },
+      idempotencyKey: `api_key/${created.id}/created`,
+    });
+    return { ...viewOf(row), key: created.key };
+  });
+}
+
+/** Revokes a key of the tenant at once; revoking a revoked key changes nothing. */
+export async function revokeApiKey(
+  db: Db,
+  input: { tenantId: string; keyId: string; actor: Actor },
+): Promise<ApiKeyView | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const revoked = await trx
+      .updateTable('api_keys')
+      .set({ revoked_at: sql`now()` })
+      .where('tenant_id', '=', input.tenantId)
+      .where('id', '=', input.keyId)
+      .where('revoked_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+    if (revoked)
+      await appendEvent(trx, {
+        tenantId: input.tenantId,
+        type: 'api_key.revoked',
+        actor: input.actor,
+        entity: { type: 'api_key', id: input.keyId },
+        payload: { name: revoked.name, prefix: revoked.prefix },
+        idempotencyKey: `api_key/${input.keyId}/revoked`,
+      });
+    const row =
+      revoked ??
+      (await trx
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('tenant_id', '=', input.tenantId)
+        .where('id', '=', input.keyId)
+        .executeTakeFirst());
+    return row && viewOf(row);
+  });
+}
+
+/**
+ * Replaces a key with a new one of the same name and roles. The old one keeps working for `overlapSeconds` (so
+ * whatever uses it can switch), then expires; 0 ends it at once.
+ */
+export async function rotateApiKey(
+  db: Db,
+  input: { tenantId: string; keyId: string; overlapSeconds: number; expiresAt?: Date; actor: Actor },
+): Promise<(ApiKeyView & { key: string }) | 'not_found' | 'revoked'> {
+  return db.transaction().execute(async (trx) => {
+    const old = await trx
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('tenant_id', '=', input.tenantId)
+      .where('id', '=', input.keyId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!old) return 'not_found';
+    if (old.revoked_at || (old.expires_at && old.expires_at <= new Date())) return 'revoked';
+    const created = await createApiKey(trx, {
+      tenantId: input.tenantId,
+      name: old.name,
+      roles: old.roles as Role[],
+      expiresAt: input.expiresAt,
+    });
+    const endsAt = new Date(Date.now() + input.overlapSeconds * 1000);
+    await trx
+      .updateTable('api_keys')
+      .set(input.overlapSeconds === 0 ? { revoked_at: sql`now()` } : { expires_at: endsAt })
+      .where('id', '=', old.id)
+      .execute();
+    await appendEvent(trx, {
+      tenantId: input.tenantId,
+      type: 'api_key.rotated',
+      actor: input.actor,
+      entity: { type: 'api_key', id: old.id },
+      payload: {
+        name: old.name,
+        oldPrefix: old.prefix,
+        newKeyId: created.id,
+        newPrefix: created.prefix,
+        oldEndsAt: endsAt,
+      },
+      idempotencyKey: `api_key/${old.id}/rotated`,
+    });
+    const row = await trx
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('id', '=', created.id)
+      .executeTakeFirstOrThrow();
+    return { ...viewOf(row), key: created.key };
+  });
 }

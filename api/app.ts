@@ -6,6 +6,7 @@ import { requireApiKey } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { type ApiMetrics, metricsEndpoint } from './metrics.js';
 import { fieldErrors, problemResponse, problemType, validationProblem } from './problem.js';
+import { registerApiKeyRoutes } from './routes/apiKeys.js';
 import { registerCodecRoutes } from './routes/codec.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerFlowRoutes } from './routes/flows.js';
@@ -95,6 +96,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
 
   app.use('/v1/*', requireApiKey(deps.db));
   registerMeRoute(app);
+  registerApiKeyRoutes(app, deps);
   registerProposalRoutes(app, deps);
   registerFlowRoutes(app, deps);
   registerPaymentRoutes(app, deps);

@@ -269,6 +269,18 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       fields: ['form.decision', 'form.documentSha256'],
     },
   ],
+  'GET /v1/api-keys': 'takes no input',
+  'POST /v1/api-keys': [
+    { path: '/v1/api-keys', body: { name: '', roles: ['king'] }, fields: ['body.name', 'body.roles.0'] },
+  ],
+  'POST /v1/api-keys/{keyId}/revoke': [{ path: '/v1/api-keys/nope/revoke', fields: ['path.keyId'] }],
+  'POST /v1/api-keys/{keyId}/rotate': [
+    {
+      path: '/v1/api-keys/00000000-0000-4000-8000-000000000000/rotate',
+      body: { overlapSeconds: -1, expiresAt: 'soon' },
+      fields: ['body.overlapSeconds', 'body.expiresAt'],
+    },
+  ],
   'POST /codec/encode': [
     {
       path: '/codec/encode',

@@ -36,6 +36,7 @@ describe('migrations', () => {
       '0013_payment_signals',
       '0014_stripe_inbox',
       '0015_receipt_retention',
+      '0016_key_expiry',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

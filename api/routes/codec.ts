@@ -4,6 +4,7 @@ import type { Payload } from '@temporalio/common';
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
+import { sql } from 'kysely';
 import type { Db } from '../../db/client.js';
 import type { Role } from '../../domain/roles.js';
 import { requireSetting } from '../../runtime/config.js';
@@ -78,13 +79,14 @@ function sessionSeal(keys: readonly PayloadKey[]) {
 
 const mayDecode = (roles: readonly string[]) => roles.some((role) => DECODERS.includes(role as Role));
 
-/** Whether the session's key still exists, is not revoked, and may decode. */
+/** Whether the session's key still exists, is neither revoked nor expired, and may decode. */
 async function sessionKeyValid(db: Db, keyId: string): Promise<boolean> {
   const row = await db
     .selectFrom('api_keys')
     .select('roles')
     .where('id', '=', keyId)
     .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
     .executeTakeFirst();
   return row !== undefined && mayDecode(row.roles);
 }

@@ -14,6 +14,7 @@ import * as voidReasons from './0012_void_reasons.js';
 import * as paymentSignals from './0013_payment_signals.js';
 import * as stripeInbox from './0014_stripe_inbox.js';
 import * as receiptRetention from './0015_receipt_retention.js';
+import * as keyExpiry from './0016_key_expiry.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -35,6 +36,7 @@ const migrations: Record<string, Migration> = {
   '0013_payment_signals': paymentSignals,
   '0014_stripe_inbox': stripeInbox,
   '0015_receipt_retention': receiptRetention,
+  '0016_key_expiry': keyExpiry,
 };
 
 export const migrationProvider: MigrationProvider = {

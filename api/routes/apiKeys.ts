@@ -1,0 +1,169 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import { Role } from '../../domain/roles.js';
+import { issueApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../apiKeys.js';
+import { requireRole } from '../auth.js';
+import type { ApiDeps, ApiEnv } from '../context.js';
+import { problemContent, problemJson, problemType } from '../problem.js';
+import { actorOf } from './shared.js';
+
+const ApiKey = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    prefix: z.string().describe('The visible part of the key (`fdk_<prefix>_…`), to recognise it'),
+    roles: z.array(Role),
+    createdAt: z.iso.datetime(),
+    lastUsedAt: z.iso.datetime().nullable().describe('Kept to the minute'),
+    expiresAt: z.iso.datetime().nullable(),
+    revokedAt: z.iso.datetime().nullable(),
+  })
+  .openapi('ApiKey');
+const NewApiKey = ApiKey.extend({
+  key: z.string().describe('The key itself: shown this once, stored only hashed'),
+}).openapi('NewApiKey');
+const inFuture = z.iso
+  .datetime({ offset: true })
+  .refine((value) => Date.parse(value) > Date.now(), { error: 'must be in the future' });
+const KeyRequest = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    roles: z.array(Role).min(1),
+    expiresAt: inFuture.optional(),
+  })
+  .openapi('ApiKeyRequest');
+const Rotation = z
+  .object({
+    overlapSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(0)
+      .describe('How long the old key keeps working (at most 7 days); 0 ends it now'),
+    expiresAt: inFuture.optional().describe('When the new key expires'),
+  })
+  .openapi('ApiKeyRotation');
+const KeyParam = z.object({ keyId: z.uuid() });
+const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+const refusals = {
+  401: { description: 'No valid API key', content: problemContent },
+  403: { description: 'Needs the admin role', content: problemContent },
+};
+
+/** Admins manage their tenant's keys: list, create, revoke, rotate. Each change is an audit event. */
+export function registerApiKeyRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps): void {
+  const notFound = (c: Parameters<typeof problemJson>[0]) =>
+    problemJson(c, 404, { type: problemType('not-found'), title: 'Key not found', detail: 'No such key.' });
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/api-keys',
+      tags: ['Access'],
+      summary: "The tenant's API keys (admin): names, roles, use and expiry, never the keys",
+      security: [{ apiKey: [] }],
+      middleware: [requireRole()] as const,
+      responses: {
+        200: { description: 'Newest first', content: json(z.object({ keys: z.array(ApiKey) })) },
+        ...refusals,
+      },
+    }),
+    async (c) => c.json({ keys: await listApiKeys(db, c.get('principal').tenantId) }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/api-keys',
+      tags: ['Access'],
+      summary: 'Creates a key (admin); the key is in this answer only',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole()] as const,
+      request: { body: { required: true, content: json(KeyRequest) } },
+      responses: {
+        201: { description: 'Created', content: json(NewApiKey) },
+        400: { description: 'Invalid request', content: problemContent },
+        ...refusals,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const principal = c.get('principal');
+      const created = await issueApiKey(db, {
+        tenantId: principal.tenantId,
+        name: body.name,
+        roles: body.roles,
+        expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined,
+        actor: actorOf(principal),
+      });
+      return c.json(created, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/api-keys/{keyId}/revoke',
+      tags: ['Access'],
+      summary: 'Revokes a key at once (admin)',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole()] as const,
+      request: { params: KeyParam },
+      responses: {
+        200: { description: 'Revoked (or already was)', content: json(ApiKey) },
+        400: { description: 'Invalid request', content: problemContent },
+        404: { description: 'No such key in this tenant', content: problemContent },
+        ...refusals,
+      },
+    }),
+    async (c) => {
+      const principal = c.get('principal');
+      const revoked = await revokeApiKey(db, {
+        tenantId: principal.tenantId,
+        keyId: c.req.valid('param').keyId,
+        actor: actorOf(principal),
+      });
+      return revoked ? c.json(revoked, 200) : notFound(c);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/api-keys/{keyId}/rotate',
+      tags: ['Access'],
+      summary:
+        'Replaces a key with a new one of the same name and roles (admin); the old one ends after the overlap',
+      security: [{ apiKey: [] }],
+      middleware: [requireRole()] as const,
+      request: { params: KeyParam, body: { required: false, content: json(Rotation) } },
+      responses: {
+        201: { description: 'The new key, in this answer only', content: json(NewApiKey) },
+        400: { description: 'Invalid request', content: problemContent },
+        404: { description: 'No such key in this tenant', content: problemContent },
+        409: { description: 'The key is revoked or expired', content: problemContent },
+        ...refusals,
+      },
+    }),
+    async (c) => {
+      const principal = c.get('principal');
+      // Without a body the validator does not run: the defaults come from the schema here.
+      const body = Rotation.parse(c.req.valid('json') ?? {});
+      const rotated = await rotateApiKey(db, {
+        tenantId: principal.tenantId,
+        keyId: c.req.valid('param').keyId,
+        overlapSeconds: body.overlapSeconds,
+        expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined,
+        actor: actorOf(principal),
+      });
+      if (rotated === 'not_found') return notFound(c);
+      if (rotated === 'revoked')
+        return problemJson(c, 409, {
+          type: problemType('key-ended'),
+          title: 'Key ended',
+          detail: 'A revoked or expired key cannot be rotated; create a new one.',
+        });
+      return c.json(rotated, 201);
+    },
+  );
+}
