@@ -11,9 +11,9 @@ import {
 import { type Actor, SYSTEM } from '../domain/flow.js';
 import type { SupplierProfile } from '../domain/supplier.js';
 import type { SupplierOrderState } from '../domain/supplierOrder.js';
+import type { AddressPolicy } from '../integrations/suppliers/address.js';
 import { orderCsv, orderDocument } from '../integrations/suppliers/export.js';
 import { type RemoteOrder, reportedState } from '../integrations/suppliers/protocol.js';
-import type { AddressPolicy } from '../integrations/suppliers/address.js';
 import { SupplierApiError, supplierApi } from '../integrations/suppliers/rest.js';
 import type { SecretBox } from '../runtime/secretBox.js';
 import { type EmailDeps, emailSent, sendEmail } from './email.js';
