@@ -3,9 +3,11 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requireApiKey } from './auth.js';
+import { clientAddress, trustedProxies } from './clientAddress.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { type ApiMetrics, metricsEndpoint } from './metrics.js';
 import { fieldErrors, problemResponse, problemType, validationProblem } from './problem.js';
+import { rateLimit } from './rateLimit.js';
 import { registerApiKeyRoutes } from './routes/apiKeys.js';
 import { registerCodecRoutes } from './routes/codec.js';
 import { registerDocsRoutes } from './routes/docs.js';
@@ -31,6 +33,7 @@ export interface AppOptions {
 
 export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEnv> {
   const { logger } = deps;
+  const proxies = trustedProxies(deps.config.api.trustedProxies);
   const app = new OpenAPIHono<ApiEnv>({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -44,6 +47,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
     // one of them vanish. A client's own id is kept in the log beside it, to find its requests there.
     const requestId = randomUUID();
     c.set('requestId', requestId);
+    c.set('clientAddress', clientAddress(c, proxies));
     const clientRequestId = /^[\w.:-]{1,100}$/.exec(c.req.header('x-request-id') ?? '')?.[0];
     const started = performance.now();
     await next();
@@ -89,12 +93,32 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   if (deps.config.api.metrics.port === undefined)
     app.get('/metrics', metricsEndpoint(options.metrics, deps.config.api.metrics.token));
 
+  const { perKey, perAddress } = deps.config.api.rateLimits;
+  if (perAddress > 0) {
+    const perClient = rateLimit({
+      name: 'per-address',
+      limit: perAddress,
+      windowSeconds: 60,
+      keyOf: (c) => c.get('clientAddress'),
+    });
+    for (const path of ['/sign/*', '/pay/*', '/paid/*', '/codec/session']) app.use(path, perClient);
+  }
   registerSigningRoutes(app, deps);
   registerPaymentPages(app, deps);
   registerStripeWebhook(app, deps);
   registerCodecRoutes(app, deps);
 
   app.use('/v1/*', requireApiKey(deps.db));
+  if (perKey > 0)
+    app.use(
+      '/v1/*',
+      rateLimit({
+        name: 'per-key',
+        limit: perKey,
+        windowSeconds: 60,
+        keyOf: (c) => c.get('principal').keyId,
+      }),
+    );
   registerMeRoute(app);
   registerApiKeyRoutes(app, deps);
   registerProposalRoutes(app, deps);

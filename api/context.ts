@@ -22,5 +22,7 @@ export interface ApiEnv {
   Variables: {
     requestId: string;
     principal: Principal;
+    /** Where the request came from, through trusted proxies (api/clientAddress.ts). */
+    clientAddress: string;
   };
 }

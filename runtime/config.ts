@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { type PayloadKey, parsePayloadKeys } from './payloadCodec.js';
@@ -86,6 +87,22 @@ const environmentSchema = z.object({
   DECISION_WAIT_SECONDS: positiveInt(15),
   API_METRICS_PORT: portNumber.optional(),
   WEBHOOK_PAYLOAD_DAYS: positiveInt(30),
+  RATE_LIMIT_PER_KEY: z.coerce.number({ error: 'must be a number' }).int().min(0).default(600),
+  RATE_LIMIT_PER_ADDRESS: z.coerce.number({ error: 'must be a number' }).int().min(0).default(60),
+  TRUSTED_PROXIES: z
+    .string()
+    .refine(
+      (list) =>
+        list
+          .split(',')
+          .every(
+            (entry) =>
+              /^[0-9a-f.:]+(\/\d{1,3})?$/i.test(entry.trim()) && isIP(entry.trim().split('/')[0] ?? '') !== 0,
+          ),
+      { error: 'must be IP addresses or CIDR ranges, comma-separated' },
+    )
+    .transform((list) => list.split(',').map((entry) => entry.trim()))
+    .default([]),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
 
   WORKER_METRICS_PORT: port(9464),
@@ -130,6 +147,10 @@ export interface Config {
     metrics: { port?: number; token?: string };
     /** How long webhook payloads are kept whole before they are cut down (db/retention.ts). */
     webhookPayloadDays: number;
+    /** Requests a minute per API key on /v1, and per client address on the customer pages; 0: no limit. */
+    rateLimits: { perKey: number; perAddress: number };
+    /** Reverse proxies whose X-Forwarded-For is believed (api/clientAddress.ts). */
+    trustedProxies: string[];
   };
   database: { url?: string; poolSize: number; embeddedPort: number };
   temporal: {
@@ -218,6 +239,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         decisionWaitMs: e.DECISION_WAIT_SECONDS * 1000,
         metrics: { port: e.API_METRICS_PORT, token: e.METRICS_TOKEN },
         webhookPayloadDays: e.WEBHOOK_PAYLOAD_DAYS,
+        rateLimits: { perKey: e.RATE_LIMIT_PER_KEY, perAddress: e.RATE_LIMIT_PER_ADDRESS },
+        trustedProxies: e.TRUSTED_PROXIES,
       },
       database: {
         url: e.DATABASE_URL,

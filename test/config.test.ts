@@ -15,6 +15,8 @@ describe('configuration', () => {
       decisionWaitMs: 15_000,
       metrics: { port: undefined, token: undefined },
       webhookPayloadDays: 30,
+      rateLimits: { perKey: 600, perAddress: 60 },
+      trustedProxies: [],
     });
     expect(result.config.temporal).toMatchObject({
       namespace: 'default',
@@ -36,10 +38,14 @@ describe('configuration', () => {
       SMTP_URL: 'smtps://user:pass@mail.example:465',
       STRIPE_SECRET_KEY: 'sk_test_abc',
       LOG_LEVEL: 'debug',
+      TRUSTED_PROXIES: '10.0.0.1, 192.168.0.0/16,::1',
+      RATE_LIMIT_PER_KEY: '0',
     });
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.config.api.port).toBe(8080);
+    expect(result.config.api.trustedProxies).toEqual(['10.0.0.1', '192.168.0.0/16', '::1']);
+    expect(result.config.api.rateLimits).toEqual({ perKey: 0, perAddress: 60 });
     expect(result.config.temporal.address).toBe('temporal.example:7233');
     expect(result.config.temporal.env).toMatchObject({ TEMPORAL_TLS: 'true', TEMPORAL_API_KEY: 'secret' });
     expect(result.config.email.smtpUrl).toBe('smtps://user:pass@mail.example:465');
@@ -59,6 +65,7 @@ describe('configuration', () => {
       SIGNING_SECRET: 'too-short-secret',
       PAYLOAD_KEYS: 'k1:c2hvcnQ=',
       WORKER_METRICS_PORT: '70000',
+      TRUSTED_PROXIES: 'the load balancer',
     });
     expect(result.ok).toBe(false);
     if (result.ok) return;
@@ -79,6 +86,7 @@ describe('configuration', () => {
         'TEMPORAL_TLS="maybe": must be true or false',
         'TEMPORAL_TLS_CLIENT_CERT_PATH="/nonexistent/client.pem": names a file that does not exist',
         'WORKER_METRICS_PORT="70000": must be a port number from 1 to 65535',
+        'TRUSTED_PROXIES="the load balancer": must be IP addresses or CIDR ranges, comma-separated',
       ].sort(),
     );
   });

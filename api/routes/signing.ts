@@ -1,4 +1,3 @@
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { html } from 'hono/html';
@@ -190,7 +189,7 @@ export function registerSigningRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
         outcome: signing ? 'signed' : 'declined',
         signerName: form.signerName,
         reason: form.reason,
-        ip: getConnInfo(c).remote.address ?? 'unknown',
+        ip: c.get('clientAddress'),
         occurredAt: new Date(),
         actor: { type: 'customer', id: envelope.customer_email, name: form.signerName },
       });
