@@ -6,6 +6,7 @@ import { requireApiKey } from './auth.js';
 import { clientAddress, trustedProxies } from './clientAddress.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { type ApiMetrics, metricsEndpoint } from './metrics.js';
+import { PUBLIC_LIMITED_PATHS } from './openapiDocument.js';
 import { fieldErrors, problemResponse, problemType, validationProblem } from './problem.js';
 import { rateLimit } from './rateLimit.js';
 import { registerApiKeyRoutes } from './routes/apiKeys.js';
@@ -101,7 +102,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
       windowSeconds: 60,
       keyOf: (c) => c.get('clientAddress'),
     });
-    for (const path of ['/sign/*', '/pay/*', '/paid/*', '/codec/session']) app.use(path, perClient);
+    for (const path of PUBLIC_LIMITED_PATHS) app.use(path, perClient);
   }
   registerSigningRoutes(app, deps);
   registerPaymentPages(app, deps);
@@ -127,14 +128,34 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerSupplierRoutes(app, deps);
   registerSupplierOrderRoutes(app, deps);
 
-  app.notFound((c) =>
-    problemResponse({
+  // A known path asked with another method is 405 with the methods it takes, not 404.
+  const routes = app.routes
+    .filter((route) => route.method !== 'ALL' && !route.path.includes('*'))
+    .map((route) => ({
+      method: route.method,
+      pattern: new RegExp(`^${route.path.replace(/:[^/]+/g, '[^/]+')}$`),
+    }));
+  app.notFound((c) => {
+    const allowed = [
+      ...new Set(routes.filter((route) => route.pattern.test(c.req.path)).map((route) => route.method)),
+    ];
+    if (allowed.length > 0)
+      return problemResponse(
+        {
+          type: problemType('method-not-allowed'),
+          title: 'Method not allowed',
+          status: 405,
+          detail: `${c.req.path} takes ${allowed.join(', ')}, not ${c.req.method}.`,
+        },
+        { allow: allowed.join(', ') },
+      );
+    return problemResponse({
       type: problemType('not-found'),
       title: 'Not found',
       status: 404,
       detail: `No route ${c.req.method} ${c.req.path}.`,
-    }),
-  );
+    });
+  });
   app.onError((error, c) => {
     if (error instanceof HTTPException) {
       return problemResponse({

@@ -78,6 +78,17 @@ describe('API operations endpoints', () => {
     ]);
   });
 
+  it('answers a known path asked with another method 405, naming the methods it takes', async () => {
+    const tenant = await createTestTenant(api.deps.db);
+    const viewer = apiClient(api.url, await tenant.key(['viewer']));
+    const res = await viewer.request('DELETE', '/v1/flows');
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET');
+    expect(res.headers.get('content-type')).toBe(PROBLEM_CONTENT_TYPE);
+    expect((await viewer.request('PUT', '/v1/flows/abc/pause')).headers.get('allow')).toBe('POST');
+    expect((await apiClient(api.url).request('DELETE', '/healthz')).status).toBe(405);
+  });
+
   it('answers unknown routes with problem+json', async () => {
     const res = await apiClient(api.url).get('/nope');
     expect(res.status).toBe(404);

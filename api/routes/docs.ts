@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { ApiEnv } from '../context.js';
+import { completeDocument } from '../openapiDocument.js';
 
 // The reference page is served from the swagger-ui-dist package, so /docs works with no internet access.
 const swaggerUiDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -33,14 +34,22 @@ export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>, version: string): v
     scheme: 'bearer',
     description: 'An API key (fdk_…), created with `npm run keys -- create`.',
   });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Flowdesk API',
-      version,
-      description:
-        'Start, inspect and steer the durable business processes of Flowdesk. Errors are RFC 9457 problem details.',
-    },
+  // Built on first request, once every route is registered; the routes do not change after that.
+  let document: unknown;
+  app.get('/openapi.json', (c) => {
+    document ??= completeDocument(
+      app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: {
+          title: 'Flowdesk API',
+          version,
+          description:
+            'Start, inspect and steer the durable business processes of Flowdesk. Errors are RFC 9457 problem details.',
+        },
+        servers: [{ url: '/', description: 'This Flowdesk API' }],
+      }),
+    );
+    return c.json(document);
   });
   app.get('/docs', (c) => c.html(DOCS_PAGE));
   app.get('/docs/assets/:file', async (c) => {
