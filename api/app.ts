@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requireApiKey } from './auth.js';
@@ -7,7 +7,7 @@ import { clientAddress, trustedProxies } from './clientAddress.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { type ApiMetrics, metricsEndpoint } from './metrics.js';
 import { PUBLIC_LIMITED_PATHS } from './openapiDocument.js';
-import { fieldErrors, problemResponse, problemType, validationProblem } from './problem.js';
+import { fieldErrors, problemContent, problemResponse, problemType, validationProblem } from './problem.js';
 import { rateLimit } from './rateLimit.js';
 import { registerApiKeyRoutes } from './routes/apiKeys.js';
 import { registerCodecRoutes } from './routes/codec.js';
@@ -30,6 +30,8 @@ export interface AppOptions {
   version: string;
   /** What `/readyz` checks. */
   checks: Record<string, Check>;
+  /** Sees every answer as it leaves (the tests check each one against the OpenAPI document). */
+  onAnswer?: (request: { method: string; path: string }, response: Response) => void;
 }
 
 export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEnv> {
@@ -53,6 +55,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
     const started = performance.now();
     await next();
     c.header('x-request-id', requestId);
+    options.onAnswer?.({ method: c.req.method, path: c.req.path }, c.res.clone());
     logger.info(
       {
         requestId,
@@ -92,7 +95,19 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerDocsRoutes(app, options.version);
   // With a port of its own (API_METRICS_PORT) /metrics is not on this one.
   if (deps.config.api.metrics.port === undefined)
-    app.get('/metrics', metricsEndpoint(options.metrics, deps.config.api.metrics.token));
+    app.openapi(
+      createRoute({
+        method: 'get',
+        path: '/metrics',
+        tags: ['Operations'],
+        summary: 'Prometheus metrics (with METRICS_TOKEN, only to that Bearer token)',
+        responses: {
+          200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+          401: { description: 'METRICS_TOKEN is set and was not presented', content: problemContent },
+        },
+      }),
+      metricsEndpoint(options.metrics, deps.config.api.metrics.token) as never,
+    );
 
   const { perKey, perAddress } = deps.config.api.rateLimits;
   if (perAddress > 0) {

@@ -53,6 +53,7 @@ type Operation = {
   tags?: string[];
   security?: Record<string, string[]>[];
   requestBody?: { content?: Record<string, unknown> };
+  parameters?: unknown[];
   responses?: Record<string, { headers?: Record<string, unknown> } & Record<string, unknown>>;
 };
 type Document = {
@@ -138,10 +139,11 @@ export function completeDocument<T>(generated: T): T {
       else if (!operation.security) operation.security = [];
       if (keyed || path.startsWith('/codec/'))
         responses['401'] ??= problem('No valid key', { 'WWW-Authenticate': ref('WWW-Authenticate') });
+      if (operation.requestBody || operation.parameters?.length)
+        responses['400'] ??= problem('Invalid request: each bad field named');
       if (operation.requestBody) {
         responses['413'] ??= problem('The body is over 1 MiB (the connection is then closed)');
         responses['415'] ??= problem('Not the body’s documented media type');
-        responses['400'] ??= problem('Invalid request: each bad field named');
       }
       if (limited)
         responses['429'] ??= problem('Too many requests', {

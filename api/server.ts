@@ -9,7 +9,7 @@ import { type Config, requireSetting } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
 import { createSecretBox, type SecretBox } from '../runtime/secretBox.js';
 import { createTemporalClient, createTemporalProbe } from '../runtime/temporal.js';
-import { createApp } from './app.js';
+import { type AppOptions, createApp } from './app.js';
 import type { ApiDeps } from './context.js';
 import { type ApiMetrics, createApiMetrics, metricsEndpoint } from './metrics.js';
 import { type Check, readinessChecks } from './routes/health.js';
@@ -30,6 +30,7 @@ export async function startApi(
     checks?: Record<string, Check>;
     /** Overrides the configured port; 0 takes any free one. */
     port?: number;
+    onAnswer?: AppOptions['onAnswer'];
   },
 ): Promise<RunningApi> {
   const db = createDb(requireSetting(config.database.url, 'DATABASE_URL'), config.database.poolSize);
@@ -47,6 +48,7 @@ export async function startApi(
     metrics,
     version: options.version,
     checks: options.checks ?? readinessChecks(db, probe),
+    onAnswer: options.onAnswer,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve(

@@ -75,6 +75,7 @@ const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('
  */
 const CASES: Record<string, BadRequest[] | 'takes no input'> = {
   'GET /healthz': 'takes no input',
+  'GET /metrics': 'takes no input',
   'GET /readyz': 'takes no input',
   'GET /v1/me': 'takes no input',
   'GET /v1/flows': [

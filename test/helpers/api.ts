@@ -7,20 +7,35 @@ import { ensureTenant } from '../../db/tenants.js';
 import type { Role } from '../../domain/roles.js';
 import { createLogger } from '../../runtime/logger.js';
 import { testConfig } from './config.js';
+import { conformanceChecker } from './conformance.js';
 
 export type TestApi = RunningApi;
 
 /** The real API served over HTTP (on a free port unless given one), wired to the run's database and Temporal. */
-export function startTestApi(
+export async function startTestApi(
   options: { env?: Record<string, string>; checks?: Record<string, Check>; port?: number } = {},
 ): Promise<TestApi> {
   const config = testConfig({ HOST: '127.0.0.1', DATABASE_POOL_SIZE: '5', ...options.env });
-  return startApi(config, {
+  let url = '';
+  // Every answer the tests receive is checked against the API's own document; stopping reports what did not fit.
+  const conformance = conformanceChecker(async () => (await fetch(`${url}/openapi.json`)).json());
+  const api = await startApi(config, {
     logger: createLogger(config, 'api-test'),
     version: 'test',
     checks: options.checks,
     port: options.port ?? 0,
+    onAnswer: conformance.onAnswer,
   });
+  url = api.url;
+  return {
+    ...api,
+    async stop() {
+      const violations = await conformance.violations();
+      await api.stop();
+      if (violations.length > 0)
+        throw new Error(`answers the OpenAPI document does not describe:\n${violations.join('\n')}`);
+    },
+  };
 }
 
 export interface TestTenant {
