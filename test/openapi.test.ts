@@ -58,5 +58,9 @@ describe('the OpenAPI document', () => {
       name: 'Supplier-Signature',
     });
     expect(document.paths['/healthz']?.get?.security).toEqual([]);
+    const pay = document.paths['/pay/{invoiceId}']?.get as {
+      responses: Record<string, { headers?: object }>;
+    };
+    expect(pay.responses['303']?.headers).toHaveProperty('Location');
   });
 });

@@ -19,7 +19,12 @@ export function registerPaymentPages(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): v
         query: z.object({ token: z.string().min(1).max(100) }),
       },
       responses: {
-        303: { description: 'To the open Checkout Session for the balance' },
+        303: {
+          description: 'To the open Checkout Session for the balance',
+          headers: {
+            Location: { description: 'The Stripe Checkout Session’s URL', schema: { type: 'string' } },
+          },
+        },
         200: { description: 'The invoice is already paid', content: HtmlPage },
         403: { description: 'The link was altered', content: HtmlPage },
         404: { description: 'No such invoice', content: HtmlPage },
