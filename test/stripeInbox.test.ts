@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
@@ -5,12 +6,14 @@ import type Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invoiceActivities } from '../activities/invoices.js';
 import { createDb, type Db } from '../db/client.js';
+import { migrateToLatest } from '../db/migrate.js';
 import { pruneWebhookPayloads } from '../db/retention.js';
 import { ensureTenant } from '../db/tenants.js';
 import { createMailer } from '../integrations/email/mailer.js';
 import type { StripeEventEffects } from '../integrations/payments/stripeEvents.js';
 import { createStripeInbox, type StripeInboxOptions } from '../integrations/payments/stripeInbox.js';
 import { createLogger } from '../runtime/logger.js';
+import { createDatabaseIfMissing, dropDatabase, withDatabase } from '../scripts/stack/postgres.js';
 import { paidSession, stripeEvent } from './helpers/stripeFixtures.js';
 
 /**
@@ -23,11 +26,20 @@ let tenantId: string;
 const logger = createLogger({ logLevel: 'silent' }, 'inbox-test');
 let counter = 0;
 
+// A database of its own: every API the other test files run relays the shared database's Stripe receipts, and
+// these relays, whose flows are a list, must neither take theirs nor lose their own to them.
+const databaseName = `flowdesk_inbox_${Date.now()}_${randomBytes(3).toString('hex')}`;
+
 beforeAll(async () => {
-  db = createDb(inject('databaseUrl'), 4);
+  await createDatabaseIfMissing(inject('databaseAdminUrl'), databaseName);
+  db = createDb(withDatabase(inject('databaseAdminUrl'), databaseName), 4);
+  await migrateToLatest(db);
   tenantId = (await ensureTenant(db, `inbox-${Date.now()}`, 'Inbox')).id;
 });
-afterAll(() => db?.destroy());
+afterAll(async () => {
+  await db?.destroy();
+  await dropDatabase(inject('databaseAdminUrl'), databaseName);
+});
 
 async function invoice(total = 1_000_000) {
   counter++;
