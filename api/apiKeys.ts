@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type Selectable, sql } from 'kysely';
+import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
 import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
-import type { ApiKeysTable } from '../db/schema.js';
+import type { ApiKeysTable, Database } from '../db/schema.js';
 import type { Actor } from '../domain/flow.js';
 import type { Role } from '../domain/roles.js';
 
@@ -70,6 +70,27 @@ function noteUse(db: Db, keyId: string): void {
     .catch(() => lastNoted.delete(keyId));
 }
 
+/**
+ * A key that works: neither revoked nor expired. Keys are read on every request, never cached, so a revoked or
+ * expired key stops working at once, in every process.
+ */
+const stillWorks = (eb: ExpressionBuilder<Database, 'api_keys'>) =>
+  eb.and([
+    eb('api_keys.revoked_at', 'is', null),
+    eb.or([eb('api_keys.expires_at', 'is', null), eb('api_keys.expires_at', '>', sql<Date>`now()`)]),
+  ]);
+
+/** The roles of a key that still works (a browser session's key, say), or undefined. */
+export async function rolesOfWorkingKey(db: Db, keyId: string): Promise<Role[] | undefined> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select('roles')
+    .where('id', '=', keyId)
+    .where(stillWorks)
+    .executeTakeFirst();
+  return row?.roles as Role[] | undefined;
+}
+
 /** The principal a presented key stands for, or null when it is malformed, unknown, revoked, expired or wrong. */
 export async function verifyApiKey(db: Db, presented: string): Promise<Principal | null> {
   const match = KEY_PATTERN.exec(presented);
@@ -87,11 +108,7 @@ export async function verifyApiKey(db: Db, presented: string): Promise<Principal
       'tenants.slug',
     ])
     .where('api_keys.prefix', '=', prefix)
-    .where('api_keys.revoked_at', 'is', null)
-    // Read on every request, never cached: a revoked or expired key stops working at once, in every process.
-    .where((eb) =>
-      eb.or([eb('api_keys.expires_at', 'is', null), eb('api_keys.expires_at', '>', sql<Date>`now()`)]),
-    )
+    .where(stillWorks)
     .executeTakeFirst();
   if (!row) return null;
   const expected = Buffer.from(row.key_hash, 'hex');

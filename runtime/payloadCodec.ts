@@ -1,7 +1,8 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import proto from '@temporalio/proto';
+import { openBytes, sealBytes } from './aesGcm.js';
 
 /**
  * Everything Flowdesk writes to Temporal (workflow and activity inputs and results, signals, updates, queries,
@@ -14,8 +15,6 @@ export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
 // A CommonJS module: its namespace comes as the default export under Node's ESM loader.
 const { temporal } = proto;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 export interface PayloadKey {
   id: string;
@@ -61,10 +60,7 @@ export class EncryptionCodec implements PayloadCodec {
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
-      const iv = randomBytes(IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
-      const plain = temporal.api.common.v1.Payload.encode(payload).finish();
-      const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+      const sealed = sealBytes(this.current.key, temporal.api.common.v1.Payload.encode(payload).finish());
       return {
         metadata: {
           [METADATA_ENCODING_KEY]: utf8(ENCRYPTED_ENCODING),
@@ -81,14 +77,9 @@ export class EncryptionCodec implements PayloadCodec {
       const keyId = text(payload.metadata?.[KEY_ID_METADATA]);
       const key = this.byId.get(keyId);
       if (!key) throw new Error(`no payload key "${keyId}" is configured (PAYLOAD_KEYS)`);
-      const sealed = Buffer.from(payload.data ?? new Uint8Array());
-      const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES));
-      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-      const plain = Buffer.concat([
-        decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-      return temporal.api.common.v1.Payload.decode(plain);
+      return temporal.api.common.v1.Payload.decode(
+        openBytes(key, Buffer.from(payload.data ?? new Uint8Array())),
+      );
     });
   }
 }

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
+import { openBytes, sealBytes } from './aesGcm.js';
 import type { PayloadKey } from './payloadCodec.js';
 
 /**
@@ -25,9 +26,7 @@ export function createSecretBox(keys: readonly PayloadKey[]): SecretBox {
   if (!current) throw new Error('a secret box needs a key');
   return {
     seal(secret) {
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', derived.get(current.id) as Buffer, iv);
-      const sealed = Buffer.concat([iv, cipher.update(secret, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+      const sealed = sealBytes(derived.get(current.id) as Buffer, Buffer.from(secret, 'utf8'));
       return `${PREFIX}${current.id}:${sealed.toString('base64url')}`;
     },
     open(stored) {
@@ -36,13 +35,7 @@ export function createSecretBox(keys: readonly PayloadKey[]): SecretBox {
       const key = derived.get(keyId);
       if (!key)
         throw new Error(`no payload key "${keyId}" is configured (PAYLOAD_KEYS) to open a stored secret`);
-      const sealed = Buffer.from(body, 'base64url');
-      const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
-      decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-      return Buffer.concat([
-        decipher.update(sealed.subarray(12, sealed.length - 16)),
-        decipher.final(),
-      ]).toString('utf8');
+      return openBytes(key, Buffer.from(body, 'base64url')).toString('utf8');
     },
     isSealed: (stored) => stored.startsWith(PREFIX),
   };

@@ -4,12 +4,11 @@ import type { Payload } from '@temporalio/common';
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
-import { sql } from 'kysely';
 import type { Db } from '../../db/client.js';
 import type { Role } from '../../domain/roles.js';
 import { requireSetting } from '../../runtime/config.js';
 import { EncryptionCodec, type PayloadKey } from '../../runtime/payloadCodec.js';
-import { verifyApiKey } from '../apiKeys.js';
+import { rolesOfWorkingKey, verifyApiKey } from '../apiKeys.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { HtmlPage, page } from '../pages.js';
 import { problemContent, problemResponse, problemType } from '../problem.js';
@@ -81,14 +80,8 @@ const mayDecode = (roles: readonly string[]) => roles.some((role) => DECODERS.in
 
 /** Whether the session's key still exists, is neither revoked nor expired, and may decode. */
 async function sessionKeyValid(db: Db, keyId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('api_keys')
-    .select('roles')
-    .where('id', '=', keyId)
-    .where('revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
-    .executeTakeFirst();
-  return row !== undefined && mayDecode(row.roles);
+  const roles = await rolesOfWorkingKey(db, keyId);
+  return roles !== undefined && mayDecode(roles);
 }
 
 export function registerCodecRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {

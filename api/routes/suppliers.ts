@@ -64,10 +64,8 @@ export function supplierByCode(db: Db, tenantId: string, code: string) {
 }
 
 /** 400 naming the one field a check beyond the schema refused. */
-function invalid(c: Context, field: string, message: string) {
-  const { status: _status, ...problem } = validationProblem([{ field, message }]);
-  return problemJson(c, 400, problem);
-}
+const invalid = (c: Context, field: string, message: string) =>
+  problemJson(c, 400, validationProblem([{ field, message }]));
 
 export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, config } = deps;
