@@ -126,7 +126,9 @@ describe('the codec endpoint', () => {
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
     const session = cookie.split(';')[0] ?? '';
-    expect((await post('encode', [plain], { cookie: session, origin: uiOrigin })).status).toBe(200);
+    const decoded = await post('encode', [plain], { cookie: session, origin: uiOrigin });
+    expect(decoded.status).toBe(200);
+    expect(decoded.headers.get('access-control-allow-origin')).toBe(uiOrigin);
 
     // Revoking the key ends the session at once.
     const prefix = /^fdk_([0-9a-f]{12})_/.exec(coordinator)?.[1] ?? '';
@@ -135,7 +137,10 @@ describe('the codec endpoint', () => {
       .set({ revoked_at: new Date() })
       .where('prefix', '=', prefix)
       .execute();
-    expect((await post('encode', [plain], { cookie: session, origin: uiOrigin })).status).toBe(401);
+    // The refusal is readable by the UI too (a refusal without CORS headers is a network error to a browser).
+    const afterRevoke = await post('encode', [plain], { cookie: session, origin: uiOrigin });
+    expect(afterRevoke.status).toBe(401);
+    expect(afterRevoke.headers.get('access-control-allow-origin')).toBe(uiOrigin);
     const forged = session.replace(/.$/, (last) => (last === 'A' ? 'B' : 'A'));
     expect((await post('encode', [plain], { cookie: forged })).status).toBe(401);
   });

@@ -9,6 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { apiClient } from './helpers/api.js';
 import { freePort } from './helpers/ports.js';
 import { descendants, isAlive } from './helpers/processes.js';
+import {
+  launchChromium,
+  signInForDecoding,
+  useCodecEndpointWithCredentials,
+  workflowPageText,
+} from './helpers/temporalUi.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -156,6 +162,35 @@ describe('npm start', () => {
     }
 
     const api = apiClient(apiUrl, key);
+
+    // Staff read a flow in the Temporal UI: encrypted until they sign in at /codec/session with a coordinator's
+    // key, decoded while the key works, encrypted again the moment it is revoked.
+    const flowInUi = /Temporal UI: (http\S+)/.exec(demo.stdout)?.[1] ?? '';
+    expect(flowInUi).toContain(temporalUi);
+    const ops = await api.post('/v1/api-keys', { name: 'Ops in the Temporal UI', roles: ['coordinator'] });
+    expect(ops.status, ops.text).toBe(201);
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1400, height: 1400 } })).newPage();
+      await page.goto(flowInUi);
+      await useCodecEndpointWithCredentials(page, `${apiUrl}/codec`);
+      const unsigned = await workflowPageText(page, flowInUi);
+      expect(unsigned).toContain('encryption-key-id');
+      expect(unsigned).not.toContain('Ada Lovelace');
+      expect(await signInForDecoding(page, apiUrl, 'fdk_000000000000_not-a-key')).toContain('not a valid');
+      expect(await signInForDecoding(page, apiUrl, ops.body.key)).toContain(
+        'Signed in as Ops in the Temporal UI',
+      );
+      const decoded = await workflowPageText(page, flowInUi);
+      expect(decoded).toContain('Ada Lovelace');
+      expect(decoded).not.toContain('encryption-key-id');
+      expect((await api.post(`/v1/api-keys/${ops.body.id}/revoke`, {})).status).toBe(200);
+      const revoked = await workflowPageText(page, flowInUi);
+      expect(revoked).toContain('encryption-key-id');
+      expect(revoked).not.toContain('Ada Lovelace');
+    } finally {
+      await browser.close();
+    }
     expect((await api.get('/readyz')).body.status).toBe('ready');
     expect((await api.get('/docs')).status).toBe(200);
     expect((await api.get('/openapi.json')).body.openapi).toBe('3.1.0');

@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Payload } from '@temporalio/common';
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
+import { cors } from 'hono/cors';
 import { html } from 'hono/html';
 import type { Db } from '../../db/client.js';
 import type { Role } from '../../domain/roles.js';
@@ -93,20 +94,16 @@ export function registerCodecRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
   const secure = new URL(config.api.publicUrl).protocol === 'https:';
 
   /** The Temporal UI calls from its own origin, with the session cookie when staff have it include credentials. */
-  app.use('/codec/*', async (c, next) => {
-    if (c.req.header('origin') === uiOrigin) {
-      c.header('access-control-allow-origin', uiOrigin);
-      c.header('access-control-allow-credentials', 'true');
-      c.header('vary', 'Origin');
-    }
-    if (c.req.method === 'OPTIONS') {
-      c.header('access-control-allow-methods', 'POST');
-      c.header('access-control-allow-headers', 'content-type, x-namespace, authorization');
-      c.header('access-control-max-age', '600');
-      return c.body(null, 204);
-    }
-    await next();
-  });
+  app.use(
+    '/codec/*',
+    cors({
+      origin: uiOrigin,
+      credentials: true,
+      allowMethods: ['POST'],
+      allowHeaders: ['content-type', 'x-namespace', 'authorization'],
+      maxAge: 600,
+    }),
+  );
 
   async function allowed(c: Context<ApiEnv>): Promise<boolean> {
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
@@ -170,10 +167,10 @@ export function registerCodecRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       status,
       'Temporal UI: decoded payloads',
       html`${message ? html`<p><strong>${message}</strong></p>` : ''}
-        <p>Sign in with an admin or coordinator API key. The Temporal UI then shows decoded payloads when its
-          codec setting (Data Encoder) points at <code>${config.api.publicUrl}/codec</code> with
-          “Include cross-origin credentials”. The session lasts ${SESSION_HOURS} hours, or until the key is
-          revoked.</p>
+        <p>Sign in with an admin or coordinator API key. The Temporal UI then shows decoded payloads once its
+          Codec Server settings (the codec icon in its top bar) say “Use my browser setting”, with the endpoint
+          <code>${config.api.publicUrl}/codec</code> and “Include cross-origin credentials”. The session lasts
+          ${SESSION_HOURS} hours, or until the key is revoked.</p>
         <form method="post" action="/codec/session">
           <label>API key <input name="key" type="password" autocomplete="off" required /></label>
           <button type="submit">Sign in</button>
