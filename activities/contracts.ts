@@ -6,7 +6,7 @@ import { SYSTEM } from '../domain/flow.js';
 import { formatMoney } from '../domain/money.js';
 import { type Proposal, proposalTotal } from '../domain/proposal.js';
 import { renderContract } from '../integrations/contracts/render.js';
-import { signingUrl } from '../integrations/esign/local.js';
+import { expiringUrl } from '../integrations/links/expiringLinks.js';
 import { type EmailDeps, sendEmail } from './email.js';
 
 export interface ContractDeps extends EmailDeps {
@@ -54,7 +54,7 @@ export function contractActivities(deps: ContractDeps) {
   /** The customer's signing link to an envelope, with the token that signs. */
   async function linkTo({ envelopeId }: Envelope): Promise<string> {
     const envelope = await envelopeOf(envelopeId);
-    return signingUrl(deps.publicUrl, requireSigningSecret(), envelopeId, envelope.expires_at);
+    return expiringUrl(deps.publicUrl, requireSigningSecret(), 'sign', envelopeId, envelope.expires_at);
   }
 
   async function envelopeOf(envelopeId: string) {

@@ -7,6 +7,7 @@ import { createSecretBox } from '../runtime/secretBox.js';
 import { contractActivities } from './contracts.js';
 import { flowActivities } from './flows.js';
 import { invoiceActivities } from './invoices.js';
+import { projectActivities } from './projects.js';
 import { proposalActivities } from './proposals.js';
 import { supplierOrderActivities } from './supplierOrders.js';
 
@@ -43,6 +44,13 @@ export function createActivities({ config, db, mailer }: ActivityDeps) {
       publicUrl: config.api.publicUrl,
       signingSecret: config.signingSecret,
       companyName: config.companyName,
+    }),
+    ...projectActivities({
+      ...emailDeps,
+      publicUrl: config.api.publicUrl,
+      signingSecret: config.signingSecret,
+      companyName: config.companyName,
+      opsEmail: config.email.ops,
     }),
     ...supplierOrderActivities({
       ...emailDeps,

@@ -5,6 +5,8 @@ import { type DecisionSchemas, NoInput } from '../domain/flow.schema.js';
 import { type FlowDefinition, KERNEL_DECISIONS } from '../domain/flowDefinition.js';
 import { invoicePaymentFlow } from '../domain/invoice.js';
 import { invoicePaymentDecisions } from '../domain/invoice.schema.js';
+import { leadToInstallFlow } from '../domain/leadToInstall.js';
+import { leadToInstallDecisions } from '../domain/leadToInstall.schema.js';
 import { proposalToPaymentFlow } from '../domain/proposalToPayment.js';
 import { proposalToPaymentDecisions } from '../domain/proposalToPayment.schema.js';
 import { supplierOrderFlow } from '../domain/supplierOrder.js';
@@ -21,6 +23,7 @@ export const FLOW_TYPES: readonly FlowType[] = [
   { definition: contractSigningFlow, decisions: contractSigningDecisions },
   { definition: invoicePaymentFlow, decisions: invoicePaymentDecisions },
   { definition: supplierOrderFlow, decisions: supplierOrderDecisions },
+  { definition: leadToInstallFlow, decisions: leadToInstallDecisions },
 ];
 
 /** Every decision name any flow takes: the resolve route's `action`, in the API document. */

@@ -4,6 +4,8 @@ import type { StepStatus } from '../domain/flow.js';
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
+/** A JSON column that may be empty (null until written). */
+type OptionalJson<T> = ColumnType<T | null, string | null | undefined, string | null>;
 
 export interface TenantsTable {
   id: Generated<string>;
@@ -24,6 +26,9 @@ export interface ApiKeysTable {
   last_used_at: Timestamp | null;
   revoked_at: Timestamp | null;
   expires_at: Timestamp | null;
+  /** A key an architect or a crew works with: it sees that architect's leads, that crew's jobs. */
+  architect_id: string | null;
+  crew_id: string | null;
 }
 
 export interface FlowsTable {
@@ -304,6 +309,113 @@ export interface SupplierOrderReceiptsTable {
   received_at: Timestamp;
 }
 
+export interface ArchitectsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  name: string;
+  email: string;
+  created_at: CreatedAt;
+}
+
+export interface CrewsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  name: string;
+  email: string;
+  jobs_per_day: number;
+  weekly_capacity: number;
+  active: Generated<boolean>;
+  created_at: CreatedAt;
+}
+
+export interface LeadsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  lead_key: string;
+  state: string;
+  source: string;
+  customer: Json<{ name: string; email: string; phone?: string }>;
+  site: Json<{ street: string; postcode: string; city: string; country: string }>;
+  system_size_kwp: ColumnType<string | null, number | null | undefined, number | null>;
+  architect_id: string | null;
+  notes: string | null;
+  qualification: OptionalJson<{ passed: boolean; failed: string[] }>;
+  lost_reason: string | null;
+  flow_id: string;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
+export interface ProjectsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  project_key: string;
+  lead_id: string;
+  state: string;
+  title: string;
+  currency: string;
+  contract_lines: Json<{ description: string; quantity: number; unitPrice: number }[]>;
+  contract_total: Money;
+  crew_id: string | null;
+  installation_at: Timestamp | null;
+  installation_day: ColumnType<string | null, string | null | undefined, string | null>;
+  installation_tentative: Generated<boolean>;
+  capacity_note: string | null;
+  checklist: OptionalJson<Record<string, boolean>>;
+  completion_notes: string | null;
+  open_problem: string | null;
+  flow_id: string;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
+export interface CatalogueItemsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  sku: string;
+  kind: string;
+  name: string;
+  supplier_id: string;
+  unit_price: Money;
+  currency: string;
+  lead_time_days: number;
+  min_per_site: Generated<number>;
+  max_per_site: number | null;
+  pack_of: Generated<number>;
+  active: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
+export interface PanelSelectionsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  project_id: string;
+  version: number;
+  state: string;
+  lines: ColumnType<unknown[], string | undefined, string>;
+  total: ColumnType<string | null, number | null | undefined, number | null>;
+  saved_at: Timestamp | null;
+  noted_at: Timestamp | null;
+  locked_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
+export interface SelectionChangeRequestsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  project_id: string;
+  from_version: number;
+  lines: ColumnType<unknown[], string, string>;
+  reason: string;
+  state: string;
+  decided_by: OptionalJson<Record<string, unknown>>;
+  decision_note: string | null;
+  created_at: CreatedAt;
+  decided_at: Timestamp | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -324,6 +436,13 @@ export interface Database {
   supplier_orders: SupplierOrdersTable;
   supplier_order_lines: SupplierOrderLinesTable;
   supplier_order_receipts: SupplierOrderReceiptsTable;
+  architects: ArchitectsTable;
+  crews: CrewsTable;
+  leads: LeadsTable;
+  projects: ProjectsTable;
+  catalogue_items: CatalogueItemsTable;
+  panel_selections: PanelSelectionsTable;
+  selection_change_requests: SelectionChangeRequestsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

@@ -1,5 +1,6 @@
 // The workflow bundle's entry: every workflow type the worker runs is exported from here.
 export { contractSigning } from './contractSigning.js';
 export { invoicePayment } from './invoicePayment.js';
+export { leadToInstall } from './leadToInstall.js';
 export { proposalToPayment } from './proposalToPayment.js';
 export { supplierOrder } from './supplierOrder.js';

@@ -7,7 +7,7 @@ import {
   connectDecision,
   verifyConnectSignature,
 } from '../../integrations/esign/docusign.js';
-import { checkSigningToken } from '../../integrations/esign/local.js';
+import { checkLinkToken } from '../../integrations/links/expiringLinks.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { HtmlPage, page } from '../pages.js';
 import { problemContent } from '../problem.js';
@@ -36,7 +36,7 @@ export function registerSigningRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
   /** The envelope behind a signing link, or the page saying why the link does not work. */
   async function openEnvelope(c: Context, envelopeId: string, query: z.infer<typeof LinkQuery>) {
     const secret = config.signingSecret;
-    const check = secret ? checkSigningToken(secret, envelopeId, query.expires, query.token) : 'invalid';
+    const check = secret ? checkLinkToken(secret, 'sign', envelopeId, query.expires, query.token) : 'invalid';
     if (check === 'invalid') {
       return {
         refusal: page(

@@ -15,6 +15,7 @@ import * as paymentSignals from './0013_payment_signals.js';
 import * as stripeInbox from './0014_stripe_inbox.js';
 import * as receiptRetention from './0015_receipt_retention.js';
 import * as keyExpiry from './0016_key_expiry.js';
+import * as leadToInstall from './0017_lead_to_install.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -37,6 +38,7 @@ const migrations: Record<string, Migration> = {
   '0014_stripe_inbox': stripeInbox,
   '0015_receipt_retention': receiptRetention,
   '0016_key_expiry': keyExpiry,
+  '0017_lead_to_install': leadToInstall,
 };
 
 export const migrationProvider: MigrationProvider = {
