@@ -17,11 +17,15 @@ export type LeadRow = Selectable<LeadsTable>;
 /** The lead, NEW, and `lead.created`; a lead id registered before writes nothing (its flow is the first's). */
 export async function createLead(
   trx: Kysely<Database>,
-  lead: { tenantId: string; flowId: string; architectId: string | null; actor: Actor } & NewLead,
+  lead: { id: string; tenantId: string; flowId: string; architectId: string | null; actor: Actor } & Omit<
+    NewLead,
+    'architectId'
+  >,
 ): Promise<void> {
   const row = await trx
     .insertInto('leads')
     .values({
+      id: lead.id,
       tenant_id: lead.tenantId,
       lead_key: lead.leadId,
       state: 'NEW',

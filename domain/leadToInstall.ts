@@ -99,9 +99,16 @@ export const leadFlowId = leadToInstallFlow.flowId;
 /** The invoices of a project: one of each kind, whatever runs twice. `~` is never part of a business id. */
 export const projectInvoiceKey = (projectKey: string, kind: 'advance' | 'final') => `${projectKey}~${kind}`;
 
-/** A supplier order of a project: one per producer and selection version. */
-export const producerOrderKey = (projectKey: string, supplierCode: string, version: number) =>
-  `${projectKey}~${supplierCode}~v${version}`;
+/**
+ * A supplier order of a project: one per producer and selection version, an order id like any other (the
+ * warehouse books it in by that id), so at most 64 characters.
+ */
+export const producerOrderKey = (projectKey: string, supplierCode: string, version: number) => {
+  const key = `${projectKey}.${supplierCode}.v${version}`;
+  if (key.length <= 64) return key;
+  const room = 64 - `..v${version}`.length;
+  return `${projectKey.slice(0, Math.ceil(room / 2))}.${supplierCode.slice(0, Math.floor(room / 2))}.v${version}`;
+};
 
 /**
  * News about a lead or its project, from the API (a conversion, the customer's lock, a crew's report…): ids and
