@@ -16,6 +16,12 @@ function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/** Whom a key acts for, beyond its tenant: an architect (who sees their own leads) or a crew (its own jobs). */
+export interface KeySubject {
+  architectId?: string | null;
+  crewId?: string | null;
+}
+
 export interface CreatedApiKey {
   id: string;
   key: string;
@@ -24,7 +30,7 @@ export interface CreatedApiKey {
 
 export async function createApiKey(
   db: Db,
-  input: { tenantId: string; name: string; roles: Role[]; expiresAt?: Date },
+  input: KeySubject & { tenantId: string; name: string; roles: Role[]; expiresAt?: Date },
 ): Promise<CreatedApiKey> {
   const prefix = randomBytes(6).toString('hex');
   const secret = randomBytes(32).toString('base64url');
@@ -37,6 +43,8 @@ export async function createApiKey(
       key_hash: hashSecret(secret),
       roles: input.roles,
       expires_at: input.expiresAt ?? null,
+      architect_id: input.architectId ?? null,
+      crew_id: input.crewId ?? null,
     })
     .returning('id')
     .executeTakeFirstOrThrow();
@@ -49,6 +57,8 @@ export interface Principal {
   tenantId: string;
   tenantSlug: string;
   roles: Role[];
+  architectId: string | null;
+  crewId: string | null;
 }
 
 const USE_NOTED_EVERY_MS = 60_000;
@@ -105,6 +115,8 @@ export async function verifyApiKey(db: Db, presented: string): Promise<Principal
       'api_keys.key_hash',
       'api_keys.roles',
       'api_keys.tenant_id',
+      'api_keys.architect_id',
+      'api_keys.crew_id',
       'tenants.slug',
     ])
     .where('api_keys.prefix', '=', prefix)
@@ -121,6 +133,8 @@ export async function verifyApiKey(db: Db, presented: string): Promise<Principal
     tenantId: row.tenant_id,
     tenantSlug: row.slug,
     roles: row.roles as Role[],
+    architectId: row.architect_id,
+    crewId: row.crew_id,
   };
 }
 
@@ -134,6 +148,8 @@ export interface ApiKeyView {
   lastUsedAt: string | null;
   expiresAt: string | null;
   revokedAt: string | null;
+  architectId: string | null;
+  crewId: string | null;
 }
 
 type KeyRow = Selectable<ApiKeysTable>;
@@ -146,6 +162,8 @@ const viewOf = (row: KeyRow): ApiKeyView => ({
   lastUsedAt: row.last_used_at?.toISOString() ?? null,
   expiresAt: row.expires_at?.toISOString() ?? null,
   revokedAt: row.revoked_at?.toISOString() ?? null,
+  architectId: row.architect_id,
+  crewId: row.crew_id,
 });
 
 /** The tenant's keys, newest first, revoked and expired ones included (they say so). */
@@ -162,7 +180,7 @@ export async function listApiKeys(db: Db, tenantId: string): Promise<ApiKeyView[
 /** Creates a key on record; its plain value is in the result only, once. */
 export async function issueApiKey(
   db: Db,
-  input: { tenantId: string; name: string; roles: Role[]; expiresAt?: Date; actor: Actor },
+  input: KeySubject & { tenantId: string; name: string; roles: Role[]; expiresAt?: Date; actor: Actor },
 ): Promise<ApiKeyView & { key: string }> {
   return db.transaction().execute(async (trx) => {
     const created = await createApiKey(trx, input);
@@ -176,7 +194,14 @@ export async function issueApiKey(
       type: 'api_key.created',
       actor: input.actor,
       entity: { type: 'api_key', id: created.id },
-      payload: { name: input.name, prefix: created.prefix, roles: input.roles, expiresAt: input.expiresAt },
+      payload: {
+        name: input.name,
+        prefix: created.prefix,
+        roles: input.roles,
+        expiresAt: input.expiresAt,
+        architectId: input.architectId,
+        crewId: input.crewId,
+      },
       idempotencyKey: `api_key/${created.id}/created`,
     });
     return { ...viewOf(row), key: created.key };
@@ -241,6 +266,8 @@ export async function rotateApiKey(
       name: old.name,
       roles: old.roles as Role[],
       expiresAt: input.expiresAt,
+      architectId: old.architect_id,
+      crewId: old.crew_id,
     });
     const endsAt = new Date(Date.now() + input.overlapSeconds * 1000);
     await trx

@@ -11,12 +11,16 @@ import { fieldErrors, problemContent, problemResponse, problemType, validationPr
 import { rateLimit } from './rateLimit.js';
 import { registerApiKeyRoutes } from './routes/apiKeys.js';
 import { registerCodecRoutes } from './routes/codec.js';
+import { registerConfiguratorRoutes } from './routes/configurator.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { type Check, registerHealthRoutes } from './routes/health.js';
+import { registerInstallationRoutes } from './routes/installations.js';
+import { registerLeadRoutes } from './routes/leads.js';
 import { registerMeRoute } from './routes/me.js';
 import { registerPaymentPages } from './routes/paymentPages.js';
 import { registerPaymentRoutes } from './routes/payments.js';
+import { registerProjectSetupRoutes } from './routes/projectSetup.js';
 import { registerProposalRoutes } from './routes/proposals.js';
 import { registerSigningRoutes } from './routes/signing.js';
 import { registerStripeWebhook } from './routes/stripeWebhook.js';
@@ -120,6 +124,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
     for (const path of PUBLIC_LIMITED_PATHS) app.use(path, perClient);
   }
   registerSigningRoutes(app, deps);
+  registerConfiguratorRoutes(app, deps);
   registerPaymentPages(app, deps);
   registerStripeWebhook(app, deps);
   registerCodecRoutes(app, deps);
@@ -142,6 +147,9 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerPaymentRoutes(app, deps);
   registerSupplierRoutes(app, deps);
   registerSupplierOrderRoutes(app, deps);
+  registerProjectSetupRoutes(app, deps);
+  registerLeadRoutes(app, deps);
+  registerInstallationRoutes(app, deps);
 
   // A known path asked with another method is 405 with the methods it takes, not 404.
   const routes = app.routes

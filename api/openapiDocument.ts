@@ -6,7 +6,13 @@
  */
 
 /** Paths whose callers are counted by client address (api/app.ts applies the limit to the same ones). */
-export const PUBLIC_LIMITED_PATHS = ['/sign/*', '/pay/*', '/paid/*', '/codec/session'] as const;
+export const PUBLIC_LIMITED_PATHS = [
+  '/sign/*',
+  '/pay/*',
+  '/paid/*',
+  '/configure/*',
+  '/codec/session',
+] as const;
 
 const TAGS: Record<string, string> = {
   Access: 'Who a key stands for, and the tenant’s keys',
@@ -15,6 +21,9 @@ const TAGS: Record<string, string> = {
   Payments: 'Invoices and payments, for finance',
   Suppliers: 'Supplier settings (admin)',
   'Supplier orders': 'Orders to suppliers, from creation to receipt',
+  'Leads and projects': 'Leads from architects and staff, and the projects they become',
+  'Project setup': 'Project settings, catalogue, crews and architects (admin)',
+  Installations: 'Installation jobs, for the crews',
   'Customer pages': 'The pages customers reach from their emails',
   Webhooks: 'Signed deliveries from Stripe, DocuSign and suppliers',
   'Temporal codec': 'Decoded payloads for the Temporal UI and CLI, for staff',

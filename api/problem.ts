@@ -78,3 +78,8 @@ export function problemJson<S extends 400 | 403 | 404 | 409 | 503>(
 ) {
   return c.json({ ...body, status } satisfies ProblemBody, status, { 'content-type': PROBLEM_CONTENT_TYPE });
 }
+
+/** 400 naming the one field a check beyond the schema refused (a supplier that is not the tenant's, say). */
+export function invalidField(c: Context, field: string, message: string) {
+  return problemJson(c, 400, validationProblem([{ field, message }]));
+}

@@ -308,3 +308,98 @@ export async function readLead(db: Kysely<Database>, tenantId: string, leadId: s
       row.project_id && row.project_key ? { projectId: row.project_id, projectKey: row.project_key } : null,
   };
 }
+
+export interface LeadView {
+  leadId: string;
+  state: LeadState;
+  source: string;
+  customer: { name: string; email: string; phone?: string };
+  site: { street: string; postcode: string; city: string; country: string };
+  systemSizeKwp: number | null;
+  architectId: string | null;
+  notes: string | null;
+  qualification: { passed: boolean; failed: string[] } | null;
+  lostReason: string | null;
+  flowId: string;
+  createdAt: string;
+  project: { projectId: string; state: string; title: string; installationAt: string | null } | null;
+}
+
+function leadViews(db: Kysely<Database>, tenantId: string) {
+  return db
+    .selectFrom('leads')
+    .leftJoin('projects', 'projects.lead_id', 'leads.id')
+    .selectAll('leads')
+    .select([
+      'projects.project_key',
+      'projects.state as project_state',
+      'projects.title as project_title',
+      'projects.installation_at',
+    ])
+    .where('leads.tenant_id', '=', tenantId);
+}
+
+type LeadViewRow = Awaited<ReturnType<ReturnType<typeof leadViews>['executeTakeFirstOrThrow']>>;
+
+const leadView = (row: LeadViewRow): LeadView => ({
+  leadId: row.lead_key,
+  state: row.state as LeadState,
+  source: row.source,
+  customer: row.customer,
+  site: row.site,
+  systemSizeKwp: row.system_size_kwp === null ? null : Number(row.system_size_kwp),
+  architectId: row.architect_id,
+  notes: row.notes,
+  qualification: row.qualification,
+  lostReason: row.lost_reason,
+  flowId: row.flow_id,
+  createdAt: row.created_at.toISOString(),
+  project:
+    row.project_key && row.project_state && row.project_title
+      ? {
+          projectId: row.project_key,
+          state: row.project_state,
+          title: row.project_title,
+          installationAt: row.installation_at?.toISOString() ?? null,
+        }
+      : null,
+});
+
+/** A lead as its readers see it; an architect's key (`architectId`) sees its own leads only. */
+export async function findLead(
+  db: Kysely<Database>,
+  input: { tenantId: string; leadKey: string; architectId?: string | null },
+): Promise<LeadView | undefined> {
+  let query = leadViews(db, input.tenantId).where('leads.lead_key', '=', input.leadKey);
+  if (input.architectId) query = query.where('leads.architect_id', '=', input.architectId);
+  const row = await query.executeTakeFirst();
+  return row && leadView(row);
+}
+
+/** Newest first, a page at a time (`before`: the creation time of the last one seen). */
+export async function listLeads(
+  db: Kysely<Database>,
+  input: { tenantId: string; architectId?: string | null; state?: LeadState; limit: number; before?: string },
+): Promise<LeadView[]> {
+  let query = leadViews(db, input.tenantId);
+  if (input.architectId) query = query.where('leads.architect_id', '=', input.architectId);
+  if (input.state) query = query.where('leads.state', '=', input.state);
+  if (input.before) query = query.where('leads.created_at', '<', new Date(input.before));
+  const rows = await query.orderBy('leads.created_at', 'desc').limit(input.limit).execute();
+  return rows.map(leadView);
+}
+
+/** The id a lead key has, or will have: a lead registered before keeps its own. */
+export async function leadIdFor(
+  db: Kysely<Database>,
+  tenantId: string,
+  leadKey: string,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('leads')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where('lead_key', '=', leadKey)
+    .executeTakeFirst();
+  return row?.id;
+}

@@ -547,3 +547,58 @@ export async function cancelProject(
     });
   });
 }
+
+export interface JobView {
+  projectId: string;
+  title: string;
+  state: string;
+  installationAt: string;
+  confirmed: boolean;
+  crewId: string;
+  site: { street: string; postcode: string; city: string; country: string };
+  customer: { name: string; phone?: string };
+  openProblem: string | null;
+}
+
+/** Installation jobs from today on, soonest first: a crew's own, or (staff) every crew's. */
+export async function listJobs(
+  db: Kysely<Database>,
+  input: { tenantId: string; crewId?: string | null },
+): Promise<JobView[]> {
+  let query = db
+    .selectFrom('projects')
+    .innerJoin('leads', 'leads.id', 'projects.lead_id')
+    .select([
+      'projects.project_key',
+      'projects.title',
+      'projects.state',
+      'projects.installation_at',
+      'projects.installation_tentative',
+      'projects.crew_id',
+      'projects.open_problem',
+      'leads.site',
+      'leads.customer',
+    ])
+    .where('projects.tenant_id', '=', input.tenantId)
+    .where('projects.state', 'in', ['SCHEDULED', 'IN_PROGRESS'])
+    .where('projects.installation_at', 'is not', null);
+  if (input.crewId) query = query.where('projects.crew_id', '=', input.crewId);
+  const rows = await query.orderBy('projects.installation_at').limit(200).execute();
+  return rows.flatMap((row) =>
+    row.installation_at && row.crew_id
+      ? [
+          {
+            projectId: row.project_key,
+            title: row.title,
+            state: row.state,
+            installationAt: row.installation_at.toISOString(),
+            confirmed: !row.installation_tentative,
+            crewId: row.crew_id,
+            site: row.site,
+            customer: { name: row.customer.name, phone: row.customer.phone },
+            openProblem: row.open_problem,
+          },
+        ]
+      : [],
+  );
+}

@@ -1,16 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
-import { startFlow } from '../api/startFlow.js';
-import { saveCatalogueItem } from '../db/catalogue.js';
-import { convertLead, createLead } from '../db/leads.js';
-import { lockSelection, saveDraft } from '../db/panelSelections.js';
-import { completeInstallation, startInstallation } from '../db/projects.js';
-import { SYSTEM } from '../domain/flow.js';
-import { leadToInstallFlow, projectNews } from '../domain/leadToInstall.js';
-import { ProjectSettings } from '../domain/leadToInstall.schema.js';
 import { createLogger } from '../runtime/logger.js';
-import type { leadToInstall } from '../workflows/leadToInstall.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { testConfig } from './helpers/config.js';
 import {
@@ -33,8 +23,17 @@ let stripeMock: StripeMock;
 let worker: TestWorker;
 let tenant: TestTenant;
 let admin: ReturnType<typeof apiClient>;
+let coordinator: ReturnType<typeof apiClient>;
 let warehouse: ReturnType<typeof apiClient>;
+let installer: ReturnType<typeof apiClient>;
+let architect: ReturnType<typeof apiClient>;
+let architectId: string;
+let panelSku: string;
+let inverterSku: string;
 let counter = 0;
+
+const unique = (prefix: string) => `${prefix}-${Date.now()}-${++counter}`;
+const CREW_EMAIL = 'crew@installers.example';
 
 beforeAll(async () => {
   [smtp, stripeMock] = await Promise.all([startSmtpSink(), startStripeMock()]);
@@ -53,7 +52,42 @@ beforeAll(async () => {
   });
   tenant = await createTestTenant(api.deps.db);
   admin = apiClient(api.url, await tenant.key(['admin']));
+  coordinator = apiClient(api.url, await tenant.key(['coordinator']));
   warehouse = apiClient(api.url, await tenant.key(['warehouse']));
+
+  const settings = await admin.request('PUT', '/v1/settings/projects', {
+    body: {
+      qualification: { servicePostcodes: ['10'], requiredFields: ['phone'] },
+      followUpAfter: '1 hour',
+      advance: { percent: 30, after: 'contract_signed' },
+      configurator: { linkValidFor: '1 hour', remindEvery: '1 hour', deadline: '1 hour' },
+      deliveryMargin: '1 second',
+      dueSoonBefore: '2 minutes',
+      signing: { deadline: '1 hour', remindEvery: '1 hour' },
+      payment: { dueIn: '1 hour', dunning: ['1 hour'] },
+      retry: { maximumAttempts: 2, initialInterval: '100 milliseconds', maximumInterval: '200 milliseconds' },
+    },
+  });
+  expect(settings.status, settings.text).toBe(200);
+
+  const [panels, inverters] = await Promise.all([registerProducer(), registerProducer()]);
+  panelSku = unique('PNL');
+  inverterSku = unique('INV');
+  await catalogue(panelSku, panels, 20_000, 'panel');
+  await catalogue(inverterSku, inverters, 150_000, 'inverter');
+
+  const crew = await admin.post('/v1/crews', {
+    name: unique('Crew'),
+    email: CREW_EMAIL,
+    jobsPerDay: 2,
+    weeklyCapacity: 10,
+  });
+  expect(crew.status, crew.text).toBe(200);
+  installer = apiClient(api.url, await keyFor(['installer'], { crewId: crew.body.crewId }));
+  const added = await admin.post('/v1/architects', { name: 'Zaha Hadid', email: 'zaha@architects.example' });
+  expect(added.status, added.text).toBe(200);
+  architectId = added.body.architectId;
+  architect = apiClient(api.url, await keyFor(['architect'], { architectId }));
 });
 
 afterAll(async () => {
@@ -63,19 +97,11 @@ afterAll(async () => {
   await Promise.all([smtp?.stop(), stripeMock?.stop()]);
 });
 
-const unique = (prefix: string) => `${prefix}-${Date.now()}-${++counter}`;
-
-const SETTINGS = ProjectSettings.parse({
-  qualification: { servicePostcodes: ['10'], requiredFields: ['phone'] },
-  followUpAfter: '1 hour',
-  advance: { percent: 30, after: 'contract_signed' },
-  configurator: { linkValidFor: '1 hour', remindEvery: '1 hour', deadline: '1 hour' },
-  deliveryMargin: '1 second',
-  dueSoonBefore: '2 minutes',
-  signing: { deadline: '1 hour', remindEvery: '1 hour' },
-  payment: { dueIn: '1 hour', dunning: ['1 hour'] },
-  retry: { maximumAttempts: 2, initialInterval: '100 milliseconds', maximumInterval: '200 milliseconds' },
-});
+async function keyFor(roles: string[], subject: Record<string, string>) {
+  const created = await admin.post('/v1/api-keys', { name: unique(roles.join('+')), roles, ...subject });
+  expect(created.status, created.text).toBe(201);
+  return created.body.key as string;
+}
 
 /** A producer on the supplier simulator, through the admin API: ships soon after it accepts. */
 async function registerProducer() {
@@ -98,9 +124,8 @@ async function registerProducer() {
 }
 
 async function catalogue(sku: string, supplier: string, unitPrice: number, kind: 'panel' | 'inverter') {
-  const saved = await saveCatalogueItem(api.deps.db, {
-    tenantId: tenant.tenantId,
-    item: {
+  const saved = await admin.request('PUT', `/v1/catalogue/${sku}`, {
+    body: {
       sku,
       kind,
       name: `${kind} ${sku}`,
@@ -108,226 +133,227 @@ async function catalogue(sku: string, supplier: string, unitPrice: number, kind:
       unitPrice,
       currency: 'EUR',
       leadTimeDays: 14,
-      minPerSite: 0,
       packOf: kind === 'panel' ? 2 : 1,
-      active: true,
     },
-    actor: SYSTEM,
-    requestId: randomUUID(),
   });
-  expect(saved).toBeDefined();
+  expect(saved.status, saved.text).toBe(201);
 }
 
-async function events(flowId: string) {
-  return api.deps.db
+function newLead(overrides: Record<string, unknown> = {}) {
+  const leadId = unique('L');
+  return {
+    leadId,
+    source: 'architect',
+    customer: {
+      name: 'Grace Hopper',
+      email: `grace+${leadId.toLowerCase()}@example.com`,
+      phone: '+49 30 1234567',
+    },
+    site: { street: 'Hauptstr. 1', postcode: '10115', city: 'Berlin', country: 'DE' },
+    systemSizeKwp: 8,
+    ...overrides,
+  };
+}
+
+const CONTRACT = {
+  title: 'Rooftop solar, 8 kWp',
+  currency: 'EUR',
+  lines: [{ description: 'Installation and wiring', quantity: 1, unitPrice: 300_000 }],
+};
+
+const flowPath = (flowId: string) => `/v1/flows/${encodeURIComponent(flowId)}`;
+
+/** The newest configurator link sent to `email`. */
+async function configuratorLink(email: string, subject = /^Choose the panels/, after = 0) {
+  const message = await smtp.waitFor(
+    (m) =>
+      m.envelope.to.includes(email) &&
+      subject.test(m.parsed.subject ?? '') &&
+      smtp.messages.filter((x) => x.envelope.to.includes(email) && subject.test(x.parsed.subject ?? ''))
+        .length > after,
+  );
+  const link = /(http:\/\/\S+\/configure\/\S+)/.exec(message.parsed.text ?? '')?.[1];
+  if (!link) throw new Error(`no configurator link in: ${message.parsed.text}`);
+  return link;
+}
+
+/** The configurator's JSON endpoints behind a link (as the page's script calls them). */
+function configurator(link: string) {
+  const url = new URL(link);
+  const at = (path: string) => `${url.origin}${url.pathname}${path}${url.search}`;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(at(path), {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
+  };
+  return {
+    page: () => fetch(link),
+    draft: (lines: { sku: string; quantity: number }[]) => call('PUT', '/draft', { lines }),
+    lock: () => call('POST', '/lock'),
+    changeRequest: (lines: { sku: string; quantity: number }[], reason: string) =>
+      call('POST', '/change-requests', { lines, reason }),
+  };
+}
+
+async function pay(tenantSlug: string, invoiceKey: string, expected: number) {
+  await waitForFlowRow(
+    api.deps.db,
+    `invoice:${tenantSlug}:${invoiceKey}`,
+    (r) => r?.current_step === 'awaitPayment',
+  );
+  const invoice = await api.deps.db
+    .selectFrom('invoices')
+    .selectAll()
+    .where('tenant_id', '=', tenant.tenantId)
+    .where('invoice_key', '=', invoiceKey)
+    .executeTakeFirstOrThrow();
+  expect(Number(invoice.total)).toBe(expected);
+  await deliverStripeEvent(
+    api,
+    checkoutCompletedEvent(`evt_${invoiceKey}`, invoice, expected),
+    WEBHOOK_SECRET,
+  );
+  return invoice.number;
+}
+
+async function waitForOrders(projectKey: string, count: number) {
+  for (let tries = 0; tries < 300; tries++) {
+    const orders = await api.deps.db
+      .selectFrom('supplier_orders')
+      .select(['id', 'order_key', 'flow_id'])
+      .where('tenant_id', '=', tenant.tenantId)
+      .where('order_key', 'like', `${projectKey}.%`)
+      .execute();
+    if (orders.length >= count) return orders;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no ${count} orders for ${projectKey}`);
+}
+
+async function bookIn(order: { id: string; order_key: string; flow_id: string }) {
+  await waitForFlowRow(api.deps.db, order.flow_id, (r) => r?.current_step === 'awaitReceipt');
+  const lines = await api.deps.db
+    .selectFrom('supplier_order_lines')
+    .select(['sku', 'quantity'])
+    .where('order_id', '=', order.id)
+    .execute();
+  const booked = await warehouse.post(`/v1/supplier-orders/${encodeURIComponent(order.order_key)}/receipts`, {
+    receiptId: `DN-${order.order_key}`,
+    lines,
+  });
+  expect(booked.status, booked.text).toBe(201);
+}
+
+async function chain(flowId: string) {
+  const rows = await api.deps.db
     .selectFrom('domain_events')
-    .select(['type', 'entity_id', 'trace_id'])
+    .select(['type'])
     .where('tenant_id', '=', tenant.tenantId)
     .where('trace_id', '=', flowId)
-    .orderBy('recorded_at')
     .execute();
+  return rows.map((row) => row.type);
 }
 
-describe('leadToInstall', () => {
-  it('takes a lead to a closed project: contract, advance, configurator, two producers at once, crew, final invoice', async () => {
-    const [panels, inverters] = await Promise.all([registerProducer(), registerProducer()]);
-    const panelSku = unique('PNL');
-    const inverterSku = unique('INV');
-    await catalogue(panelSku, panels, 20_000, 'panel');
-    await catalogue(inverterSku, inverters, 150_000, 'inverter');
-    await api.deps.db
-      .insertInto('crews')
-      .values({
-        tenant_id: tenant.tenantId,
-        name: unique('Crew'),
-        email: 'crew@installers.example',
-        jobs_per_day: 2,
-        weekly_capacity: 10,
-      })
-      .execute();
-
-    const leadKey = unique('L');
-    const leadId = randomUUID();
-    const email = `grace+${leadKey.toLowerCase()}@example.com`;
-    const customer = { name: 'Grace Hopper', email, phone: '+49 30 1234567' };
-    const { flowId, created } = await startFlow<typeof leadToInstall>(api.deps, {
-      definition: leadToInstallFlow,
-      businessKey: leadKey,
-      tenantId: tenant.tenantId,
-      tenantSlug: tenant.slug,
-      title: `Lead ${leadKey}`,
-      customer: customer.name,
-      input: {
-        tenantId: tenant.tenantId,
-        tenantSlug: tenant.slug,
-        leadId,
-        leadKey,
-        customer,
-        settings: SETTINGS,
-      },
-      records: (trx) =>
-        createLead(trx, {
-          id: leadId,
-          tenantId: tenant.tenantId,
-          flowId: `lead:${tenant.slug}:${leadKey}`,
-          architectId: null,
-          actor: SYSTEM,
-          leadId: leadKey,
-          source: 'website',
-          customer,
-          site: { street: 'Hauptstr. 1', postcode: '10115', city: 'Berlin', country: 'DE' },
-        }),
-    });
-    expect(created).toBe(true);
-    const handle = worker.client.workflow.getHandle(flowId);
+describe('lead to installation', () => {
+  it('takes an architect’s lead to a closed project: contract, advance, configurator, two producers at once, crew, final invoice', async () => {
+    const lead = newLead();
+    const { email } = lead.customer;
+    const registered = await architect.post('/v1/leads', lead);
+    expect(registered.status, registered.text).toBe(201);
+    const { flowId } = registered.body;
+    expect(flowId).toBe(`lead:${tenant.slug}:${lead.leadId}`);
+    expect((await architect.post('/v1/leads', lead)).body).toMatchObject({ flowId, created: false });
     await waitForFlowRow(api.deps.db, flowId, (r) => r?.current_step === 'convertToProject');
+    expect((await architect.get(`/v1/leads/${lead.leadId}`)).body).toMatchObject({
+      state: 'QUALIFIED',
+      architectId,
+      qualification: { passed: true, failed: [] },
+    });
 
-    const proposal = {
-      title: 'Rooftop solar, 8 kWp',
-      currency: 'EUR',
-      lines: [{ description: 'Installation and wiring', quantity: 1, unitPrice: 300_000 }],
-    };
-    const converted = await convertLead(api.deps.db, {
-      tenantId: tenant.tenantId,
-      leadKey,
-      proposal,
-      actor: SYSTEM,
-    });
-    expect(converted).toMatchObject({ result: 'converted', projectKey: leadKey });
-    const again = await convertLead(api.deps.db, {
-      tenantId: tenant.tenantId,
-      leadKey,
-      proposal,
-      actor: SYSTEM,
-    });
-    expect(again).toMatchObject({ result: 'already' });
-    if (converted.result !== 'converted') throw new Error('not converted');
-    const { projectId } = converted;
-    await handle.signal(projectNews, { kind: 'leadConverted' });
+    const converted = await coordinator.post(`/v1/leads/${lead.leadId}/convert`, CONTRACT);
+    expect(converted.status, converted.text).toBe(201);
+    expect((await coordinator.post(`/v1/leads/${lead.leadId}/convert`, CONTRACT)).status).toBe(200);
 
     const link = await signingLinkFor(smtp, email);
-    expect(
-      (
-        await submitSigningForm(api.deps.db, link, {
-          decision: 'sign',
-          signerName: 'Grace Hopper',
-          agree: 'yes',
-        })
-      ).status,
-    ).toBe(200);
-
-    const pay = async (kind: 'advance' | 'final', expected: number) => {
-      const invoice = await waitForInvoice(`${leadKey}~${kind}`);
-      expect(Number(invoice.total)).toBe(expected);
-      await deliverStripeEvent(
-        api,
-        checkoutCompletedEvent(`evt_${leadKey}_${kind}`, invoice, expected),
-        WEBHOOK_SECRET,
-      );
-    };
-    const waitForInvoice = async (key: string) => {
-      await waitForFlowRow(
-        api.deps.db,
-        `invoice:${tenant.slug}:${key}`,
-        (r) => r?.current_step === 'awaitPayment',
-      );
-      return api.deps.db
-        .selectFrom('invoices')
-        .selectAll()
-        .where('tenant_id', '=', tenant.tenantId)
-        .where('invoice_key', '=', key)
-        .executeTakeFirstOrThrow();
-    };
-    // 30 % of the contract.
-    await pay('advance', 90_000);
-
-    const configurator = await smtp.waitFor(
-      (m) => m.envelope.to.includes(email) && /^Choose the panels/.test(m.parsed.subject ?? ''),
-    );
-    expect(configurator.parsed.text).toMatch(/\/configure\/[0-9a-f-]+\?expires=\d+&token=/);
-    const draft = await saveDraft(api.deps.db, {
-      tenantId: tenant.tenantId,
-      projectId,
-      lines: [
-        { sku: panelSku, quantity: 20 },
-        { sku: inverterSku, quantity: 1 },
-      ],
-      actor: { type: 'customer', id: email },
+    const signed = await submitSigningForm(api.deps.db, link, {
+      decision: 'sign',
+      signerName: 'Grace Hopper',
+      agree: 'yes',
     });
-    expect(draft).toMatchObject({ result: 'saved', total: 550_000 });
-    expect(
-      await lockSelection(api.deps.db, { tenantId: tenant.tenantId, projectId, actor: SYSTEM }),
-    ).toMatchObject({
-      result: 'locked',
-    });
-    await handle.signal(projectNews, { kind: 'selectionLocked' });
+    expect(signed.status).toBe(200);
+    // 30 % of the contract's 3,000.
+    const advance = await pay(tenant.slug, `${lead.leadId}~advance`, 90_000);
+
+    const customerPage = configurator(await configuratorLink(email));
+    const page = await customerPage.page();
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(`panel ${panelSku}`);
+    expect(html).toContain('€200.00');
+    const refused = await customerPage.draft([{ sku: panelSku, quantity: 3 }]);
+    expect(refused).toMatchObject({ status: 400, body: { errors: [{ field: 'body.lines.0.quantity' }] } });
+    const draft = await customerPage.draft([
+      { sku: panelSku, quantity: 20 },
+      { sku: inverterSku, quantity: 1 },
+    ]);
+    expect(draft).toMatchObject({ status: 200, body: { state: 'DRAFT', total: 550_000 } });
+    expect((await customerPage.lock()).body).toMatchObject({ state: 'LOCKED', total: 550_000 });
+    expect((await customerPage.lock()).status).toBe(200);
+    expect((await customerPage.draft([{ sku: panelSku, quantity: 40 }])).status).toBe(409);
 
     // One order per producer, at once; the warehouse books each in when it has shipped.
-    const orders = await waitForOrders(leadKey, 2);
-    for (const order of orders) {
-      await waitForFlowRow(api.deps.db, order.flow_id, (r) => r?.current_step === 'awaitReceipt');
-      const lines = await api.deps.db
-        .selectFrom('supplier_order_lines')
-        .select(['sku', 'quantity'])
-        .where('order_id', '=', order.id)
-        .execute();
-      const booked = await warehouse.post(
-        `/v1/supplier-orders/${encodeURIComponent(order.order_key)}/receipts`,
-        {
-          receiptId: `DN-${order.order_key}`,
-          lines,
-        },
-      );
-      expect(booked.status, booked.text).toBe(201);
-    }
+    const orders = await waitForOrders(lead.leadId, 2);
+    const status = await coordinator.get(flowPath(flowId));
+    expect(status.body.steps.find((s: { name: string }) => s.name === 'producerOrders')).toMatchObject({
+      children: expect.arrayContaining(orders.map((o) => expect.objectContaining({ flowId: o.flow_id }))),
+    });
+    for (const order of orders) await bookIn(order);
 
-    const crewMail = await smtp.waitFor(
-      (m) => m.envelope.to.includes('crew@installers.example') && /^Job sheet/.test(m.parsed.subject ?? ''),
+    const jobSheet = await smtp.waitFor(
+      (m) => m.envelope.to.includes(CREW_EMAIL) && (m.parsed.text ?? '').includes(`Job ${lead.leadId}`),
     );
-    expect(crewMail.parsed.text).toContain(`20 × panel ${panelSku}`);
+    expect(jobSheet.parsed.text).toContain(`20 × panel ${panelSku}`);
     await smtp.waitFor(
       (m) => m.envelope.to.includes(email) && /^Your installation on/.test(m.parsed.subject ?? ''),
     );
 
-    expect(
-      await startInstallation(api.deps.db, {
-        tenantId: tenant.tenantId,
-        projectKey: leadKey,
-        crewId: null,
-        actor: SYSTEM,
-      }),
-    ).toMatchObject({ result: 'recorded' });
-    await handle.signal(projectNews, { kind: 'jobStarted' });
-    expect(
-      await completeInstallation(api.deps.db, {
-        tenantId: tenant.tenantId,
-        projectKey: leadKey,
-        crewId: null,
-        checklist: { panels: true, inverter: true, handover: true },
-        actor: SYSTEM,
-      }),
-    ).toMatchObject({ result: 'recorded' });
-    await handle.signal(projectNews, { kind: 'jobCompleted' });
+    const jobs = await installer.get('/v1/jobs');
+    expect(jobs.body.jobs).toEqual(
+      expect.arrayContaining([expect.objectContaining({ projectId: lead.leadId, confirmed: true })]),
+    );
+    expect((await installer.post(`/v1/jobs/${lead.leadId}/start`)).status).toBe(200);
+    const done = await installer.post(`/v1/jobs/${lead.leadId}/complete`, {
+      checklist: { panels: true, inverter: true, handover: true },
+      notes: 'All good.',
+    });
+    expect(done.status, done.text).toBe(200);
 
-    // Contract 3,000 + selection 5,500, less the advance of 900.
-    await pay('final', 760_000);
-    const result = await handle.result();
-    expect(result).toMatchObject({ leadKey, outcome: 'closed', projectKey: leadKey, orders: 2 });
-    expect(result.invoices).toHaveLength(2);
+    // The contract's 3,000 and the selection's 5,500, less the advance of 900.
+    const final = await pay(tenant.slug, `${lead.leadId}~final`, 760_000);
+    const result = await worker.client.workflow.getHandle(flowId).result();
+    expect(result).toMatchObject({
+      outcome: 'closed',
+      projectKey: lead.leadId,
+      orders: 2,
+      invoices: [advance, final],
+    });
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'completed');
 
-    const project = await api.deps.db
-      .selectFrom('projects')
-      .selectAll()
-      .where('id', '=', projectId)
-      .executeTakeFirstOrThrow();
-    expect(project.state).toBe('CLOSED');
-    const selection = await api.deps.db
+    expect((await architect.get(`/v1/leads/${lead.leadId}`)).body).toMatchObject({
+      state: 'WON',
+      project: { projectId: lead.leadId, state: 'CLOSED' },
+    });
+    const selections = await api.deps.db
       .selectFrom('panel_selections')
-      .select(['state', 'version'])
-      .where('project_id', '=', projectId)
+      .innerJoin('projects', 'projects.id', 'panel_selections.project_id')
+      .select(['panel_selections.state', 'panel_selections.version'])
+      .where('projects.project_key', '=', lead.leadId)
       .execute();
-    expect(selection).toEqual([{ state: 'INSTALLED', version: 1 }]);
-    const chain = (await events(flowId)).map((e) => e.type);
+    expect(selections).toEqual([{ state: 'INSTALLED', version: 1 }]);
+    const events = await chain(flowId);
     for (const type of [
       'lead.created',
       'lead.qualified',
@@ -341,32 +367,78 @@ describe('leadToInstall', () => {
       'project.closed',
     ])
       expect(
-        chain.filter((type2) => type2 === type),
+        events.filter((candidate) => candidate === type),
         type,
       ).toHaveLength(1);
-    expect(chain.filter((type) => type === 'supplier.order.created')).toHaveLength(2);
-    expect(chain.filter((type) => type === 'project.scheduled')).toHaveLength(2);
+    expect(events.filter((type) => type === 'supplier.order.created')).toHaveLength(2);
+    expect(events.filter((type) => type === 'project.scheduled')).toHaveLength(2);
     const sent = await api.deps.db
       .selectFrom('emails')
-      .select(['idempotency_key'])
+      .select('idempotency_key')
       .where('tenant_id', '=', tenant.tenantId)
       .where('to_address', '=', email)
       .execute();
-    expect(new Set(sent.map((row) => row.idempotency_key)).size).toBe(sent.length);
-    expect(smtp.messages.filter((m) => m.envelope.to.includes(email)).length).toBe(sent.length);
+    expect(smtp.messages.filter((m) => m.envelope.to.includes(email))).toHaveLength(sent.length);
   }, 120_000);
-});
 
-async function waitForOrders(projectKey: string, count: number) {
-  for (let tries = 0; tries < 200; tries++) {
-    const orders = await api.deps.db
-      .selectFrom('supplier_orders')
-      .select(['id', 'order_key', 'flow_id'])
-      .where('tenant_id', '=', tenant.tenantId)
-      .where('order_key', 'like', `${projectKey}.%`)
-      .execute();
-    if (orders.length >= count) return orders;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`no ${count} orders for ${projectKey}`);
-}
+  it('shows an architect their own leads only, and nothing of another architect’s', async () => {
+    const other = await admin.post('/v1/architects', {
+      name: 'Frank Gehry',
+      email: 'frank@architects.example',
+    });
+    const otherArchitect = apiClient(
+      api.url,
+      await keyFor(['architect'], { architectId: other.body.architectId }),
+    );
+    const mine = newLead();
+    const theirs = newLead();
+    expect((await architect.post('/v1/leads', mine)).status).toBe(201);
+    expect((await otherArchitect.post('/v1/leads', theirs)).status).toBe(201);
+    const listed = (await architect.get('/v1/leads?limit=100')).body.leads.map(
+      (l: { leadId: string }) => l.leadId,
+    );
+    expect(listed).toContain(mine.leadId);
+    expect(listed).not.toContain(theirs.leadId);
+    expect((await architect.get(`/v1/leads/${theirs.leadId}`)).status).toBe(404);
+    expect(
+      (await architect.post('/v1/leads', { ...newLead(), architectId: other.body.architectId })).status,
+    ).toBe(400);
+    // Read only: an architect converts nothing and loses nothing.
+    expect((await architect.post(`/v1/leads/${mine.leadId}/convert`, CONTRACT)).status).toBe(403);
+    expect((await architect.post(`/v1/leads/${mine.leadId}/lose`, { reason: 'no' })).status).toBe(403);
+    const all = (await coordinator.get('/v1/leads?limit=100')).body.leads.map(
+      (l: { leadId: string }) => l.leadId,
+    );
+    expect(all).toEqual(expect.arrayContaining([mine.leadId, theirs.leadId]));
+    for (const lead of [mine, theirs])
+      expect((await coordinator.post(`/v1/leads/${lead.leadId}/lose`, { reason: 'test over' })).status).toBe(
+        200,
+      );
+  });
+
+  it('asks a coordinator about a lead the rules do not qualify, and ends a lost one', async () => {
+    const outside = newLead({ site: { street: 'Rue 1', postcode: '75001', city: 'Paris', country: 'FR' } });
+    const registered = await coordinator.post('/v1/leads', outside);
+    const flowId = registered.body.flowId;
+    const asking = await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'needs_attention');
+    expect(asking.attention).toMatchObject({
+      reason: 'qualification_needed',
+      options: ['qualify', 'disqualify'],
+    });
+    expect((await coordinator.post(`/v1/leads/${outside.leadId}/convert`, CONTRACT)).status).toBe(409);
+    const decided = await coordinator.post(`${flowPath(flowId)}/resolve`, {
+      action: 'qualify',
+      note: 'we go to Paris',
+    });
+    expect(decided.status, decided.text).toBe(200);
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.current_step === 'convertToProject');
+    expect((await coordinator.get(`/v1/leads/${outside.leadId}`)).body.state).toBe('QUALIFIED');
+
+    const lost = await coordinator.post(`/v1/leads/${outside.leadId}/lose`, {
+      reason: 'went with a competitor',
+    });
+    expect(lost.body).toMatchObject({ state: 'LOST', lostReason: 'went with a competitor' });
+    expect(await worker.client.workflow.getHandle(flowId).result()).toMatchObject({ outcome: 'lost' });
+    expect((await coordinator.post(`/v1/leads/${outside.leadId}/convert`, CONTRACT)).status).toBe(409);
+  });
+});

@@ -3,7 +3,7 @@ import { Role } from '../../domain/roles.js';
 import { issueApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../apiKeys.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { problemContent, problemJson, problemType } from '../problem.js';
+import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
 import { actorOf } from './shared.js';
 
 const ApiKey = z
@@ -16,6 +16,8 @@ const ApiKey = z
     lastUsedAt: z.iso.datetime().nullable().describe('Kept to the minute'),
     expiresAt: z.iso.datetime().nullable(),
     revokedAt: z.iso.datetime().nullable(),
+    architectId: z.uuid().nullable().describe('The architect this key acts for: it sees their leads only'),
+    crewId: z.uuid().nullable().describe('The crew this key acts for: it sees its own jobs only'),
   })
   .openapi('ApiKey');
 const NewApiKey = ApiKey.extend({
@@ -29,6 +31,25 @@ const KeyRequest = z
     name: z.string().trim().min(1).max(100),
     roles: z.array(Role).min(1),
     expiresAt: inFuture.optional(),
+    architectId: z.uuid().optional().describe('Required with the architect role: the architect it acts for'),
+    crewId: z.uuid().optional().describe('Required with the installer role: the crew it acts for'),
+  })
+  .superRefine((request, ctx) => {
+    const pairs = [
+      ['architect', 'architectId'],
+      ['installer', 'crewId'],
+    ] as const;
+    for (const [role, field] of pairs) {
+      const has = request.roles.includes(role);
+      if (has !== (request[field] !== undefined))
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: has
+            ? `a key with the ${role} role names its ${field.replace('Id', '')}`
+            : `only for the ${role} role`,
+        });
+    }
   })
   .openapi('ApiKeyRequest');
 const Rotation = z
@@ -49,6 +70,29 @@ const refusals = {
   401: { description: 'No valid API key', content: problemContent },
   403: { description: 'Needs the admin role', content: problemContent },
 };
+
+/** The architect or crew a key request names, when it is not one of the tenant's. */
+async function unknownSubject(
+  db: ApiDeps['db'],
+  tenantId: string,
+  request: { architectId?: string; crewId?: string },
+): Promise<'architectId' | 'crewId' | undefined> {
+  for (const [field, table] of [
+    ['architectId', 'architects'],
+    ['crewId', 'crews'],
+  ] as const) {
+    const id = request[field];
+    if (!id) continue;
+    const found = await db
+      .selectFrom(table)
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!found) return field;
+  }
+  return undefined;
+}
 
 /** Admins manage their tenant's keys: list, create, revoke, rotate. Each change is an audit event. */
 export function registerApiKeyRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps): void {
@@ -89,11 +133,15 @@ export function registerApiKeyRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps):
     async (c) => {
       const body = c.req.valid('json');
       const principal = c.get('principal');
+      const unknown = await unknownSubject(db, principal.tenantId, body);
+      if (unknown) return invalidField(c, `body.${unknown}`, 'no such one in this tenant');
       const created = await issueApiKey(db, {
         tenantId: principal.tenantId,
         name: body.name,
         roles: body.roles,
         expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined,
+        architectId: body.architectId,
+        crewId: body.crewId,
         actor: actorOf(principal),
       });
       return c.json(created, 201);

@@ -12,7 +12,7 @@ import { FlowState, FlowStatus } from '../../domain/flow.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { checkDecision, DECISION_NAMES, DECISIONS_BY_TYPE } from '../flowTypes.js';
-import { problemContent, problemJson, problemType, validationProblem } from '../problem.js';
+import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
 import { readFlow } from '../readFlow.js';
 import {
   actorOf,
@@ -329,7 +329,7 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       const target = childId ? await ownedFlow(deps, principal.tenantId, childId) : row;
       const check = checkDecision(target?.flow_type ?? row.flow_type, request);
       if (!check.ok) {
-        return problemJson(c, 400, validationProblem([{ field: check.field, message: check.message }]));
+        return invalidField(c, check.field, check.message);
       }
       // When the step belongs to a child flow, the decision goes there; the answer is this flow's status.
       const outcome = await askFlow(deps, target?.id ?? flowId, (handle) =>

@@ -14,6 +14,9 @@ import type { Principal } from '../apiKeys.js';
 import type { ApiDeps } from '../context.js';
 import { problemJson, problemType } from '../problem.js';
 
+/** An id no row has: what a key scoped to an architect or crew it does not name may see (nothing). */
+export const NOBODY = '00000000-0000-0000-0000-000000000000';
+
 /** Who did it, as the audit trail records a person acting through an API key. */
 export function actorOf(principal: Principal): Actor {
   return { type: 'user', id: principal.keyId, name: principal.keyName };

@@ -1,5 +1,4 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/client.js';
 import { appendEvent } from '../../db/events.js';
@@ -13,7 +12,7 @@ import {
 import { supplierUrlRefusal } from '../../integrations/suppliers/address.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { problemContent, problemJson, problemType, validationProblem } from '../problem.js';
+import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
 import { actorOf } from './shared.js';
 
 const CodeParam = z.object({ code: SupplierCode });
@@ -63,10 +62,6 @@ export function supplierByCode(db: Db, tenantId: string, code: string) {
     .executeTakeFirst();
 }
 
-/** 400 naming the one field a check beyond the schema refused. */
-const invalid = (c: Context, field: string, message: string) =>
-  problemJson(c, 400, validationProblem([{ field, message }]));
-
 export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, config } = deps;
   const view = (row: SupplierRow) => supplierView(row, config.api.publicUrl);
@@ -112,13 +107,13 @@ export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
       const existing = await supplierByCode(db, principal.tenantId, code);
       const webhookSecret = body.webhookSecret === undefined ? existing?.webhook_secret : body.webhookSecret;
       if (body.protocol === 'rest' && body.capabilities.webhooks && !webhookSecret)
-        return invalid(
+        return invalidField(
           c,
           'body.webhookSecret',
           'webhooks are only accepted signed: give the secret they are signed with',
         );
       const urlRefusal = body.baseUrl && (await supplierUrlRefusal(body.baseUrl, config.supplierUrls));
-      if (urlRefusal) return invalid(c, 'body.baseUrl', urlRefusal);
+      if (urlRefusal) return invalidField(c, 'body.baseUrl', urlRefusal);
       const { row, created } = await db.transaction().execute(async (trx) => {
         const existed = await supplierByCode(trx, principal.tenantId, code);
         const saved = await trx
