@@ -20,6 +20,13 @@ const TENANT_TABLES = [
   'api_keys',
   'suppliers',
   'supplier_orders',
+  'leads',
+  'projects',
+  'catalogue_items',
+  'panel_selections',
+  'selection_change_requests',
+  'crews',
+  'architects',
 ];
 
 let api: TestApi;
@@ -268,6 +275,171 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       raw: 'decision=maybe',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       fields: ['form.decision', 'form.documentSha256'],
+    },
+  ],
+  'GET /v1/settings/projects': 'takes no input',
+  'PUT /v1/settings/projects': [
+    {
+      path: '/v1/settings/projects',
+      body: {
+        advance: { percent: 101, after: 'never' },
+        dueSoonBefore: 'soon',
+        qualification: { minSystemKwp: -1 },
+      },
+      fields: [
+        'body.advance.percent',
+        'body.advance.after',
+        'body.dueSoonBefore',
+        'body.qualification.minSystemKwp',
+      ],
+    },
+  ],
+  'GET /v1/catalogue': 'takes no input',
+  'PUT /v1/catalogue/{sku}': [
+    { path: '/v1/catalogue/bad%20sku!', body: {}, fields: ['path.sku'] },
+    {
+      path: '/v1/catalogue/X',
+      body: { sku: 'X', kind: 'roof', unitPrice: -1, currency: 'eur' },
+      fields: ['body.kind', 'body.unitPrice', 'body.currency', 'body.name', 'body.supplier'],
+    },
+    {
+      path: '/v1/catalogue/PNL-1',
+      body: {
+        sku: 'PNL-2',
+        kind: 'panel',
+        name: 'Panel',
+        supplier: 'NOBODY',
+        unitPrice: 100,
+        currency: 'EUR',
+        leadTimeDays: 1,
+      },
+      fields: ['body.sku'],
+    },
+    {
+      path: '/v1/catalogue/PNL-1',
+      body: {
+        sku: 'PNL-1',
+        kind: 'panel',
+        name: 'Panel',
+        supplier: 'NOBODY',
+        unitPrice: 100,
+        currency: 'EUR',
+        leadTimeDays: 1,
+        minPerSite: 5,
+        maxPerSite: 2,
+      },
+      fields: ['body.maxPerSite'],
+    },
+    {
+      path: '/v1/catalogue/PNL-1',
+      body: {
+        sku: 'PNL-1',
+        kind: 'panel',
+        name: 'Panel',
+        supplier: 'NOBODY',
+        unitPrice: 100,
+        currency: 'EUR',
+        leadTimeDays: 1,
+      },
+      fields: ['body.supplier'],
+    },
+  ],
+  'GET /v1/crews': 'takes no input',
+  'POST /v1/crews': [
+    {
+      path: '/v1/crews',
+      body: { name: '', email: 'x', jobsPerDay: 0 },
+      fields: ['body.name', 'body.email', 'body.jobsPerDay', 'body.weeklyCapacity'],
+    },
+  ],
+  'GET /v1/architects': 'takes no input',
+  'POST /v1/architects': [
+    { path: '/v1/architects', body: { email: 'nope' }, fields: ['body.name', 'body.email'] },
+  ],
+  'GET /v1/leads': [
+    {
+      path: '/v1/leads?state=MAYBE&limit=0&before=yesterday',
+      fields: ['query.state', 'query.limit', 'query.before'],
+    },
+  ],
+  'GET /v1/leads/{leadId}': [{ path: '/v1/leads/bad%20id!', fields: ['path.leadId'] }],
+  'POST /v1/leads': [
+    {
+      path: '/v1/leads',
+      body: {
+        leadId: 'L 1',
+        source: 'rumour',
+        customer: { name: '', email: 'x', phone: 'call me' },
+        site: { street: 'Hauptstr. 1', postcode: '10115', city: 'Berlin', country: 'Germany' },
+        systemSizeKwp: 0,
+      },
+      fields: [
+        'body.leadId',
+        'body.source',
+        'body.customer.name',
+        'body.customer.email',
+        'body.customer.phone',
+        'body.site.country',
+        'body.systemSizeKwp',
+      ],
+    },
+    {
+      path: '/v1/leads',
+      body: {
+        leadId: 'L-1',
+        source: 'website',
+        customer: { name: 'Ada', email: 'ada@example.com' },
+        site: { street: 'Hauptstr. 1', postcode: '10115', city: 'Berlin', country: 'DE' },
+        architectId: '00000000-0000-4000-8000-000000000000',
+      },
+      fields: ['body.architectId'],
+    },
+  ],
+  'POST /v1/leads/{leadId}/convert': [
+    {
+      path: '/v1/leads/L-1/convert',
+      body: { title: '', currency: 'euro', lines: [] },
+      fields: ['body.title', 'body.currency', 'body.lines'],
+    },
+  ],
+  'POST /v1/leads/{leadId}/lose': [
+    { path: '/v1/leads/bad%20id!/lose', body: { reason: 'no' }, fields: ['path.leadId'] },
+    { path: '/v1/leads/L-1/lose', body: { reason: '' }, fields: ['body.reason'] },
+  ],
+  'GET /v1/jobs': 'takes no input',
+  'POST /v1/jobs/{projectId}/start': [{ path: '/v1/jobs/bad%20id!/start', fields: ['path.projectId'] }],
+  'POST /v1/jobs/{projectId}/complete': [
+    {
+      path: '/v1/jobs/P-1/complete',
+      body: { checklist: { panels: 'yes' } },
+      fields: ['body.checklist.panels'],
+    },
+  ],
+  'POST /v1/jobs/{projectId}/problems': [
+    { path: '/v1/jobs/P-1/problems', body: { description: '' }, fields: ['body.description'] },
+  ],
+  'GET /configure/{projectId}': [
+    { path: '/configure/not-a-project?expires=1&token=t', fields: ['path.projectId'] },
+    { path: '/configure/00000000-0000-4000-8000-000000000000', fields: ['query.expires', 'query.token'] },
+  ],
+  'PUT /configure/{projectId}/draft': [
+    {
+      path: '/configure/00000000-0000-4000-8000-000000000000/draft?expires=1&token=t',
+      body: { lines: [{ sku: '', quantity: -1 }] },
+      fields: ['body.lines.0.sku', 'body.lines.0.quantity'],
+    },
+  ],
+  'POST /configure/{projectId}/lock': [
+    {
+      path: '/configure/00000000-0000-4000-8000-000000000000/lock',
+      fields: ['query.expires', 'query.token'],
+    },
+  ],
+  'POST /configure/{projectId}/change-requests': [
+    {
+      path: '/configure/00000000-0000-4000-8000-000000000000/change-requests?expires=1&token=t',
+      body: { lines: [{ sku: 'PNL', quantity: 0 }], reason: '' },
+      fields: ['body.lines', 'body.reason'],
     },
   ],
   'GET /v1/api-keys': 'takes no input',
