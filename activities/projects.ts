@@ -48,6 +48,15 @@ export interface ProducerOrderPlan {
   deliverTo: string;
 }
 
+/** A paid invoice of a cancelled project, as the invoice activities credit it. */
+export interface PaidProjectInvoice {
+  tenantId: string;
+  flowId: string;
+  title: string;
+  customer: { name: string; email: string };
+  invoice: { invoiceId: string; number: string; total: number; currency: string; dueAt: string };
+}
+
 /** What the contract of a project says, for its signing flow. */
 export interface ContractTerms {
   projectKey: string;
@@ -310,6 +319,22 @@ export function projectActivities(deps: ProjectDeps) {
       return plans;
     },
 
+    /**
+     * When the project's goods can ship at the latest, as its open orders now say (the supplier's promise, or the
+     * date a person gave a late order); null when every order has shipped or says nothing.
+     */
+    async latestShipment(input: ProjectRef): Promise<string | null> {
+      const row = await db
+        .selectFrom('supplier_orders')
+        .innerJoin('flows', 'flows.id', 'supplier_orders.flow_id')
+        .select((eb) => eb.fn.max('supplier_orders.expected_ship_at').as('latest'))
+        .where('supplier_orders.tenant_id', '=', input.tenantId)
+        .where('flows.parent_id', '=', input.flowId)
+        .where('supplier_orders.state', 'not in', ['SHIPPED', 'RECEIVED', 'CANCELLED'])
+        .executeTakeFirst();
+      return row?.latest ? new Date(row.latest).toISOString() : null;
+    },
+
     async proposeInstallation(input: { tenantId: string; projectId: string; earliest: string }) {
       return proposeInstallation(db, { ...input, actor: SYSTEM });
     },
@@ -408,6 +433,44 @@ export function projectActivities(deps: ProjectDeps) {
       note?: string;
     }) {
       await solveProblem(db, input);
+    },
+
+    /**
+     * The project's invoices that were paid (their flows have ended): cancelling the project credits them too,
+     * each under its own invoice flow's id, so a credit note is written once whoever asks.
+     */
+    async paidProjectInvoices(input: ProjectRef): Promise<PaidProjectInvoice[]> {
+      const project = await projectContext(db, input.tenantId, input.projectId);
+      const rows = await db
+        .selectFrom('invoices')
+        .selectAll()
+        .where('tenant_id', '=', input.tenantId)
+        .where('invoice_key', 'in', [
+          projectInvoiceKey(project.project_key, 'advance'),
+          projectInvoiceKey(project.project_key, 'final'),
+        ])
+        .where('state', 'in', ['PAID', 'PARTIALLY_REFUNDED'])
+        .where('credit_note_number', 'is', null)
+        .execute();
+      return rows.flatMap((row) =>
+        row.number && row.due_at
+          ? [
+              {
+                tenantId: input.tenantId,
+                flowId: row.flow_id,
+                title: project.title,
+                customer: { name: row.customer_name, email: row.customer_email },
+                invoice: {
+                  invoiceId: row.id,
+                  number: row.number,
+                  total: Number(row.total),
+                  currency: row.currency,
+                  dueAt: row.due_at.toISOString(),
+                },
+              },
+            ]
+          : [],
+      );
     },
 
     async closeProject(input: { tenantId: string; projectId: string }) {

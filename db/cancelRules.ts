@@ -30,6 +30,17 @@ const RULES: Record<string, Rule> = {
       return `invoice ${invoice.number} is paid: refund it instead of cancelling it`;
     return undefined;
   },
+  async leadToInstall(db, tenantId, flowId) {
+    const project = await db
+      .selectFrom('projects')
+      .select(['project_key', 'state'])
+      .where('tenant_id', '=', tenantId)
+      .where('flow_id', '=', flowId)
+      .executeTakeFirst();
+    if (project && ['IN_PROGRESS', 'DONE', 'CLOSED'].includes(project.state))
+      return `project ${project.project_key} is ${project.state}: the installation has begun; end it by agreement instead`;
+    return undefined;
+  },
   async contractSigning(db, tenantId, flowId) {
     const signed = await db
       .selectFrom('signature_envelopes')

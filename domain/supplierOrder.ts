@@ -59,7 +59,8 @@ export const supplierStatus = defineSignal<[SupplierStatusReport]>('supplierStat
 export interface SupplierOrderNews {
   orderId: string;
   flowId: string;
-  news: 'shipped' | 'delayed' | 'reordered' | 'received';
+  /** `rescheduled`: a person gave a late order a new ship date (`expectedShipAt`). */
+  news: 'shipped' | 'delayed' | 'rescheduled' | 'reordered' | 'received';
   expectedShipAt?: string;
 }
 export const supplierOrderNews = defineSignal<[SupplierOrderNews]>('supplierOrderNews');

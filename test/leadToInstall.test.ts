@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
+import { expiringUrl } from '../integrations/links/expiringLinks.js';
 import { createLogger } from '../runtime/logger.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { testConfig } from './helpers/config.js';
@@ -62,7 +63,7 @@ beforeAll(async () => {
       advance: { percent: 30, after: 'contract_signed' },
       configurator: { linkValidFor: '1 hour', remindEvery: '1 hour', deadline: '1 hour' },
       deliveryMargin: '1 second',
-      dueSoonBefore: '2 minutes',
+      dueSoonBefore: '1 hour',
       signing: { deadline: '1 hour', remindEvery: '1 hour' },
       payment: { dueIn: '1 hour', dunning: ['1 hour'] },
       retry: { maximumAttempts: 2, initialInterval: '100 milliseconds', maximumInterval: '200 milliseconds' },
@@ -70,11 +71,7 @@ beforeAll(async () => {
   });
   expect(settings.status, settings.text).toBe(200);
 
-  const [panels, inverters] = await Promise.all([registerProducer(), registerProducer()]);
-  panelSku = unique('PNL');
-  inverterSku = unique('INV');
-  await catalogue(panelSku, panels, 20_000, 'panel');
-  await catalogue(inverterSku, inverters, 150_000, 'inverter');
+  ({ panels: panelSku, inverters: inverterSku } = (await twoProducers()).skus);
 
   const crew = await admin.post('/v1/crews', {
     name: unique('Crew'),
@@ -103,9 +100,9 @@ async function keyFor(roles: string[], subject: Record<string, string>) {
   return created.body.key as string;
 }
 
-/** A producer on the supplier simulator, through the admin API: ships soon after it accepts. */
-async function registerProducer() {
-  const simulator = await simulators.start({ schedule: { accepted: 100, shipped: 300 } });
+/** A producer on the supplier simulator, through the admin API: by default it ships soon after it accepts. */
+async function registerProducer(options: Parameters<typeof simulators.start>[0] = {}) {
+  const simulator = await simulators.start({ schedule: { accepted: 100, shipped: 300 }, ...options });
   const code = unique('PRD');
   const response = await admin.request('PUT', `/v1/suppliers/${code}`, {
     body: {
@@ -115,12 +112,27 @@ async function registerProducer() {
       credentials: SUPPLIER_CREDENTIALS,
       webhookSecret: SUPPLIER_WEBHOOK_SECRET,
       orderEmail: `orders+${code.toLowerCase()}@producer.example`,
-      capabilities: { webhooks: true },
+      capabilities: { webhooks: true, cancellation: true },
       leadTime: '1 minute',
     },
   });
   expect(response.status, response.text).toBe(201);
-  return code;
+  return { code, simulator };
+}
+
+/** Panels from one producer and inverters from another, each behaving as `options` say. */
+async function twoProducers(
+  panelsFrom: Parameters<typeof simulators.start>[0] = {},
+  invertersFrom: Parameters<typeof simulators.start>[0] = {},
+) {
+  const [panels, inverters] = await Promise.all([
+    registerProducer(panelsFrom),
+    registerProducer(invertersFrom),
+  ]);
+  const skus = { panels: unique('PNL'), inverters: unique('INV') };
+  await catalogue(skus.panels, panels.code, 20_000, 'panel');
+  await catalogue(skus.inverters, inverters.code, 150_000, 'inverter');
+  return { skus, panels, inverters };
 }
 
 async function catalogue(sku: string, supplier: string, unitPrice: number, kind: 'panel' | 'inverter') {
@@ -163,17 +175,13 @@ const CONTRACT = {
 
 const flowPath = (flowId: string) => `/v1/flows/${encodeURIComponent(flowId)}`;
 
-/** The newest configurator link sent to `email`. */
+/** The newest configurator link sent to `email`, once more than `after` such emails have come. */
 async function configuratorLink(email: string, subject = /^Choose the panels/, after = 0) {
-  const message = await smtp.waitFor(
-    (m) =>
-      m.envelope.to.includes(email) &&
-      subject.test(m.parsed.subject ?? '') &&
-      smtp.messages.filter((x) => x.envelope.to.includes(email) && subject.test(x.parsed.subject ?? ''))
-        .length > after,
-  );
-  const link = /(http:\/\/\S+\/configure\/\S+)/.exec(message.parsed.text ?? '')?.[1];
-  if (!link) throw new Error(`no configurator link in: ${message.parsed.text}`);
+  const matching = () =>
+    smtp.messages.filter((m) => m.envelope.to.includes(email) && subject.test(m.parsed.subject ?? ''));
+  await smtp.waitFor(() => matching().length > after);
+  const link = /(http:\/\/\S+\/configure\/\S+)/.exec(matching().at(-1)?.parsed.text ?? '')?.[1];
+  if (!link) throw new Error(`no configurator link in the emails to ${email}`);
   return link;
 }
 
@@ -256,6 +264,60 @@ async function chain(flowId: string) {
     .execute();
   return rows.map((row) => row.type);
 }
+
+/** A coordinator's lead taken to the configurator: converted, signed, advance paid, link sent. */
+async function toConfigurator(overrides: Record<string, unknown> = {}) {
+  const lead = newLead(overrides);
+  const { email } = lead.customer;
+  const registered = await coordinator.post('/v1/leads', lead);
+  expect(registered.status, registered.text).toBe(201);
+  const flowId: string = registered.body.flowId;
+  await waitForFlowRow(api.deps.db, flowId, (r) => r?.current_step === 'convertToProject');
+  expect((await coordinator.post(`/v1/leads/${lead.leadId}/convert`, CONTRACT)).status).toBe(201);
+  const signing = await signingLinkFor(smtp, email);
+  await submitSigningForm(api.deps.db, signing, {
+    decision: 'sign',
+    signerName: 'Grace Hopper',
+    agree: 'yes',
+  });
+  await pay(tenant.slug, `${lead.leadId}~advance`, 90_000);
+  const link = await configuratorLink(email);
+  return { lead, email, flowId, link, customerPage: configurator(link) };
+}
+
+/** …and on to a locked selection of 20 panels and an inverter. */
+async function toLock(skus: { panels: string; inverters: string }, overrides: Record<string, unknown> = {}) {
+  const started = await toConfigurator(overrides);
+  const { customerPage } = started;
+  expect(
+    (
+      await customerPage.draft([
+        { sku: skus.panels, quantity: 20 },
+        { sku: skus.inverters, quantity: 1 },
+      ])
+    ).status,
+  ).toBe(200);
+  expect((await customerPage.lock()).status).toBe(200);
+  return started;
+}
+
+async function emailsTo(address: string, subject: RegExp) {
+  return smtp.messages.filter((m) => m.envelope.to.includes(address) && subject.test(m.parsed.subject ?? ''));
+}
+
+async function cancelFlow(flowId: string) {
+  const cancelled = await coordinator.post(`${flowPath(flowId)}/cancel`, { reason: 'test over' });
+  expect(cancelled.status, cancelled.text).toBe(202);
+  await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'cancelled');
+}
+
+const projectRow = (projectKey: string) =>
+  api.deps.db
+    .selectFrom('projects')
+    .selectAll()
+    .where('tenant_id', '=', tenant.tenantId)
+    .where('project_key', '=', projectKey)
+    .executeTakeFirstOrThrow();
 
 describe('lead to installation', () => {
   it('takes an architect’s lead to a closed project: contract, advance, configurator, two producers at once, crew, final invoice', async () => {
@@ -440,5 +502,197 @@ describe('lead to installation', () => {
     expect(lost.body).toMatchObject({ state: 'LOST', lostReason: 'went with a competitor' });
     expect(await worker.client.workflow.getHandle(flowId).result()).toMatchObject({ outcome: 'lost' });
     expect((await coordinator.post(`/v1/leads/${outside.leadId}/convert`, CONTRACT)).status).toBe(409);
+  });
+  it('cancels a project mid-way: open orders withdrawn at their producers, the paid advance credited, everyone told once', async () => {
+    const { skus } = await twoProducers({ schedule: { accepted: 100 } }, { schedule: { accepted: 100 } });
+    const { lead, email, flowId } = await toLock(skus, { architectId });
+    const orders = await waitForOrders(lead.leadId, 2);
+    for (const order of orders)
+      await waitForFlowRow(api.deps.db, order.flow_id, (r) => r?.current_step === 'awaitShipment');
+    await cancelFlow(flowId);
+
+    const states = await api.deps.db
+      .selectFrom('supplier_orders')
+      .select('state')
+      .where(
+        'id',
+        'in',
+        orders.map((order) => order.id),
+      )
+      .execute();
+    expect(states.map((row) => row.state)).toEqual(['CANCELLED', 'CANCELLED']);
+    expect((await projectRow(lead.leadId)).state).toBe('CANCELLED');
+    const advance = await api.deps.db
+      .selectFrom('invoices')
+      .select(['state', 'credit_note_number'])
+      .where('tenant_id', '=', tenant.tenantId)
+      .where('invoice_key', '=', `${lead.leadId}~advance`)
+      .executeTakeFirstOrThrow();
+    expect(advance).toMatchObject({ state: 'CANCELLED', credit_note_number: expect.stringMatching(/^CN-/) });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await emailsTo(email, /is cancelled$/)).toHaveLength(1);
+    expect(await emailsTo(email, /credit note CN-/)).toHaveLength(1);
+    expect(
+      await emailsTo('zaha@architects.example', new RegExp(`Project ${lead.leadId} is cancelled`)),
+    ).toHaveLength(1);
+    const events = await chain(flowId);
+    expect(events.filter((type) => type === 'project.cancelled')).toHaveLength(1);
+  });
+
+  it('lets a late producer reach the project: the coordinator moves the installation, and the customer hears once', async () => {
+    const { skus, inverters } = await twoProducers({}, { schedule: { accepted: 100 }, promiseShipIn: 500 });
+    const { lead, email, flowId } = await toLock(skus);
+    const orders = await waitForOrders(lead.leadId, 2);
+    const late = orders.find((order) => order.order_key.includes(inverters.code));
+    if (!late) throw new Error('no order from the late producer');
+    await waitForFlowRow(api.deps.db, late.flow_id, (r) => r?.state === 'needs_attention');
+    // The producer promises a date two hours on: too late for the installation held at lock.
+    const extended = await coordinator.post(`${flowPath(late.flow_id)}/resolve`, {
+      action: 'extend',
+      extendBy: '2 hours',
+      note: 'the producer says two hours',
+    });
+    expect(extended.status, extended.text).toBe(200);
+    const asking = await waitForFlowRow(
+      api.deps.db,
+      flowId,
+      (r) => (r?.attention as { reason?: string } | null)?.reason === 'installation_at_risk',
+    );
+    expect(asking.attention).toMatchObject({
+      step: 'producerOrders',
+      options: ['moveInstallation', 'acceptRisk'],
+    });
+    const withoutNote = await coordinator.post(`${flowPath(flowId)}/resolve`, { action: 'acceptRisk' });
+    expect(withoutNote.status).toBe(409);
+    expect(withoutNote.body.detail).toContain('needs a note');
+    const installAt = new Date(Date.now() + 3 * 3_600_000).toISOString();
+    const moved = await coordinator.post(`${flowPath(flowId)}/resolve`, {
+      action: 'moveInstallation',
+      input: { installAt },
+      note: 'after the late inverter',
+    });
+    expect(moved.status, moved.text).toBe(200);
+    await smtp.waitFor(
+      (m) => m.envelope.to.includes(email) && m.parsed.subject === 'Your installation has a new date',
+    );
+    expect((await projectRow(lead.leadId)).installation_at?.toISOString()).toBe(installAt);
+
+    await inverters.simulator.advance(
+      [...inverters.simulator.orders.values()][0]?.reference ?? '',
+      'shipped',
+    );
+    for (const order of orders) await bookIn(order);
+    await expect
+      .poll(async () => (await projectRow(lead.leadId)).installation_tentative, { timeout: 20_000 })
+      .toBe(false);
+    expect(await emailsTo(email, /^Your installation has a new date$/)).toHaveLength(1);
+    expect((await chain(flowId)).filter((type) => type === 'project.rescheduled')).toHaveLength(1);
+    await cancelFlow(flowId);
+  });
+
+  it('asks a coordinator when the crews cannot keep the date, and takes an override only with a note', async () => {
+    const { skus } = await twoProducers();
+    const { lead, flowId } = await toLock(skus);
+    const booked = await (async () => {
+      for (let tries = 0; tries < 200; tries++) {
+        const row = await projectRow(lead.leadId);
+        if (row.installation_at && row.crew_id) return row;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error('no tentative booking');
+    })();
+    // Two other jobs take the crew's day before the goods are in (the crew does two a day).
+    const fillers: string[] = [];
+    for (const filler of [unique('F'), unique('F')]) {
+      const leadRow = await api.deps.db
+        .insertInto('leads')
+        .values({
+          tenant_id: tenant.tenantId,
+          lead_key: filler,
+          state: 'WON',
+          source: 'other',
+          customer: JSON.stringify({ name: 'Other', email: 'other@example.com' }),
+          site: JSON.stringify({ street: 'x', postcode: '10115', city: 'Berlin', country: 'DE' }),
+          flow_id: `lead:${tenant.slug}:${filler}`,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const project = await api.deps.db
+        .insertInto('projects')
+        .values({
+          tenant_id: tenant.tenantId,
+          project_key: filler,
+          lead_id: leadRow.id,
+          state: 'SCHEDULED',
+          title: 'Another job',
+          currency: 'EUR',
+          contract_lines: JSON.stringify([]),
+          contract_total: 0,
+          crew_id: booked.crew_id,
+          installation_at: booked.installation_at ?? new Date(),
+          installation_day: (booked.installation_at ?? new Date()).toISOString().slice(0, 10),
+          flow_id: `lead:${tenant.slug}:${filler}`,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      fillers.push(project.id);
+    }
+    try {
+      for (const order of await waitForOrders(lead.leadId, 2)) await bookIn(order);
+      const asking = await waitForFlowRow(
+        api.deps.db,
+        flowId,
+        (r) => (r?.attention as { reason?: string } | null)?.reason === 'scheduling_conflict',
+      );
+      expect(asking.attention).toMatchObject({
+        step: 'installationScheduled',
+        options: ['moveInstallation', 'overrideCapacity'],
+        error: expect.stringContaining('has no room'),
+      });
+      expect(
+        (await coordinator.post(`${flowPath(flowId)}/resolve`, { action: 'overrideCapacity' })).status,
+      ).toBe(409);
+      const override = await coordinator.post(`${flowPath(flowId)}/resolve`, {
+        action: 'overrideCapacity',
+        note: 'the crew works late that day',
+      });
+      expect(override.status, override.text).toBe(200);
+      await expect
+        .poll(async () => (await projectRow(lead.leadId)).installation_tentative, { timeout: 20_000 })
+        .toBe(false);
+      expect((await projectRow(lead.leadId)).capacity_note).toBe('the crew works late that day');
+    } finally {
+      await api.deps.db
+        .updateTable('projects')
+        .set({ state: 'CANCELLED' })
+        .where('id', 'in', fillers)
+        .execute();
+    }
+    await cancelFlow(flowId);
+  });
+
+  it('sends a fresh configurator link to the customer’s email when an expired one is opened, once per link', async () => {
+    const { email, flowId, link } = await toConfigurator();
+    const projectId = new URL(link).pathname.split('/').at(-1) ?? '';
+    const expired = expiringUrl(
+      api.url,
+      testConfig().signingSecret ?? '',
+      'configure',
+      projectId,
+      new Date(Date.now() - 1_000),
+    );
+    for (let opened = 0; opened < 2; opened++) {
+      const page = await fetch(expired);
+      expect(page.status).toBe(410);
+      expect(await page.text()).toContain('We have sent a fresh link to the email address we have for you');
+    }
+    const forged = await fetch(expired.replace(/token=[^&]+/, 'token=forged'));
+    expect(forged.status).toBe(403);
+    const fresh = await configuratorLink(email, /^Choose the panels/, 1);
+    expect(fresh).not.toBe(link);
+    expect((await fetch(fresh)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await emailsTo(email, /^Choose the panels/)).toHaveLength(2);
+    await cancelFlow(flowId);
   });
 });

@@ -7,6 +7,7 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { InvoiceActivities } from '../activities/invoices.js';
 import type { ContractTerms, ProjectActivities, ProjectRef } from '../activities/projects.js';
 import { contractFlowId } from '../domain/contract.js';
 import { type Actor, SYSTEM } from '../domain/flow.js';
@@ -56,6 +57,7 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
   const projects = proxyActivities<ProjectActivities>(stepActivityOptions(settings.retry));
   const records = proxyActivities<ProjectActivities>(outsideStepActivityOptions(settings.retry));
   const facts = proxyLocalActivities<ProjectActivities>(readActivityOptions(settings.retry));
+  const credits = proxyActivities<InvoiceActivities>(outsideStepActivityOptions(settings.retry));
   const flowId = workflowInfo().workflowId;
   const margin = msToNumber(settings.deliveryMargin);
 
@@ -114,7 +116,13 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
     if (!lead.project) return lost();
     const { projectId, projectKey } = lead.project;
     const ref: ProjectRef = { tenantId, tenantSlug, flowId, projectId };
-    flow.onCancel('cancelProject', () => records.cancelProject({ ...ref, reason: 'cancelled in Flowdesk' }));
+    // Open orders and unpaid invoices are children: cancelled with the project, each compensates by its own rules.
+    // What was paid is credited here (finance refunds it), and the customer and the architect are told.
+    flow.onCancel('cancelProject', async () => {
+      await records.cancelProject({ ...ref, reason: 'cancelled in Flowdesk' });
+      for (const paid of await records.paidProjectInvoices(ref))
+        await credits.cancelInvoice({ ...paid, reason: 'project cancelled' });
+    });
 
     let project: ProjectFacts = await facts.readProject({ tenantId, projectId });
     const rereadProject = async () => {
@@ -236,16 +244,21 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
     });
 
     /** A coordinator moves the installation: recorded, and the customer told, once per decision. */
-    const move = async (decision: ProjectDecision) => {
+    const move = async (
+      step: 'producerOrders' | 'installationScheduled' | 'installation',
+      decision: ProjectDecision,
+    ) => {
       const at = newDate(decision);
       if (at)
-        await records.moveInstallation({
-          ...ref,
-          at,
-          actor: decision.actor,
-          decisionId: decision.decisionId,
-          note: decision.note,
-        });
+        await flow.within(step, () =>
+          projects.moveInstallation({
+            ...ref,
+            at,
+            actor: decision.actor,
+            decisionId: decision.decisionId,
+            note: decision.note,
+          }),
+        );
       await rereadProject();
     };
     const needsNote = (decision: ProjectDecision) =>
@@ -271,21 +284,24 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
           if (shipped.size === plans.length)
             await records.advanceSelection({ tenantId, projectId, to: 'PRODUCED' });
         }
-        if (item.news !== 'delayed') continue;
+        if (item.news !== 'delayed' && item.news !== 'rescheduled') continue;
         await rereadProject();
         const installAt = project.installation ? Date.parse(project.installation.at) : undefined;
-        if (installAt === undefined || installAt - margin > Date.now()) continue;
+        const latest = await facts.latestShipment(ref);
+        const arrival = Math.max(Date.now(), latest ? Date.parse(latest) : 0);
+        if (installAt === undefined || arrival + margin <= installAt) continue;
         const decision = await flow.needsAttention(
           flow.stepNamed('producerOrders'),
           {
             reason: 'installation_at_risk',
-            error: `${item.orderId} is late: the goods cannot arrive ${settings.deliveryMargin} before the installation on ${new Date(installAt).toISOString()}`,
+            error: `${item.orderId} is late: its goods may ship ${new Date(arrival).toISOString()}, too late for the installation on ${new Date(installAt).toISOString()} (${settings.deliveryMargin} between delivery and installation)`,
             options: ['moveInstallation', 'acceptRisk'],
           },
           () => ordersDone,
           needsNote,
         );
-        if (decision?.action === 'moveInstallation') await move(decision);
+        if (decision?.action === 'moveInstallation') await move('producerOrders', decision);
+        await flow.publishNow();
       }
     };
     const [orders] = await Promise.all([
@@ -343,7 +359,7 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
           undefined,
           needsNote,
         );
-        if (decision?.action === 'moveInstallation') await move(decision);
+        if (decision?.action === 'moveInstallation') await move('installationScheduled', decision);
         if (decision?.action === 'overrideCapacity' && decision.note)
           override = { note: decision.note, actor: decision.actor };
       }
@@ -378,7 +394,7 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
               decisionId: decision.decisionId,
               note: decision.note,
             });
-          if (decision?.action === 'moveInstallation') await move(decision);
+          if (decision?.action === 'moveInstallation') await move('installation', decision);
           else await rereadProject();
         }
       },

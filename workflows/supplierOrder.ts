@@ -3,6 +3,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -199,6 +200,9 @@ export async function supplierOrder(input: SupplierOrderInput): Promise<Supplier
           actor: decision.actor,
           note: decision.note,
         });
+        // A project waiting on the goods weighs the new date against its installation (patched in: flows of
+        // earlier code did not tell their parent).
+        if (patched('tell-parent-rescheduled')) await tellParent('rescheduled', deadlineAt);
       },
       checkDecision: (decision) => {
         if (decision.action !== 'reorder') return undefined;

@@ -770,6 +770,14 @@ export class Flow<F extends FlowDefinition> {
     return decision as unknown as DecisionFor<F>;
   }
 
+  /**
+   * Publishes what changed now. The kernel publishes wherever the flow waits through it; a branch that runs beside
+   * the steps (a project following its orders' news) calls this after a decision, so the decision is answered.
+   */
+  async publishNow(): Promise<void> {
+    await this.flush();
+  }
+
   /** The step by its name; the name must be one of the flow's declared steps. */
   stepNamed(name: string): StepStatus {
     const step = this.status.steps.find((s) => s.name === name);
