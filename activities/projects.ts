@@ -1,7 +1,8 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import { decideQualification, qualifyByRules, readLead } from '../db/leads.js';
-import { advanceSelection } from '../db/panelSelections.js';
+import { advanceSelection, decideChange } from '../db/panelSelections.js';
 import {
   cancelProject,
   closeProject,
@@ -14,6 +15,7 @@ import {
   solveProblem,
 } from '../db/projects.js';
 import { createSupplierOrderRecords, supplierProfile } from '../db/supplierOrders.js';
+import type { PricedLine } from '../domain/catalogue.schema.js';
 import { type Actor, SYSTEM } from '../domain/flow.js';
 import { producerOrderKey, projectInvoiceKey } from '../domain/leadToInstall.js';
 import type { QualificationRules } from '../domain/leadToInstall.schema.js';
@@ -46,6 +48,13 @@ export interface ProducerOrderPlan {
   supplier: SupplierProfile;
   lines: { sku: string; description: string; quantity: number }[];
   deliverTo: string;
+}
+
+/** How an approved change moves the orders: children to withdraw, orders to add, goods to send back. */
+export interface OrderAdjustment {
+  withdraw: string[];
+  add: ProducerOrderPlan[];
+  returns: { sku: string; quantity: number }[];
 }
 
 /** A paid invoice of a cancelled project, as the invoice activities credit it. */
@@ -122,6 +131,112 @@ export function projectActivities(deps: ProjectDeps) {
       text: [`Hello ${project.customer.name},`, '', ...letter.body, '', deps.companyName].join('\n'),
     });
   };
+
+  /** The orders an approved selection version needs, against what the project has ordered and shipped. */
+  async function adjustOrders(
+    ref: ProjectRef,
+    version: number,
+    lines: PricedLine[],
+  ): Promise<OrderAdjustment> {
+    const project = await projectContext(db, ref.tenantId, ref.projectId);
+    const orders = await db
+      .selectFrom('supplier_orders')
+      .innerJoin('flows', 'flows.id', 'supplier_orders.flow_id')
+      .innerJoin('supplier_order_lines', 'supplier_order_lines.order_id', 'supplier_orders.id')
+      .select([
+        'supplier_orders.flow_id',
+        'supplier_orders.supplier_id',
+        'supplier_orders.state',
+        'supplier_order_lines.sku',
+        'supplier_order_lines.description',
+        'supplier_order_lines.quantity',
+      ])
+      .where('supplier_orders.tenant_id', '=', ref.tenantId)
+      .where('flows.parent_id', '=', ref.flowId)
+      .where('supplier_orders.state', '!=', 'CANCELLED')
+      .execute();
+    const shippedStates = ['SHIPPED', 'RECEIVED'];
+    const producers = new Set([
+      ...orders.map((order) => order.supplier_id),
+      ...lines.map((line) => line.supplierId),
+    ]);
+    const adjustment: OrderAdjustment = { withdraw: [], add: [], returns: [] };
+    const count = (rows: { sku: string; quantity: number }[]) => {
+      const bySku = new Map<string, number>();
+      for (const row of rows) bySku.set(row.sku, (bySku.get(row.sku) ?? 0) + row.quantity);
+      return bySku;
+    };
+    for (const supplierId of producers) {
+      const ordered = orders.filter((order) => order.supplier_id === supplierId);
+      const wanted = count(lines.filter((line) => line.supplierId === supplierId));
+      const had = count(ordered);
+      const same =
+        wanted.size === had.size && [...wanted].every(([sku, quantity]) => had.get(sku) === quantity);
+      if (same) continue;
+      for (const flowId of new Set(
+        ordered.filter((o) => !shippedStates.includes(o.state)).map((o) => o.flow_id),
+      ))
+        adjustment.withdraw.push(flowId);
+      const shipped = count(ordered.filter((order) => shippedStates.includes(order.state)));
+      const missing: ProducerOrderPlan['lines'] = [];
+      for (const sku of new Set([...wanted.keys(), ...shipped.keys()])) {
+        const difference = (wanted.get(sku) ?? 0) - (shipped.get(sku) ?? 0);
+        const name =
+          lines.find((line) => line.sku === sku)?.name ??
+          ordered.find((o) => o.sku === sku)?.description ??
+          sku;
+        if (difference > 0) missing.push({ sku, description: name, quantity: difference });
+        if (difference < 0) adjustment.returns.push({ sku, quantity: -difference });
+      }
+      if (missing.length === 0) continue;
+      const supplier = await db
+        .selectFrom('suppliers')
+        .selectAll()
+        .where('tenant_id', '=', ref.tenantId)
+        .where('id', '=', supplierId)
+        .executeTakeFirstOrThrow();
+      const orderKey = producerOrderKey(project.project_key, supplier.code, version);
+      const plan: ProducerOrderPlan = {
+        workflowId: supplierOrderFlowId(ref.tenantSlug, orderKey),
+        orderKey,
+        supplier: supplierProfile(supplier),
+        lines: missing,
+        deliverTo: siteLine(project.site),
+      };
+      await recordProducerOrder(ref, plan, project.project_key, version);
+      adjustment.add.push(plan);
+    }
+    return adjustment;
+  }
+
+  /** The order's records and `supplier.order.created`, once per order key. */
+  async function recordProducerOrder(
+    ref: ProjectRef,
+    plan: ProducerOrderPlan,
+    projectKey: string,
+    version: number,
+  ) {
+    await db.transaction().execute(async (trx) => {
+      await createSupplierOrderRecords(trx, {
+        tenantId: ref.tenantId,
+        orderKey: plan.orderKey,
+        supplierId: plan.supplier.supplierId,
+        flowId: plan.workflowId,
+        lines: plan.lines,
+        deliverTo: plan.deliverTo,
+      });
+      await appendEvent(trx, {
+        tenantId: ref.tenantId,
+        type: 'supplier.order.created',
+        actor: SYSTEM,
+        entity: { type: 'supplier_order', id: plan.orderKey },
+        flowId: ref.flowId,
+        traceId: ref.flowId,
+        payload: { project: projectKey, supplier: plan.supplier.code, version, lines: plan.lines },
+        idempotencyKey: `supplier_order/${ref.tenantId}/${plan.orderKey}/created`,
+      });
+    });
+  }
 
   return {
     async qualifyLead(input: { tenantId: string; leadId: string; rules: QualificationRules }) {
@@ -294,26 +409,7 @@ export function projectActivities(deps: ProjectDeps) {
           })),
           deliverTo: siteLine(project.site),
         };
-        await db.transaction().execute(async (trx) => {
-          await createSupplierOrderRecords(trx, {
-            tenantId: input.tenantId,
-            orderKey,
-            supplierId,
-            flowId: plan.workflowId,
-            lines: plan.lines,
-            deliverTo: plan.deliverTo,
-          });
-          await appendEvent(trx, {
-            tenantId: input.tenantId,
-            type: 'supplier.order.created',
-            actor: SYSTEM,
-            entity: { type: 'supplier_order', id: orderKey },
-            flowId: input.flowId,
-            traceId: input.flowId,
-            payload: { project: project.project_key, supplier: supplier.code, version, lines: plan.lines },
-            idempotencyKey: `supplier_order/${input.tenantId}/${orderKey}/created`,
-          });
-        });
+        await recordProducerOrder(input, plan, project.project_key, version);
         plans.push(plan);
       }
       return plans;
@@ -333,6 +429,72 @@ export function projectActivities(deps: ProjectDeps) {
         .where('supplier_orders.state', 'not in', ['SHIPPED', 'RECEIVED', 'CANCELLED'])
         .executeTakeFirst();
       return row?.latest ? new Date(row.latest).toISOString() : null;
+    },
+
+    /**
+     * A coordinator's word on the customer's change request. Rejected: the customer hears why. Approved: the
+     * selection's next version is locked, and the orders follow it: a producer whose lines changed has its open
+     * orders withdrawn and gets an order for what its shipped goods do not cover; what was shipped beyond the new
+     * selection is listed as a return. The customer hears either way, once.
+     */
+    async decideChangeRequest(
+      input: ProjectRef & { requestId: string; approve: boolean; actor: Actor; note?: string },
+    ): Promise<OrderAdjustment> {
+      const none: OrderAdjustment = { withdraw: [], add: [], returns: [] };
+      const decided = await decideChange(db, { ...input });
+      if (decided.result === 'already') return none;
+      if (decided.result === 'invalid')
+        throw ApplicationFailure.nonRetryable(
+          `the change can no longer be priced: ${decided.problems.map((p) => p.message).join('; ')}`,
+          'InvalidInput',
+        );
+      if (decided.result === 'rejected') {
+        await toCustomer(input, {
+          key: `change/${input.requestId}/rejected`,
+          template: 'project.change-rejected',
+          subject: 'Your change request',
+          body: [
+            'we cannot make the change you asked for to your selection; it stays as you locked it.',
+            ...(input.note ? ['', input.note] : []),
+          ],
+        });
+        return none;
+      }
+      const adjustment = await adjustOrders(
+        input,
+        decided.selection.version,
+        decided.selection.lines as PricedLine[],
+      );
+      await appendEvent(db, {
+        tenantId: input.tenantId,
+        type: 'supplier.orders.adjusted',
+        actor: input.actor,
+        entity: { type: 'panel_selection', id: decided.selection.id },
+        flowId: input.flowId,
+        traceId: input.flowId,
+        payload: {
+          version: decided.selection.version,
+          withdrawn: adjustment.withdraw,
+          added: adjustment.add.map((plan) => plan.orderKey),
+          returns: adjustment.returns,
+        },
+        idempotencyKey: `project/${input.projectId}/orders-adjusted/v${decided.selection.version}`,
+      });
+      await toCustomer(input, {
+        key: `change/${input.requestId}/approved`,
+        template: 'project.change-approved',
+        subject: 'Your change request is approved',
+        body: [
+          `we have changed your selection as you asked (version ${decided.selection.version}, ${formatMoney(Number(decided.selection.total), (await projectContext(db, input.tenantId, input.projectId)).currency)}).`,
+          ...(input.note ? ['', input.note] : []),
+        ],
+      });
+      return adjustment;
+    },
+
+    /** An open change request the flow can no longer act on (the goods came first) is rejected with why. */
+    async closeChangeRequest(input: ProjectRef & { requestId: string; why: string }) {
+      await decideChange(db, { ...input, approve: false, actor: SYSTEM, note: input.why });
     },
 
     async proposeInstallation(input: { tenantId: string; projectId: string; earliest: string }) {

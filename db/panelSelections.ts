@@ -175,10 +175,13 @@ export async function lockSelection(
 export type ChangeRequested =
   | { result: 'requested'; requestId: string }
   | { result: 'open_request'; requestId: string }
-  | { result: 'not_locked'; state: SelectionState }
+  | { result: 'not_open'; state: SelectionState }
   | { result: 'invalid'; problems: LineProblem[] };
 
-/** After the lock, a change is a request a coordinator decides (`panel.selection.change.requested`). */
+/**
+ * After the lock, and until the goods are delivered, a change is a request a coordinator decides
+ * (`panel.selection.change.requested`); one is open at a time.
+ */
 export async function requestChange(
   db: Kysely<Database>,
   input: { tenantId: string; projectId: string; lines: SelectionLine[]; reason: string; actor: Actor },
@@ -186,8 +189,9 @@ export async function requestChange(
   return db.transaction().execute(async (trx) => {
     const project = await projectFor(trx, input.tenantId, input.projectId);
     const selection = await currentSelection(trx, project.id, { forUpdate: true });
-    if (selection.state !== 'LOCKED')
-      return { result: 'not_locked', state: selection.state as SelectionState };
+    // Goods delivered are installed as they are: changes are for what is still on order.
+    if (selection.state !== 'LOCKED' && selection.state !== 'PRODUCED')
+      return { result: 'not_open', state: selection.state as SelectionState };
     const open = await trx
       .selectFrom('selection_change_requests')
       .select('id')

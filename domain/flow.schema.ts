@@ -115,9 +115,10 @@ export const Attention = z.object({
     'confirmation_needed',
     'workflow_task_failing',
     'activity_paused',
-    // A project's own questions: a lead the rules could not qualify, goods late for the installation date, a
-    // slot the crews cannot keep, a problem at the installation.
+    // A project's own questions: a lead the rules could not qualify, a change to a locked selection, goods late
+    // for the installation date, a slot the crews cannot keep, a problem at the installation.
     'qualification_needed',
+    'change_requested',
     'installation_at_risk',
     'scheduling_conflict',
     'installation_problem',

@@ -695,4 +695,109 @@ describe('lead to installation', () => {
     expect(await emailsTo(email, /^Choose the panels/)).toHaveLength(2);
     await cancelFlow(flowId);
   });
+  it('takes a change after the lock to a coordinator: rejected, the selection stays; approved, the orders follow it', async () => {
+    const { skus, panels, inverters } = await twoProducers(
+      { schedule: { accepted: 100 } },
+      { schedule: { accepted: 100 } },
+    );
+    const { lead, email, flowId, customerPage } = await toLock(skus);
+    const orders = await waitForOrders(lead.leadId, 2);
+    for (const order of orders)
+      await waitForFlowRow(api.deps.db, order.flow_id, (r) => r?.current_step === 'awaitShipment');
+    const more = [
+      { sku: skus.panels, quantity: 30 },
+      { sku: skus.inverters, quantity: 1 },
+    ];
+    const askForMore = async () => {
+      const requested = await customerPage.changeRequest(more, 'the roof has room for ten more');
+      expect(requested.status, JSON.stringify(requested.body)).toBe(201);
+      expect((await customerPage.changeRequest(more, 'again')).status).toBe(409);
+      return waitForFlowRow(
+        api.deps.db,
+        flowId,
+        (r) => (r?.attention as { reason?: string } | null)?.reason === 'change_requested',
+      );
+    };
+    const resolve = (action: string, note: string) =>
+      coordinator.post(`${flowPath(flowId)}/resolve`, { action, note });
+
+    expect((await askForMore()).attention).toMatchObject({
+      step: 'producerOrders',
+      options: ['approveChange', 'rejectChange'],
+    });
+    expect((await resolve('rejectChange', 'the producer has no more this season')).status).toBe(200);
+    await smtp.waitFor((m) => m.envelope.to.includes(email) && m.parsed.subject === 'Your change request');
+
+    await askForMore();
+    expect((await resolve('approveChange', 'ten more panels')).status).toBe(200);
+    await smtp.waitFor(
+      (m) => m.envelope.to.includes(email) && m.parsed.subject === 'Your change request is approved',
+    );
+    const all = await waitForOrders(lead.leadId, 3);
+    const byKey = new Map(all.map((order) => [order.order_key, order]));
+    const panelsV1 = [...byKey.keys()].find((key) => key.includes(panels.code) && key.endsWith('.v1')) ?? '';
+    const panelsV2 = [...byKey.keys()].find((key) => key.includes(panels.code) && key.endsWith('.v2')) ?? '';
+    const inverterOrder = [...byKey.keys()].find((key) => key.includes(inverters.code)) ?? '';
+    await expect
+      .poll(
+        async () =>
+          (
+            await api.deps.db
+              .selectFrom('supplier_orders')
+              .select('state')
+              .where('order_key', '=', panelsV1)
+              .executeTakeFirstOrThrow()
+          ).state,
+        { timeout: 20_000 },
+      )
+      .toBe('CANCELLED');
+    const v2Lines = await api.deps.db
+      .selectFrom('supplier_order_lines')
+      .innerJoin('supplier_orders', 'supplier_orders.id', 'supplier_order_lines.order_id')
+      .select(['supplier_order_lines.sku', 'supplier_order_lines.quantity'])
+      .where('supplier_orders.order_key', '=', panelsV2)
+      .execute();
+    expect(v2Lines).toEqual([{ sku: skus.panels, quantity: 30 }]);
+    const selections = await api.deps.db
+      .selectFrom('panel_selections')
+      .innerJoin('projects', 'projects.id', 'panel_selections.project_id')
+      .select(['panel_selections.version', 'panel_selections.state', 'panel_selections.total'])
+      .where('projects.project_key', '=', lead.leadId)
+      .orderBy('panel_selections.version')
+      .execute();
+    expect(selections).toEqual([
+      { version: 1, state: 'SUPERSEDED', total: '550000' },
+      { version: 2, state: 'LOCKED', total: '750000' },
+    ]);
+
+    // The orders in force ship and come in: the set is done with them; the withdrawn one is not waited for.
+    for (const { simulator } of [panels, inverters])
+      for (const order of simulator.orders.values())
+        if (order.status !== 'cancelled') await simulator.advance(order.reference, 'shipped');
+    for (const key of [panelsV2, inverterOrder]) {
+      const order = byKey.get(key);
+      if (order) await bookIn(order);
+    }
+    await waitForFlowRow(
+      api.deps.db,
+      flowId,
+      (r) =>
+        r?.current_step === 'installationScheduled' ||
+        r?.current_step === 'deliveryDueSoon' ||
+        r?.current_step === 'installation',
+    );
+    const status = (await coordinator.get(flowPath(flowId))).body;
+    const children = status.steps.find((step: { name: string }) => step.name === 'producerOrders').children;
+    expect(children.map((child: { state: string }) => child.state).sort()).toEqual([
+      'cancelled',
+      'completed',
+      'completed',
+    ]);
+    const events = await chain(flowId);
+    expect(events.filter((type) => type === 'supplier.orders.adjusted')).toHaveLength(1);
+    expect(events.filter((type) => type === 'panel.selection.change.rejected')).toHaveLength(1);
+    expect(events.filter((type) => type === 'panel.selection.change.approved')).toHaveLength(1);
+    expect(await emailsTo(email, /^Your change request/)).toHaveLength(2);
+    await cancelFlow(flowId);
+  });
 });

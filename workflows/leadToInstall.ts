@@ -8,7 +8,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { InvoiceActivities } from '../activities/invoices.js';
-import type { ContractTerms, ProjectActivities, ProjectRef } from '../activities/projects.js';
+import type {
+  ContractTerms,
+  ProducerOrderPlan,
+  ProjectActivities,
+  ProjectRef,
+} from '../activities/projects.js';
 import { contractFlowId } from '../domain/contract.js';
 import { type Actor, SYSTEM } from '../domain/flow.js';
 import type { DecisionFor } from '../domain/flowDefinition.js';
@@ -27,7 +32,7 @@ import type { ProposalLine } from '../domain/proposal.js';
 import { type SupplierOrderNews, supplierOrderNews } from '../domain/supplierOrder.js';
 import { contractSigning } from './contractSigning.js';
 import { invoicePayment } from './invoicePayment.js';
-import { Flow, resendDecision } from './kernel/index.js';
+import { ChildSetChanges, Flow, resendDecision } from './kernel/index.js';
 import { outsideStepActivityOptions, readActivityOptions, stepActivityOptions } from './kernel/retry.js';
 import { supplierOrder } from './supplierOrder.js';
 
@@ -62,8 +67,11 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
   const margin = msToNumber(settings.deliveryMargin);
 
   const news: ProjectNews[] = [];
+  /** Change requests heard of: the flow reads the open one from the records. */
+  let changeNews = 0;
   setHandler(projectNews, (item) => {
     news.push(item);
+    if (item.kind === 'changeRequested') changeNews++;
   });
   const orderNews: SupplierOrderNews[] = [];
   setHandler(supplierOrderNews, (item) => {
@@ -274,6 +282,8 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
      */
     let ordersDone = false;
     const shipped = new Set<string>();
+    /** The orders in force: those planned at the lock, as approved changes withdraw and add them. */
+    const ordered = new Set(plans.map((plan) => plan.orderKey));
     const followOrders = async () => {
       for (;;) {
         await condition(() => orderNews.length > 0 || ordersDone);
@@ -281,7 +291,7 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
         if (!item) return;
         if (item.news === 'shipped') {
           shipped.add(item.orderId);
-          if (shipped.size === plans.length)
+          if ([...ordered].every((orderKey) => shipped.has(orderKey)))
             await records.advanceSelection({ tenantId, projectId, to: 'PRODUCED' });
         }
         if (item.news !== 'delayed' && item.news !== 'rescheduled') continue;
@@ -304,31 +314,81 @@ export async function leadToInstall(input: LeadToInstallInput): Promise<LeadToIn
         await flow.publishNow();
       }
     };
+    /**
+     * While the orders run, the customer may ask for a change: a coordinator approves it (the next selection
+     * version, and the orders follow it: withdrawn, added) or rejects it.
+     */
+    const orderChanges = new ChildSetChanges<Parameters<typeof supplierOrder>>();
+    const orderRun = (plan: ProducerOrderPlan) => ({
+      workflowId: plan.workflowId,
+      args: [
+        {
+          tenantId,
+          tenantSlug,
+          orderId: plan.orderKey,
+          supplier: plan.supplier,
+          lines: plan.lines,
+          deliverTo: plan.deliverTo,
+          retry: settings.retry,
+        },
+      ] as Parameters<typeof supplierOrder>,
+    });
+    let changesSeen = 0;
+    const decideChanges = async () => {
+      for (;;) {
+        await condition(() => changeNews > changesSeen || ordersDone);
+        if (ordersDone) return;
+        changesSeen = changeNews;
+        await rereadProject();
+        const request = project.openChangeRequest;
+        if (!request) continue;
+        const decision = await flow.needsAttention(
+          flow.stepNamed('producerOrders'),
+          {
+            reason: 'change_requested',
+            error: `the customer asks for a change to the locked selection: ${request.reason}`,
+            options: ['approveChange', 'rejectChange'],
+          },
+          () => ordersDone,
+        );
+        if (!decision) continue;
+        const adjustment = await flow.within('producerOrders', () =>
+          projects.decideChangeRequest({
+            ...ref,
+            requestId: request.requestId,
+            approve: decision.action === 'approveChange',
+            actor: decision.actor,
+            note: decision.note,
+          }),
+        );
+        for (const workflowId of adjustment.withdraw) {
+          orderChanges.withdraw(workflowId);
+          for (const plan of plans) if (plan.workflowId === workflowId) ordered.delete(plan.orderKey);
+        }
+        for (const plan of adjustment.add) {
+          plans.push(plan);
+          ordered.add(plan.orderKey);
+          orderChanges.add(orderRun(plan));
+        }
+        await flow.publishNow();
+      }
+    };
     const [orders] = await Promise.all([
       flow
-        .childSet(
-          'producerOrders',
-          supplierOrder,
-          plans.map((plan) => ({
-            workflowId: plan.workflowId,
-            args: [
-              {
-                tenantId,
-                tenantSlug,
-                orderId: plan.orderKey,
-                supplier: plan.supplier,
-                lines: plan.lines,
-                deliverTo: plan.deliverTo,
-                retry: settings.retry,
-              },
-            ] as Parameters<typeof supplierOrder>,
-          })),
-        )
+        .childSet('producerOrders', supplierOrder, plans.map(orderRun), { changes: orderChanges })
         .finally(() => {
           ordersDone = true;
         }),
       followOrders(),
+      decideChanges(),
     ]);
+    await rereadProject();
+    if (project.openChangeRequest)
+      await records.closeChangeRequest({
+        ...ref,
+        requestId: project.openChangeRequest.requestId,
+        why: 'the goods were delivered before the change could be decided',
+      });
     await records.advanceSelection({ tenantId, projectId, to: 'PRODUCED' });
     await records.advanceSelection({ tenantId, projectId, to: 'DELIVERED' });
 

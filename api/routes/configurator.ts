@@ -277,7 +277,9 @@ export function registerConfiguratorRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDe
           detail:
             requested.result === 'open_request'
               ? 'A change you asked for is still open: we will answer it first.'
-              : 'The selection is not locked yet: edit it instead.',
+              : requested.state === 'DRAFT'
+                ? 'The selection is not locked yet: edit it instead.'
+                : 'The goods are delivered: the selection is installed as it is. Please call us.',
         });
       await signalIfRunning(deps, opened.project.flow_id, projectNews, {
         kind: 'changeRequested',

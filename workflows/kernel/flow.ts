@@ -186,6 +186,40 @@ export function describe(error: unknown): string {
  * (pause, resume, resolve), the step runner, waits with reminders and deadlines, compensation on cancellation,
  * and publishing of every change (flows row, audit event, search attributes, current details).
  */
+/** What a withdrawn child of a set gives instead of a result. */
+const WITHDRAWN = Symbol('withdrawn');
+
+/**
+ * Changes to a running child set, made by the flow beside it (a change request approved while orders run):
+ * children to add and children to withdraw. The set applies them as they come.
+ */
+export class ChildSetChanges<A extends unknown[]> {
+  private added: Array<{ workflowId: string; args: A }> = [];
+  private withdrawing: string[] = [];
+  /** The children withdrawn so far. */
+  readonly withdrawn = new Set<string>();
+
+  add(run: { workflowId: string; args: A }): void {
+    this.added.push(run);
+  }
+
+  withdraw(workflowId: string): void {
+    this.withdrawing.push(workflowId);
+  }
+
+  pending(): boolean {
+    return this.added.length > 0 || this.withdrawing.length > 0;
+  }
+
+  takeAdded(): Array<{ workflowId: string; args: A }> {
+    return this.added.splice(0);
+  }
+
+  takeWithdrawn(): string[] {
+    return this.withdrawing.splice(0);
+  }
+}
+
 export class Flow<F extends FlowDefinition> {
   private readonly status: FlowStatus;
   private readonly retrySettings: FlowOptions<F>['retry'];
@@ -306,13 +340,18 @@ export class Flow<F extends FlowDefinition> {
    * Runs a set of child flows at once as one step (an order per supplier): the step shows each child's state and
    * is done when all are ("k of n"). A child that needs a person is its own item: decisions go to it, and its
    * siblings go on. A child that fails is put in front of an operator here: retry it, or (with `manual`) skip it
-   * or complete it by hand.
+   * or complete it by hand. With `changes`, the set may change while it runs (an approved change to what was
+   * ordered): a withdrawn child is cancelled (its own compensation runs) and ends as `withdrawn`; an added one
+   * joins the set. The results are those of the children that completed, in the order they joined.
    */
   async childSet<A extends unknown[], T>(
     name: StepOf<F>,
     workflow: (...args: A) => Promise<T>,
     runs: ReadonlyArray<{ workflowId: string; args: A }>,
-    options: { manual?: (decision: DecisionFor<F>, workflowId: string) => T } = {},
+    options: {
+      manual?: (decision: DecisionFor<F>, workflowId: string) => T;
+      changes?: ChildSetChanges<A>;
+    } = {},
   ): Promise<T[]> {
     await this.holdWhilePaused();
     const step = this.stepNamed(name);
@@ -323,9 +362,45 @@ export class Flow<F extends FlowDefinition> {
     const ids = runs.map((run) => run.workflowId);
     this.publish('flow.children.started', SYSTEM, { step: name, children: ids });
     await this.flush();
-    const results = await Promise.all(runs.map((run) => this.childOfSet(step, workflow, run, options)));
-    this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, { children: ids });
-    return results;
+    const { changes } = options;
+    if (!changes) {
+      const results = await Promise.all(runs.map((run) => this.childOfSet(step, workflow, run, options)));
+      this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, { children: ids });
+      return results;
+    }
+    const members = runs.map((run) => ({
+      run,
+      result: this.childOfSet(step, workflow, run, options, changes),
+    }));
+    let settled = 0;
+    const settle = () => {
+      settled++;
+    };
+    for (const member of members) void member.result.then(settle, settle);
+    for (;;) {
+      await condition(() => changes.pending() || settled === members.length);
+      if (!changes.pending()) break;
+      for (const run of changes.takeAdded()) {
+        step.children.push({ flowId: run.workflowId, state: 'running', attention: null });
+        this.status.activeChildren.push(run.workflowId);
+        this.publish('flow.child.added', SYSTEM, { step: name, child: run.workflowId });
+        const result = this.childOfSet(step, workflow, run, options, changes);
+        void result.then(settle, settle);
+        members.push({ run, result });
+      }
+      for (const workflowId of changes.takeWithdrawn()) {
+        if (!members.some((member) => member.run.workflowId === workflowId)) continue;
+        changes.withdrawn.add(workflowId);
+        this.publish('flow.child.withdrawing', SYSTEM, { step: name, child: workflowId });
+        await getExternalWorkflowHandle(workflowId).cancel();
+      }
+      await this.flush();
+    }
+    const results = await Promise.all(members.map((member) => member.result));
+    this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, {
+      children: members.map((member) => member.run.workflowId),
+    });
+    return results.filter((result): result is Awaited<T> => result !== WITHDRAWN) as T[];
   }
 
   private async childOfSet<A extends unknown[], T>(
@@ -333,7 +408,21 @@ export class Flow<F extends FlowDefinition> {
     workflow: (...args: A) => Promise<T>,
     run: { workflowId: string; args: A },
     options: { manual?: (decision: DecisionFor<F>, workflowId: string) => T },
-  ): Promise<T> {
+  ): Promise<T>;
+  private async childOfSet<A extends unknown[], T>(
+    step: StepStatus,
+    workflow: (...args: A) => Promise<T>,
+    run: { workflowId: string; args: A },
+    options: { manual?: (decision: DecisionFor<F>, workflowId: string) => T },
+    changes: ChildSetChanges<A>,
+  ): Promise<T | typeof WITHDRAWN>;
+  private async childOfSet<A extends unknown[], T>(
+    step: StepStatus,
+    workflow: (...args: A) => Promise<T>,
+    run: { workflowId: string; args: A },
+    options: { manual?: (decision: DecisionFor<F>, workflowId: string) => T },
+    changes?: ChildSetChanges<A>,
+  ): Promise<T | typeof WITHDRAWN> {
     const child = step.children?.find((entry) => entry.flowId === run.workflowId);
     const settle = async (state: ChildStatus['state'], type: string, actor: Actor = SYSTEM) => {
       if (child) Object.assign(child, { state, attention: null });
@@ -356,6 +445,11 @@ export class Flow<F extends FlowDefinition> {
           await settle('completed', 'flow.child.completed');
           return result;
         } catch (error) {
+          // A child this set withdrew ends here; the parent's own cancellation goes on up.
+          if (changes?.withdrawn.has(run.workflowId) && !CancellationScope.current().consideredCancelled) {
+            await settle('cancelled', 'flow.child.withdrawn');
+            return WITHDRAWN;
+          }
           if (isCancellation(error)) throw error;
           if (child) Object.assign(child, { state: 'failed', attention: null });
           const manual = options.manual;
