@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Actor } from '../domain/flow.js';
 import type { Database } from './schema.js';
 
@@ -12,6 +12,7 @@ export interface DomainEvent {
   occurredAt?: Date | string;
   /** Makes the append idempotent: an event with a key already recorded is not recorded again. */
   idempotencyKey: string;
+  /** Shared by every event of a chain (a lead, its project, contract, invoices, orders); by default its root flow. */
   traceId?: string;
 }
 
@@ -35,7 +36,12 @@ export async function appendEvents(db: Kysely<Database>, events: readonly Domain
         entity_id: event.entity.id,
         flow_id: event.flowId ?? null,
         payload: JSON.stringify(event.payload),
-        trace_id: event.traceId ?? null,
+        // One trace for the whole chain: a child flow's events carry the id of the flow that started it all.
+        trace_id:
+          event.traceId ??
+          (event.flowId
+            ? sql<string>`(select coalesce(root_id, id) from flows where id = ${event.flowId})`
+            : null),
         idempotency_key: event.idempotencyKey,
       })),
     )

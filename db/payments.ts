@@ -491,8 +491,9 @@ export async function recordPaymentsAtOnce(
     ),
     events as (
       insert into domain_events (tenant_id, type, occurred_at, actor, entity_type, entity_id, flow_id, payload,
-                                 idempotency_key)
-      select tenant_id, type, occurred_at, actor, entity_type, entity_id, flow_id, payload, idempotency_key
+                                 idempotency_key, trace_id)
+      select tenant_id, type, occurred_at, actor, entity_type, entity_id, flow_id, payload, idempotency_key,
+             (select coalesce(flows.root_id, flows.id) from flows where flows.id = event.flow_id)
       from (
         select tenant_id, 'payment.received', received_at, actor, 'invoice', entity_id, flow_id,
                jsonb_build_object('paymentId', payment_id, 'source', source, 'externalId', external_id,

@@ -434,6 +434,10 @@ describe('lead to installation', () => {
       ).toHaveLength(1);
     expect(events.filter((type) => type === 'supplier.order.created')).toHaveLength(2);
     expect(events.filter((type) => type === 'project.scheduled')).toHaveLength(2);
+    // One trace for the whole chain: the children's own events carry the lead's flow id too.
+    for (const type of ['contract.signed', 'invoice.issued', 'payment.received', 'supplier.order.received'])
+      expect(events, type).toContain(type);
+    expect(events.filter((type) => type === 'payment.received')).toHaveLength(2);
     const sent = await api.deps.db
       .selectFrom('emails')
       .select('idempotency_key')
