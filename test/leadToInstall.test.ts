@@ -4,16 +4,11 @@ import { expiringUrl } from '../integrations/links/expiringLinks.js';
 import { createLogger } from '../runtime/logger.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { testConfig } from './helpers/config.js';
-import {
-  checkoutCompletedEvent,
-  deliverStripeEvent,
-  signingLinkFor,
-  submitSigningForm,
-  waitForFlowRow,
-} from './helpers/flows.js';
+import { signingLinkFor, submitSigningForm, waitForFlowRow } from './helpers/flows.js';
+import { CONTRACT, flowPath, projectHelpers, unique } from './helpers/projects.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
-import { SUPPLIER_CREDENTIALS, SUPPLIER_WEBHOOK_SECRET, supplierSimulators } from './helpers/suppliers.js';
+import { supplierSimulators } from './helpers/suppliers.js';
 import { startTestWorker, type TestWorker } from './helpers/temporal.js';
 
 const WEBHOOK_SECRET = 'whsec_test_projects';
@@ -31,9 +26,6 @@ let architect: ReturnType<typeof apiClient>;
 let architectId: string;
 let panelSku: string;
 let inverterSku: string;
-let counter = 0;
-
-const unique = (prefix: string) => `${prefix}-${Date.now()}-${++counter}`;
 const CREW_EMAIL = 'crew@installers.example';
 
 beforeAll(async () => {
@@ -56,31 +48,10 @@ beforeAll(async () => {
   coordinator = apiClient(api.url, await tenant.key(['coordinator']));
   warehouse = apiClient(api.url, await tenant.key(['warehouse']));
 
-  const settings = await admin.request('PUT', '/v1/settings/projects', {
-    body: {
-      qualification: { servicePostcodes: ['10'], requiredFields: ['phone'] },
-      followUpAfter: '1 hour',
-      advance: { percent: 30, after: 'contract_signed' },
-      configurator: { linkValidFor: '1 hour', remindEvery: '1 hour', deadline: '1 hour' },
-      deliveryMargin: '1 second',
-      dueSoonBefore: '1 hour',
-      signing: { deadline: '1 hour', remindEvery: '1 hour' },
-      payment: { dueIn: '1 hour', dunning: ['1 hour'] },
-      retry: { maximumAttempts: 2, initialInterval: '100 milliseconds', maximumInterval: '200 milliseconds' },
-    },
-  });
-  expect(settings.status, settings.text).toBe(200);
-
+  const crewId = await setUpTenant(CREW_EMAIL);
   ({ panels: panelSku, inverters: inverterSku } = (await twoProducers()).skus);
 
-  const crew = await admin.post('/v1/crews', {
-    name: unique('Crew'),
-    email: CREW_EMAIL,
-    jobsPerDay: 2,
-    weeklyCapacity: 10,
-  });
-  expect(crew.status, crew.text).toBe(200);
-  installer = apiClient(api.url, await keyFor(['installer'], { crewId: crew.body.crewId }));
+  installer = apiClient(api.url, await keyFor(['installer'], { crewId }));
   const added = await admin.post('/v1/architects', { name: 'Zaha Hadid', email: 'zaha@architects.example' });
   expect(added.status, added.text).toBe(200);
   architectId = added.body.architectId;
@@ -94,230 +65,33 @@ afterAll(async () => {
   await Promise.all([smtp?.stop(), stripeMock?.stop()]);
 });
 
-async function keyFor(roles: string[], subject: Record<string, string>) {
-  const created = await admin.post('/v1/api-keys', { name: unique(roles.join('+')), roles, ...subject });
-  expect(created.status, created.text).toBe(201);
-  return created.body.key as string;
-}
-
-/** A producer on the supplier simulator, through the admin API: by default it ships soon after it accepts. */
-async function registerProducer(options: Parameters<typeof simulators.start>[0] = {}) {
-  const simulator = await simulators.start({ schedule: { accepted: 100, shipped: 300 }, ...options });
-  const code = unique('PRD');
-  const response = await admin.request('PUT', `/v1/suppliers/${code}`, {
-    body: {
-      name: `Producer ${code}`,
-      protocol: 'rest',
-      baseUrl: simulator.url,
-      credentials: SUPPLIER_CREDENTIALS,
-      webhookSecret: SUPPLIER_WEBHOOK_SECRET,
-      orderEmail: `orders+${code.toLowerCase()}@producer.example`,
-      capabilities: { webhooks: true, cancellation: true },
-      leadTime: '1 minute',
-    },
-  });
-  expect(response.status, response.text).toBe(201);
-  return { code, simulator };
-}
-
-/** Panels from one producer and inverters from another, each behaving as `options` say. */
-async function twoProducers(
-  panelsFrom: Parameters<typeof simulators.start>[0] = {},
-  invertersFrom: Parameters<typeof simulators.start>[0] = {},
-) {
-  const [panels, inverters] = await Promise.all([
-    registerProducer(panelsFrom),
-    registerProducer(invertersFrom),
-  ]);
-  const skus = { panels: unique('PNL'), inverters: unique('INV') };
-  await catalogue(skus.panels, panels.code, 20_000, 'panel');
-  await catalogue(skus.inverters, inverters.code, 150_000, 'inverter');
-  return { skus, panels, inverters };
-}
-
-async function catalogue(sku: string, supplier: string, unitPrice: number, kind: 'panel' | 'inverter') {
-  const saved = await admin.request('PUT', `/v1/catalogue/${sku}`, {
-    body: {
-      sku,
-      kind,
-      name: `${kind} ${sku}`,
-      supplier,
-      unitPrice,
-      currency: 'EUR',
-      leadTimeDays: 14,
-      packOf: kind === 'panel' ? 2 : 1,
-    },
-  });
-  expect(saved.status, saved.text).toBe(201);
-}
-
-function newLead(overrides: Record<string, unknown> = {}) {
-  const leadId = unique('L');
-  return {
-    leadId,
-    source: 'architect',
-    customer: {
-      name: 'Grace Hopper',
-      email: `grace+${leadId.toLowerCase()}@example.com`,
-      phone: '+49 30 1234567',
-    },
-    site: { street: 'Hauptstr. 1', postcode: '10115', city: 'Berlin', country: 'DE' },
-    systemSizeKwp: 8,
-    ...overrides,
-  };
-}
-
-const CONTRACT = {
-  title: 'Rooftop solar, 8 kWp',
-  currency: 'EUR',
-  lines: [{ description: 'Installation and wiring', quantity: 1, unitPrice: 300_000 }],
-};
-
-const flowPath = (flowId: string) => `/v1/flows/${encodeURIComponent(flowId)}`;
-
-/** The newest configurator link sent to `email`, once more than `after` such emails have come. */
-async function configuratorLink(email: string, subject = /^Choose the panels/, after = 0) {
-  const matching = () =>
-    smtp.messages.filter((m) => m.envelope.to.includes(email) && subject.test(m.parsed.subject ?? ''));
-  await smtp.waitFor(() => matching().length > after);
-  const link = /(http:\/\/\S+\/configure\/\S+)/.exec(matching().at(-1)?.parsed.text ?? '')?.[1];
-  if (!link) throw new Error(`no configurator link in the emails to ${email}`);
-  return link;
-}
-
-/** The configurator's JSON endpoints behind a link (as the page's script calls them). */
-function configurator(link: string) {
-  const url = new URL(link);
-  const at = (path: string) => `${url.origin}${url.pathname}${path}${url.search}`;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(at(path), {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: await response.json() };
-  };
-  return {
-    page: () => fetch(link),
-    draft: (lines: { sku: string; quantity: number }[]) => call('PUT', '/draft', { lines }),
-    lock: () => call('POST', '/lock'),
-    changeRequest: (lines: { sku: string; quantity: number }[], reason: string) =>
-      call('POST', '/change-requests', { lines, reason }),
-  };
-}
-
-async function pay(tenantSlug: string, invoiceKey: string, expected: number) {
-  await waitForFlowRow(
-    api.deps.db,
-    `invoice:${tenantSlug}:${invoiceKey}`,
-    (r) => r?.current_step === 'awaitPayment',
-  );
-  const invoice = await api.deps.db
-    .selectFrom('invoices')
-    .selectAll()
-    .where('tenant_id', '=', tenant.tenantId)
-    .where('invoice_key', '=', invoiceKey)
-    .executeTakeFirstOrThrow();
-  expect(Number(invoice.total)).toBe(expected);
-  await deliverStripeEvent(
-    api,
-    checkoutCompletedEvent(`evt_${invoiceKey}`, invoice, expected),
-    WEBHOOK_SECRET,
-  );
-  return invoice.number;
-}
-
-async function waitForOrders(projectKey: string, count: number) {
-  for (let tries = 0; tries < 300; tries++) {
-    const orders = await api.deps.db
-      .selectFrom('supplier_orders')
-      .select(['id', 'order_key', 'flow_id'])
-      .where('tenant_id', '=', tenant.tenantId)
-      .where('order_key', 'like', `${projectKey}.%`)
-      .execute();
-    if (orders.length >= count) return orders;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`no ${count} orders for ${projectKey}`);
-}
-
-async function bookIn(order: { id: string; order_key: string; flow_id: string }) {
-  await waitForFlowRow(api.deps.db, order.flow_id, (r) => r?.current_step === 'awaitReceipt');
-  const lines = await api.deps.db
-    .selectFrom('supplier_order_lines')
-    .select(['sku', 'quantity'])
-    .where('order_id', '=', order.id)
-    .execute();
-  const booked = await warehouse.post(`/v1/supplier-orders/${encodeURIComponent(order.order_key)}/receipts`, {
-    receiptId: `DN-${order.order_key}`,
-    lines,
-  });
-  expect(booked.status, booked.text).toBe(201);
-}
-
-async function chain(flowId: string) {
-  const rows = await api.deps.db
-    .selectFrom('domain_events')
-    .select(['type'])
-    .where('tenant_id', '=', tenant.tenantId)
-    .where('trace_id', '=', flowId)
-    .execute();
-  return rows.map((row) => row.type);
-}
-
-/** A coordinator's lead taken to the configurator: converted, signed, advance paid, link sent. */
-async function toConfigurator(overrides: Record<string, unknown> = {}) {
-  const lead = newLead(overrides);
-  const { email } = lead.customer;
-  const registered = await coordinator.post('/v1/leads', lead);
-  expect(registered.status, registered.text).toBe(201);
-  const flowId: string = registered.body.flowId;
-  await waitForFlowRow(api.deps.db, flowId, (r) => r?.current_step === 'convertToProject');
-  expect((await coordinator.post(`/v1/leads/${lead.leadId}/convert`, CONTRACT)).status).toBe(201);
-  const signing = await signingLinkFor(smtp, email);
-  await submitSigningForm(api.deps.db, signing, {
-    decision: 'sign',
-    signerName: 'Grace Hopper',
-    agree: 'yes',
-  });
-  await pay(tenant.slug, `${lead.leadId}~advance`, 90_000);
-  const link = await configuratorLink(email);
-  return { lead, email, flowId, link, customerPage: configurator(link) };
-}
-
-/** …and on to a locked selection of 20 panels and an inverter. */
-async function toLock(skus: { panels: string; inverters: string }, overrides: Record<string, unknown> = {}) {
-  const started = await toConfigurator(overrides);
-  const { customerPage } = started;
-  expect(
-    (
-      await customerPage.draft([
-        { sku: skus.panels, quantity: 20 },
-        { sku: skus.inverters, quantity: 1 },
-      ])
-    ).status,
-  ).toBe(200);
-  expect((await customerPage.lock()).status).toBe(200);
-  return started;
-}
-
-async function emailsTo(address: string, subject: RegExp) {
-  return smtp.messages.filter((m) => m.envelope.to.includes(address) && subject.test(m.parsed.subject ?? ''));
-}
-
-async function cancelFlow(flowId: string) {
-  const cancelled = await coordinator.post(`${flowPath(flowId)}/cancel`, { reason: 'test over' });
-  expect(cancelled.status, cancelled.text).toBe(202);
-  await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'cancelled');
-}
-
-const projectRow = (projectKey: string) =>
-  api.deps.db
-    .selectFrom('projects')
-    .selectAll()
-    .where('tenant_id', '=', tenant.tenantId)
-    .where('project_key', '=', projectKey)
-    .executeTakeFirstOrThrow();
+const project = projectHelpers(() => ({
+  api,
+  smtp,
+  tenant,
+  admin,
+  coordinator,
+  warehouse,
+  simulators,
+  stripeWebhookSecret: WEBHOOK_SECRET,
+}));
+const {
+  setUpTenant,
+  keyFor,
+  twoProducers,
+  newLead,
+  configuratorLink,
+  configurator,
+  pay,
+  waitForOrders,
+  bookIn,
+  chain,
+  toConfigurator,
+  toLock,
+  emailsTo,
+  cancelFlow,
+  projectRow,
+} = project;
 
 describe('lead to installation', () => {
   it('takes an architect’s lead to a closed project: contract, advance, configurator, two producers at once, crew, final invoice', async () => {

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
 import { testEnvironment } from './helpers/config.js';
@@ -9,8 +10,10 @@ import {
   submitSigningForm,
   waitForFlowRow,
 } from './helpers/flows.js';
+import { projectHelpers, TEST_PROJECT_SETTINGS } from './helpers/projects.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
+import { supplierSimulators } from './helpers/suppliers.js';
 import { killProcess, startWorkerProcess } from './helpers/workerProcess.js';
 
 const WEBHOOK_SECRET = 'whsec_test_crash';
@@ -225,4 +228,79 @@ describe('a worker killed mid-flow', () => {
       .execute();
     expect(decisions.map((d) => d.payload.action)).toEqual(['retry', 'fallback']);
   }, 300_000);
+});
+
+describe('a worker killed while a project places its orders', () => {
+  it('places one order per producer, and the project goes on on a new worker', async () => {
+    const tenant = await createTestTenant(api.deps.db);
+    const clients = {
+      admin: apiClient(api.url, await tenant.key(['admin'])),
+      coordinator: apiClient(api.url, await tenant.key(['coordinator'])),
+      warehouse: apiClient(api.url, await tenant.key(['warehouse'])),
+    };
+    const simulators = supplierSimulators();
+    const projects = projectHelpers(() => ({
+      api,
+      smtp,
+      tenant,
+      ...clients,
+      simulators,
+      stripeWebhookSecret: WEBHOOK_SECRET,
+    }));
+    try {
+      // A dead worker's attempt is given up after 3 s.
+      await projects.setUpTenant('crew@crash.example', {
+        ...TEST_PROJECT_SETTINGS,
+        retry: { ...TEST_PROJECT_SETTINGS.retry, maximumAttempts: 10, attemptTimeout: '3 seconds' },
+      });
+      const { skus, panels, inverters } = await projects.twoProducers(
+        { schedule: { accepted: 100 } },
+        { schedule: { accepted: 100 } },
+      );
+      const first = await startWorker();
+      const { lead, flowId, customerPage } = await projects.toConfigurator();
+      expect(
+        (
+          await customerPage.draft([
+            { sku: skus.panels, quantity: 20 },
+            { sku: skus.inverters, quantity: 1 },
+          ])
+        ).status,
+      ).toBe(200);
+      expect((await customerPage.lock()).status).toBe(200);
+      // Killed the moment the first order is on record: the others may or may not be, their flows not started.
+      for (let tries = 0; tries < 2_000; tries++) {
+        const placed = await api.deps.db
+          .selectFrom('supplier_orders')
+          .select('id')
+          .where('tenant_id', '=', tenant.tenantId)
+          .where('order_key', 'like', `${lead.leadId}.%`)
+          .execute();
+        if (placed.length > 0) break;
+        await sleep(5);
+      }
+      await killProcess(first);
+      await startWorker();
+
+      const orders = await projects.waitForOrders(lead.leadId, 2);
+      for (const order of orders)
+        await waitForFlowRow(api.deps.db, order.flow_id, (r) => r?.current_step === 'awaitShipment', 60_000);
+      await sleep(500);
+      const all = await api.deps.db
+        .selectFrom('supplier_orders')
+        .select('order_key')
+        .where('tenant_id', '=', tenant.tenantId)
+        .where('order_key', 'like', `${lead.leadId}.%`)
+        .execute();
+      expect(all).toHaveLength(2);
+      expect([panels.simulator.orders.size, inverters.simulator.orders.size]).toEqual([1, 1]);
+      expect((await projects.chain(flowId)).filter((type) => type === 'supplier.order.created')).toHaveLength(
+        2,
+      );
+      await projects.cancelFlow(flowId);
+    } finally {
+      await killWorkers();
+      await simulators.stopAll();
+    }
+  }, 120_000);
 });
