@@ -3,6 +3,7 @@ import { createActivities } from '../activities/index.js';
 import { expiringUrl } from '../integrations/links/expiringLinks.js';
 import { createLogger } from '../runtime/logger.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
+import { launchChromium } from './helpers/browser.js';
 import { testConfig } from './helpers/config.js';
 import { signingLinkFor, submitSigningForm, waitForFlowRow } from './helpers/flows.js';
 import { CONTRACT, flowPath, projectHelpers, unique } from './helpers/projects.js';
@@ -577,5 +578,45 @@ describe('lead to installation', () => {
     expect(events.filter((type) => type === 'panel.selection.change.approved')).toHaveLength(1);
     expect(await emailsTo(email, /^Your change request/)).toHaveLength(2);
     await cancelFlow(flowId);
+  });
+  it('lets the customer choose in a real browser: autosaved as they type, still there after a reload, final once locked', async () => {
+    const { link, customerPage } = await toConfigurator();
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1000, height: 900 } })).newPage();
+      await page.goto(link);
+      const panels = page.getByLabel(`Quantity of panel ${panelSku}`);
+      const inverter = page.getByLabel(`Quantity of inverter ${inverterSku}`);
+      await panels.fill('20');
+      await inverter.fill('1');
+      await expect.poll(() => page.locator('#saved').textContent()).toMatch(/^Saved /);
+      await expect.poll(() => page.locator('#total').textContent()).toBe('€5,500.00');
+
+      await page.reload();
+      expect(await panels.inputValue()).toBe('20');
+      expect(await inverter.inputValue()).toBe('1');
+      expect(await page.locator('#total').textContent()).toBe('€5,500.00');
+
+      // Three panels do not make a pack of two: the page says so, and what was saved stays.
+      await panels.fill('3');
+      await expect.poll(() => page.locator('#problem').textContent()).toContain('in packs of 2');
+      await panels.fill('20');
+      await expect.poll(() => page.locator('#saved').textContent()).toMatch(/^Saved /);
+      if (process.env.SCREENSHOTS) await page.screenshot({ path: 'docs/screenshots/configurator.png' });
+
+      await page.getByRole('button', { name: 'Lock my selection' }).click();
+      await expect.poll(() => page.locator('#state').textContent()).toMatch(/^Locked/);
+      expect(await panels.isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Lock my selection' }).count()).toBe(0);
+      // Nothing edits a locked selection, from the page or around it.
+      expect((await customerPage.draft([{ sku: panelSku, quantity: 40 }])).status).toBe(409);
+      await page.reload();
+      expect(await panels.inputValue()).toBe('20');
+      expect(await panels.isDisabled()).toBe(true);
+      if (process.env.SCREENSHOTS)
+        await page.screenshot({ path: 'docs/screenshots/configurator-locked.png' });
+    } finally {
+      await browser.close();
+    }
   });
 });

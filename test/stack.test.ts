@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiClient } from './helpers/api.js';
+import { launchChromium } from './helpers/browser.js';
 import { freePort } from './helpers/ports.js';
 import { descendants, isAlive } from './helpers/processes.js';
 import {
-  launchChromium,
   signInForDecoding,
   useCodecEndpointWithCredentials,
   workflowPageText,
