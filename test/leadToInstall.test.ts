@@ -6,6 +6,7 @@ import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenan
 import { launchChromium } from './helpers/browser.js';
 import { testConfig } from './helpers/config.js';
 import { signingLinkFor, submitSigningForm, waitForFlowRow } from './helpers/flows.js';
+import { recordHistories } from './helpers/histories.js';
 import { CONTRACT, flowPath, projectHelpers, unique } from './helpers/projects.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
@@ -178,6 +179,7 @@ describe('lead to installation', () => {
       invoices: [advance, final],
     });
     await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'completed');
+    recordHistories({ leadToInstall: flowId });
 
     expect((await architect.get(`/v1/leads/${lead.leadId}`)).body).toMatchObject({
       state: 'WON',
@@ -367,6 +369,7 @@ describe('lead to installation', () => {
     expect(await emailsTo(email, /^Your installation has a new date$/)).toHaveLength(1);
     expect((await chain(flowId)).filter((type) => type === 'project.rescheduled')).toHaveLength(1);
     await cancelFlow(flowId);
+    recordHistories({ 'leadToInstall.late': flowId, 'supplierOrder.rescheduled': late.flow_id });
   });
 
   it('asks a coordinator when the crews cannot keep the date, and takes an override only with a note', async () => {
@@ -578,6 +581,7 @@ describe('lead to installation', () => {
     expect(events.filter((type) => type === 'panel.selection.change.approved')).toHaveLength(1);
     expect(await emailsTo(email, /^Your change request/)).toHaveLength(2);
     await cancelFlow(flowId);
+    recordHistories({ 'leadToInstall.changes': flowId });
   });
   it('lets the customer choose in a real browser: autosaved as they type, still there after a reload, final once locked', async () => {
     const { link, customerPage } = await toConfigurator();
