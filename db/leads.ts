@@ -74,6 +74,20 @@ export function failedRules(lead: LeadRow, rules: QualificationRules): string[] 
   return failed;
 }
 
+async function lockedLeadByKey(
+  trx: Kysely<Database>,
+  tenantId: string,
+  leadKey: string,
+): Promise<LeadRow | undefined> {
+  return trx
+    .selectFrom('leads')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('lead_key', '=', leadKey)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
 async function leadById(trx: Kysely<Database>, tenantId: string, leadId: string): Promise<LeadRow> {
   return trx
     .selectFrom('leads')
@@ -181,13 +195,7 @@ export async function convertLead(
   input: { tenantId: string; leadKey: string; proposal: ConvertLead; actor: Actor },
 ): Promise<Conversion> {
   return db.transaction().execute(async (trx) => {
-    const lead = await trx
-      .selectFrom('leads')
-      .selectAll()
-      .where('tenant_id', '=', input.tenantId)
-      .where('lead_key', '=', input.leadKey)
-      .forUpdate()
-      .executeTakeFirst();
+    const lead = await lockedLeadByKey(trx, input.tenantId, input.leadKey);
     if (!lead) return { result: 'not_found' };
     const existing = await trx
       .selectFrom('projects')
@@ -270,13 +278,7 @@ export async function loseLead(
   input: { tenantId: string; leadKey: string; reason: string; actor: Actor },
 ): Promise<Loss> {
   return db.transaction().execute(async (trx) => {
-    const lead = await trx
-      .selectFrom('leads')
-      .selectAll()
-      .where('tenant_id', '=', input.tenantId)
-      .where('lead_key', '=', input.leadKey)
-      .forUpdate()
-      .executeTakeFirst();
+    const lead = await lockedLeadByKey(trx, input.tenantId, input.leadKey);
     if (!lead) return { result: 'not_found' };
     if (lead.state === 'LOST') return { result: 'already', flowId: lead.flow_id };
     if (lead.state === 'WON')

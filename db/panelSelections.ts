@@ -5,7 +5,8 @@ import type { SelectionState } from '../domain/leadToInstall.js';
 import type { SelectionLine } from '../domain/leadToInstall.schema.js';
 import { type LineProblem, pricedTotal, priceLines } from './catalogue.js';
 import { appendEvent } from './events.js';
-import type { Database, PanelSelectionsTable, ProjectsTable } from './schema.js';
+import { projectEvent, projectOfTenant } from './projectEvents.js';
+import type { Database, PanelSelectionsTable } from './schema.js';
 
 /**
  * The customer's panel selection: the one place its versions are written. `DRAFT → LOCKED → PRODUCED →
@@ -14,7 +15,6 @@ import type { Database, PanelSelectionsTable, ProjectsTable } from './schema.js'
  */
 
 export type SelectionRow = Selectable<PanelSelectionsTable>;
-type ProjectRow = Selectable<ProjectsTable>;
 
 /** Drafts are noted in the audit trail at most this often: the page saves while the customer types. */
 const DRAFT_NOTED_EVERY = '1 minute';
@@ -36,34 +36,6 @@ export async function currentSelection(
   return query.executeTakeFirstOrThrow();
 }
 
-async function projectFor(trx: Kysely<Database>, tenantId: string, projectId: string): Promise<ProjectRow> {
-  return trx
-    .selectFrom('projects')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', projectId)
-    .executeTakeFirstOrThrow();
-}
-
-function selectionEvent(
-  project: ProjectRow,
-  type: string,
-  actor: Actor,
-  payload: Record<string, unknown>,
-  key: string,
-) {
-  return {
-    tenantId: project.tenant_id,
-    type,
-    actor,
-    entity: { type: 'panel_selection', id: project.project_key },
-    flowId: project.flow_id,
-    traceId: project.flow_id,
-    payload,
-    idempotencyKey: `panel_selection/${project.id}/${key}`,
-  };
-}
-
 export type DraftSaved =
   | { result: 'saved'; selection: SelectionRow; priced: PricedLine[]; total: number }
   | { result: 'invalid'; problems: LineProblem[] }
@@ -75,7 +47,7 @@ export async function saveDraft(
   input: { tenantId: string; projectId: string; lines: SelectionLine[]; actor: Actor },
 ): Promise<DraftSaved> {
   return db.transaction().execute(async (trx) => {
-    const project = await projectFor(trx, input.tenantId, input.projectId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId);
     const selection = await currentSelection(trx, project.id, { forUpdate: true });
     if (selection.state !== 'DRAFT') return { result: 'locked', state: selection.state as SelectionState };
     const { priced, problems } = await priceLines(trx, {
@@ -108,11 +80,14 @@ export async function saveDraft(
         .executeTakeFirstOrThrow();
       await appendEvent(
         trx,
-        selectionEvent(
+        projectEvent(
           project,
-          'panel.selection.updated',
-          input.actor,
-          { version: selection.version, lines: priced.length, total: pricedTotal(priced) },
+          {
+            entity: 'panel_selection',
+            type: 'panel.selection.updated',
+            actor: input.actor,
+            payload: { version: selection.version, lines: priced.length, total: pricedTotal(priced) },
+          },
           `v${selection.version}/updated/${Number(count) + 1}`,
         ),
       );
@@ -136,7 +111,7 @@ export async function lockSelection(
   input: { tenantId: string; projectId: string; actor: Actor },
 ): Promise<Locked> {
   return db.transaction().execute(async (trx) => {
-    const project = await projectFor(trx, input.tenantId, input.projectId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId);
     const selection = await currentSelection(trx, project.id, { forUpdate: true });
     if (selection.state !== 'DRAFT') return { result: 'already', selection };
     const { priced, problems } = await priceLines(trx, {
@@ -160,11 +135,14 @@ export async function lockSelection(
       .executeTakeFirstOrThrow();
     await appendEvent(
       trx,
-      selectionEvent(
+      projectEvent(
         project,
-        'panel.selection.locked',
-        input.actor,
-        { version: selection.version, lines: priced, total: pricedTotal(priced) },
+        {
+          entity: 'panel_selection',
+          type: 'panel.selection.locked',
+          actor: input.actor,
+          payload: { version: selection.version, lines: priced, total: pricedTotal(priced) },
+        },
         `v${selection.version}/locked`,
       ),
     );
@@ -187,7 +165,7 @@ export async function requestChange(
   input: { tenantId: string; projectId: string; lines: SelectionLine[]; reason: string; actor: Actor },
 ): Promise<ChangeRequested> {
   return db.transaction().execute(async (trx) => {
-    const project = await projectFor(trx, input.tenantId, input.projectId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId);
     const selection = await currentSelection(trx, project.id, { forUpdate: true });
     // Goods delivered are installed as they are: changes are for what is still on order.
     if (selection.state !== 'LOCKED' && selection.state !== 'PRODUCED')
@@ -219,11 +197,19 @@ export async function requestChange(
       .executeTakeFirstOrThrow();
     await appendEvent(
       trx,
-      selectionEvent(
+      projectEvent(
         project,
-        'panel.selection.change.requested',
-        input.actor,
-        { requestId: request.id, fromVersion: selection.version, lines: input.lines, reason: input.reason },
+        {
+          entity: 'panel_selection',
+          type: 'panel.selection.change.requested',
+          actor: input.actor,
+          payload: {
+            requestId: request.id,
+            fromVersion: selection.version,
+            lines: input.lines,
+            reason: input.reason,
+          },
+        },
         `change/${request.id}/requested`,
       ),
     );
@@ -254,7 +240,7 @@ export async function decideChange(
       .forUpdate()
       .executeTakeFirstOrThrow();
     if (request.state !== 'REQUESTED') return { result: 'already', state: request.state };
-    const project = await projectFor(trx, input.tenantId, request.project_id);
+    const project = await projectOfTenant(trx, input.tenantId, request.project_id);
     const decided = {
       decided_by: JSON.stringify(input.actor),
       decision_note: input.note ?? null,
@@ -268,11 +254,14 @@ export async function decideChange(
         .execute();
       await appendEvent(
         trx,
-        selectionEvent(
+        projectEvent(
           project,
-          'panel.selection.change.rejected',
-          input.actor,
-          { requestId: request.id, note: input.note },
+          {
+            entity: 'panel_selection',
+            type: 'panel.selection.change.rejected',
+            actor: input.actor,
+            payload: { requestId: request.id, note: input.note },
+          },
           `change/${request.id}/decided`,
         ),
       );
@@ -310,16 +299,19 @@ export async function decideChange(
       .execute();
     await appendEvent(
       trx,
-      selectionEvent(
+      projectEvent(
         project,
-        'panel.selection.change.approved',
-        input.actor,
         {
-          requestId: request.id,
-          version: next.version,
-          lines: priced,
-          total: pricedTotal(priced),
-          note: input.note,
+          entity: 'panel_selection',
+          type: 'panel.selection.change.approved',
+          actor: input.actor,
+          payload: {
+            requestId: request.id,
+            version: next.version,
+            lines: priced,
+            total: pricedTotal(priced),
+            note: input.note,
+          },
         },
         `change/${request.id}/decided`,
       ),
@@ -335,7 +327,7 @@ export async function advanceSelection(
 ): Promise<void> {
   const order = ['LOCKED', 'PRODUCED', 'DELIVERED', 'INSTALLED'];
   await db.transaction().execute(async (trx) => {
-    const project = await projectFor(trx, input.tenantId, input.projectId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId);
     const selection = await currentSelection(trx, project.id, { forUpdate: true });
     if (order.indexOf(selection.state) >= order.indexOf(input.to) || selection.state === 'DRAFT') return;
     await trx
@@ -345,11 +337,14 @@ export async function advanceSelection(
       .execute();
     await appendEvent(
       trx,
-      selectionEvent(
+      projectEvent(
         project,
-        `panel.selection.${input.to.toLowerCase()}`,
-        input.actor,
-        { version: selection.version },
+        {
+          entity: 'panel_selection',
+          type: `panel.selection.${input.to.toLowerCase()}`,
+          actor: input.actor,
+          payload: { version: selection.version },
+        },
         `v${selection.version}/${input.to}`,
       ),
     );

@@ -1,10 +1,11 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { PricedLine } from '../domain/catalogue.schema.js';
 import type { Actor } from '../domain/flow.js';
 import type { ProjectFacts, ProjectState, SelectionState } from '../domain/leadToInstall.js';
 import { appendEvent } from './events.js';
 import { advanceSelection, currentSelection } from './panelSelections.js';
-import type { Database, ProjectsTable } from './schema.js';
+import { type ProjectRow, projectEvent, projectOfTenant } from './projectEvents.js';
+import type { Database } from './schema.js';
 
 /**
  * Projects: the one place their state and installation slot are written, each change with its domain event.
@@ -12,23 +13,9 @@ import type { Database, ProjectsTable } from './schema.js';
  * `jobs_per_day` installations a day and `weekly_capacity` a week; bookings of a crew are made one at a time.
  */
 
-export type ProjectRow = Selectable<ProjectsTable>;
+export type { ProjectRow };
 
 const OPEN_STATES: ProjectState[] = ['DRAFT', 'CONFIRMED', 'SCHEDULED', 'IN_PROGRESS', 'DONE'];
-
-async function lockedProject(
-  trx: Kysely<Database>,
-  tenantId: string,
-  projectId: string,
-): Promise<ProjectRow> {
-  return trx
-    .selectFrom('projects')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', projectId)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
-}
 
 export async function projectByKey(
   db: Kysely<Database>,
@@ -41,25 +28,6 @@ export async function projectByKey(
     .where('tenant_id', '=', tenantId)
     .where('project_key', '=', projectKey)
     .executeTakeFirst();
-}
-
-function projectEvent(
-  project: ProjectRow,
-  type: string,
-  actor: Actor,
-  payload: Record<string, unknown>,
-  key: string,
-) {
-  return {
-    tenantId: project.tenant_id,
-    type,
-    actor,
-    entity: { type: 'project', id: project.project_key },
-    flowId: project.flow_id,
-    traceId: project.flow_id,
-    payload,
-    idempotencyKey: `project/${project.id}/${key}`,
-  };
 }
 
 /** Moves a project from one of `from` to `to` with its event; from anywhere else it changes nothing. */
@@ -79,7 +47,16 @@ async function moveProject(
     .execute();
   await appendEvent(
     trx,
-    projectEvent(project, event.type, event.actor, { from: project.state, to, ...event.payload }, to),
+    projectEvent(
+      project,
+      {
+        entity: 'project',
+        type: event.type,
+        actor: event.actor,
+        payload: { from: project.state, to, ...event.payload },
+      },
+      to,
+    ),
   );
   return true;
 }
@@ -153,7 +130,7 @@ export async function confirmProject(
   input: { tenantId: string; projectId: string; actor: Actor },
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const project = await lockedProject(trx, input.tenantId, input.projectId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId, { forUpdate: true });
     await moveProject(trx, project, ['DRAFT'], 'CONFIRMED', {
       type: 'project.confirmed',
       actor: input.actor,
@@ -176,9 +153,12 @@ export async function requestFreshLink(
     db,
     projectEvent(
       project,
-      'configurator.link.requested',
-      input.actor,
-      { expiredAt: new Date(input.expiredAt).toISOString() },
+      {
+        entity: 'project',
+        type: 'configurator.link.requested',
+        actor: input.actor,
+        payload: { expiredAt: new Date(input.expiredAt).toISOString() },
+      },
       `link-requested/${input.expiredAt}`,
     ),
   );
@@ -209,6 +189,18 @@ async function crewHasRoom(
   return Number(sameDay) < crew.jobs_per_day && Number(sameWeek) < crew.weekly_capacity;
 }
 
+/** The tenant's active crews, locked: bookings are made one at a time. */
+function lockedCrews(trx: Kysely<Database>, tenantId: string) {
+  return trx
+    .selectFrom('crews')
+    .select(['id', 'name', 'jobs_per_day', 'weekly_capacity'])
+    .where('tenant_id', '=', tenantId)
+    .where('active', '=', true)
+    .orderBy('name')
+    .forUpdate()
+    .execute();
+}
+
 export type Booking =
   | { result: 'booked' | 'already'; at: string; crewId: string }
   | { result: 'no_capacity'; why: string };
@@ -226,15 +218,8 @@ export async function proposeInstallation(
   input: { tenantId: string; projectId: string; earliest: string; actor: Actor },
 ): Promise<Booking> {
   return db.transaction().execute(async (trx) => {
-    const crews = await trx
-      .selectFrom('crews')
-      .select(['id', 'name', 'jobs_per_day', 'weekly_capacity'])
-      .where('tenant_id', '=', input.tenantId)
-      .where('active', '=', true)
-      .orderBy('name')
-      .forUpdate()
-      .execute();
-    const project = await lockedProject(trx, input.tenantId, input.projectId);
+    const crews = await lockedCrews(trx, input.tenantId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId, { forUpdate: true });
     if (project.installation_at && project.crew_id)
       return { result: 'already', at: project.installation_at.toISOString(), crewId: project.crew_id };
     if (crews.length === 0) return { result: 'no_capacity', why: 'the tenant has no active crew' };
@@ -290,7 +275,7 @@ export async function confirmInstallation(
   input: { tenantId: string; projectId: string; actor: Actor; overrideNote?: string },
 ): Promise<Confirmation> {
   return db.transaction().execute(async (trx) => {
-    const project = await lockedProject(trx, input.tenantId, input.projectId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId, { forUpdate: true });
     if (!project.installation_at || !project.crew_id) return { result: 'conflict', why: 'no slot is booked' };
     if (!project.installation_tentative) return { result: 'already' };
     if (project.installation_at.getTime() <= Date.now())
@@ -322,13 +307,16 @@ export async function confirmInstallation(
       trx,
       projectEvent(
         project,
-        'project.scheduled',
-        input.actor,
         {
-          tentative: false,
-          at: project.installation_at.toISOString(),
-          crew: crew.name,
-          capacityOverride: input.overrideNote,
+          entity: 'project',
+          type: 'project.scheduled',
+          actor: input.actor,
+          payload: {
+            tentative: false,
+            at: project.installation_at.toISOString(),
+            crew: crew.name,
+            capacityOverride: input.overrideNote,
+          },
         },
         'scheduled/confirmed',
       ),
@@ -347,15 +335,8 @@ export async function moveInstallation(
   input: { tenantId: string; projectId: string; at: string; actor: Actor; decisionId: string; note?: string },
 ): Promise<{ moved: boolean; from: string | null; to: string }> {
   return db.transaction().execute(async (trx) => {
-    const crews = await trx
-      .selectFrom('crews')
-      .select(['id', 'name', 'jobs_per_day', 'weekly_capacity'])
-      .where('tenant_id', '=', input.tenantId)
-      .where('active', '=', true)
-      .orderBy('name')
-      .forUpdate()
-      .execute();
-    const project = await lockedProject(trx, input.tenantId, input.projectId);
+    const crews = await lockedCrews(trx, input.tenantId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId, { forUpdate: true });
     const at = new Date(input.at);
     const from = project.installation_at?.toISOString() ?? null;
     if (from === at.toISOString()) return { moved: false, from, to: from };
@@ -374,9 +355,12 @@ export async function moveInstallation(
       trx,
       projectEvent(
         project,
-        'project.rescheduled',
-        input.actor,
-        { from, to: at.toISOString(), note: input.note },
+        {
+          entity: 'project',
+          type: 'project.rescheduled',
+          actor: input.actor,
+          payload: { from, to: at.toISOString(), note: input.note },
+        },
         `rescheduled/${input.decisionId}`,
       ),
     );
@@ -490,9 +474,12 @@ export async function reportProblem(
       trx,
       projectEvent(
         project,
-        'project.problem.reported',
-        input.actor,
-        { description: input.description },
+        {
+          entity: 'project',
+          type: 'project.problem.reported',
+          actor: input.actor,
+          payload: { description: input.description },
+        },
         `problem/${Number(count) + 1}`,
       ),
     );
@@ -506,16 +493,19 @@ export async function solveProblem(
   input: { tenantId: string; projectId: string; actor: Actor; decisionId: string; note?: string },
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const project = await lockedProject(trx, input.tenantId, input.projectId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId, { forUpdate: true });
     if (!project.open_problem) return;
     await trx.updateTable('projects').set({ open_problem: null }).where('id', '=', project.id).execute();
     await appendEvent(
       trx,
       projectEvent(
         project,
-        'project.problem.solved',
-        input.actor,
-        { problem: project.open_problem, note: input.note },
+        {
+          entity: 'project',
+          type: 'project.problem.solved',
+          actor: input.actor,
+          payload: { problem: project.open_problem, note: input.note },
+        },
         `problem-solved/${input.decisionId}`,
       ),
     );
@@ -528,7 +518,7 @@ export async function closeProject(
   input: { tenantId: string; projectId: string; actor: Actor },
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const project = await lockedProject(trx, input.tenantId, input.projectId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId, { forUpdate: true });
     await moveProject(trx, project, ['DONE'], 'CLOSED', { type: 'project.closed', actor: input.actor });
   });
 }
@@ -539,7 +529,7 @@ export async function cancelProject(
   input: { tenantId: string; projectId: string; actor: Actor; reason?: string },
 ): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    const project = await lockedProject(trx, input.tenantId, input.projectId);
+    const project = await projectOfTenant(trx, input.tenantId, input.projectId, { forUpdate: true });
     return moveProject(trx, project, OPEN_STATES, 'CANCELLED', {
       type: 'project.cancelled',
       actor: input.actor,
