@@ -45,7 +45,7 @@ export type QualificationRules = z.infer<typeof QualificationRules>;
 export const ProjectSettings = z.object({
   qualification: QualificationRules.prefault({}),
   /** The lead's owner is reminded when it is not converted within this, and again each time it passes. */
-  followUpAfter: boundedDuration('1 hour', '365 days').prefault('7 days'),
+  followUpAfter: boundedDuration('1 second', '365 days').prefault('7 days'),
   advance: z
     .object({
       percent: z.number().int().min(0).max(100).default(30),

@@ -7,7 +7,7 @@ import { launchChromium } from './helpers/browser.js';
 import { testConfig } from './helpers/config.js';
 import { signingLinkFor, submitSigningForm, waitForFlowRow } from './helpers/flows.js';
 import { recordHistories } from './helpers/histories.js';
-import { CONTRACT, flowPath, projectHelpers, unique } from './helpers/projects.js';
+import { CONTRACT, flowPath, projectHelpers, TEST_PROJECT_SETTINGS, unique } from './helpers/projects.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
 import { supplierSimulators } from './helpers/suppliers.js';
@@ -584,7 +584,7 @@ describe('lead to installation', () => {
     recordHistories({ 'leadToInstall.changes': flowId });
   });
   it('lets the customer choose in a real browser: autosaved as they type, still there after a reload, final once locked', async () => {
-    const { link, customerPage } = await toConfigurator();
+    const { link, customerPage, flowId } = await toConfigurator();
     const browser = await launchChromium();
     try {
       const page = await (await browser.newContext({ viewport: { width: 1000, height: 900 } })).newPage();
@@ -622,5 +622,117 @@ describe('lead to installation', () => {
     } finally {
       await browser.close();
     }
+  });
+  it('reminds the architect of a lead nobody converts, and takes the advance after the lock when the tenant says so', async () => {
+    const settings = (body: Record<string, unknown>) =>
+      admin.request('PUT', '/v1/settings/projects', { body: { ...TEST_PROJECT_SETTINGS, ...body } });
+    expect(
+      (await settings({ followUpAfter: '1 second', advance: { percent: 30, after: 'selection_locked' } }))
+        .status,
+    ).toBe(200);
+    try {
+      const forgotten = newLead();
+      expect((await architect.post('/v1/leads', forgotten)).status).toBe(201);
+      const { skus } = await twoProducers();
+      const { lead, email, flowId, customerPage } = await toConfigurator({}, { advanceFirst: false });
+      // Flows keep the settings they started with.
+      expect((await settings({})).status).toBe(200);
+      const reminders = () =>
+        emailsTo(
+          'zaha@architects.example',
+          new RegExp(`^Lead ${forgotten.leadId} .* is waiting to be converted$`),
+        );
+      await expect
+        .poll(async () => (await reminders()).length, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(2);
+      expect(
+        (await coordinator.post(`/v1/leads/${forgotten.leadId}/lose`, { reason: 'no answer' })).status,
+      ).toBe(200);
+
+      // No advance before the lock: the configurator link came right after the signature.
+      const early = await api.deps.db
+        .selectFrom('invoices')
+        .select('id')
+        .where('tenant_id', '=', tenant.tenantId)
+        .where('invoice_key', '=', `${lead.leadId}~advance`)
+        .execute();
+      expect(early).toEqual([]);
+      expect(
+        (
+          await customerPage.draft([
+            { sku: skus.panels, quantity: 20 },
+            { sku: skus.inverters, quantity: 1 },
+          ])
+        ).status,
+      ).toBe(200);
+      expect((await customerPage.lock()).status).toBe(200);
+      // 30 % of the contract's 3,000 and the selection's 5,500.
+      await pay(tenant.slug, `${lead.leadId}~advance`, 255_000);
+      const orders = await waitForOrders(lead.leadId, 2);
+      expect(orders).toHaveLength(2);
+      const status = (await coordinator.get(flowPath(flowId))).body;
+      expect(status.steps.map((step: { name: string }) => step.name).slice(4, 8)).toEqual([
+        'contractSigned',
+        'selectionLocked',
+        'advanceInvoiced',
+        'advancePaid',
+      ]);
+      expect(await emailsTo(email, /^Invoice INV-/)).toHaveLength(1);
+      await cancelFlow(flowId);
+    } finally {
+      await settings({});
+    }
+  });
+
+  it('puts a problem at the installation before a coordinator, and lets the crew finish once it is solved', async () => {
+    const { skus } = await twoProducers();
+    const { lead, flowId } = await toLock(skus);
+    for (const order of await waitForOrders(lead.leadId, 2)) await bookIn(order);
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.current_step === 'installation');
+    const otherCrew = await admin.post('/v1/crews', {
+      name: unique('Crew'),
+      email: 'south@installers.example',
+      jobsPerDay: 1,
+      weeklyCapacity: 5,
+    });
+    const stranger = apiClient(api.url, await keyFor(['installer'], { crewId: otherCrew.body.crewId }));
+    expect((await stranger.get('/v1/jobs')).body.jobs).toEqual([]);
+    expect((await stranger.post(`/v1/jobs/${lead.leadId}/start`)).status).toBe(404);
+
+    expect((await installer.post(`/v1/jobs/${lead.leadId}/start`)).status).toBe(200);
+    const problem = await installer.post(`/v1/jobs/${lead.leadId}/problems`, {
+      description: 'the meter cabinet needs an upgrade first',
+    });
+    expect(problem.status, problem.text).toBe(200);
+    const asking = await waitForFlowRow(
+      api.deps.db,
+      flowId,
+      (r) => (r?.attention as { reason?: string } | null)?.reason === 'installation_problem',
+    );
+    expect(asking.attention).toMatchObject({
+      step: 'installation',
+      error: 'the meter cabinet needs an upgrade first',
+      options: ['continueInstallation', 'moveInstallation'],
+    });
+    const refused = await installer.post(`/v1/jobs/${lead.leadId}/complete`, { checklist: { panels: true } });
+    expect(refused.status).toBe(409);
+    expect(
+      (await coordinator.post(`${flowPath(flowId)}/resolve`, { action: 'continueInstallation' })).status,
+    ).toBe(409);
+    const solved = await coordinator.post(`${flowPath(flowId)}/resolve`, {
+      action: 'continueInstallation',
+      note: 'the electrician upgraded it this morning',
+    });
+    expect(solved.status, solved.text).toBe(200);
+    const done = await installer.post(`/v1/jobs/${lead.leadId}/complete`, { checklist: { panels: true } });
+    expect(done.status, done.text).toBe(200);
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.current_step === 'finalPaid');
+    const events = await chain(flowId);
+    expect(events.filter((type) => type === 'project.problem.reported')).toHaveLength(1);
+    expect(events.filter((type) => type === 'project.problem.solved')).toHaveLength(1);
+    // Installed: the project is no longer cancelled, only invoiced.
+    expect((await coordinator.post(`${flowPath(flowId)}/cancel`, { reason: 'too late' })).status).toBe(409);
+    await pay(tenant.slug, `${lead.leadId}~final`, 760_000);
+    await waitForFlowRow(api.deps.db, flowId, (r) => r?.state === 'completed');
   });
 });

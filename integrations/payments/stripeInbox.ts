@@ -243,6 +243,9 @@ export function createStripeInbox({
         }
         await telling;
         telling = relay(applied.toTell);
+        // Awaited below, after the next batch is applied; until then a failure (the database gone) must not
+        // count as unhandled, which would stop the process.
+        telling.catch(() => undefined);
         if (applied.taken === batchSize) again = true;
       } while (again);
       await telling;

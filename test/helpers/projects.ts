@@ -247,8 +247,11 @@ export function projectHelpers(ctx: () => ProjectTestContext) {
     return rows.map((row) => row.type);
   }
 
-  /** A coordinator's lead taken to the configurator: converted, signed, advance paid, link sent. */
-  async function toConfigurator(overrides: Record<string, unknown> = {}) {
+  /** A coordinator's lead taken to the configurator: converted, signed, advance paid (unless not yet), link sent. */
+  async function toConfigurator(
+    overrides: Record<string, unknown> = {},
+    options: { advanceFirst: boolean } = { advanceFirst: true },
+  ) {
     const lead = newLead(overrides);
     const { email } = lead.customer;
     const registered = await ctx().coordinator.post('/v1/leads', lead);
@@ -262,7 +265,7 @@ export function projectHelpers(ctx: () => ProjectTestContext) {
       signerName: 'Grace Hopper',
       agree: 'yes',
     });
-    await pay(ctx().tenant.slug, `${lead.leadId}~advance`, 90_000);
+    if (options.advanceFirst) await pay(ctx().tenant.slug, `${lead.leadId}~advance`, 90_000);
     const link = await configuratorLink(email);
     return { lead, email, flowId, link, customerPage: configurator(link) };
   }
