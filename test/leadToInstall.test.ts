@@ -215,6 +215,13 @@ describe('lead to installation', () => {
     for (const type of ['contract.signed', 'invoice.issued', 'payment.received', 'supplier.order.received'])
       expect(events, type).toContain(type);
     expect(events.filter((type) => type === 'payment.received')).toHaveLength(2);
+    const timeline = (await coordinator.get(`${flowPath(flowId)}/events`)).body.events;
+    expect(timeline.find((event: { type: string }) => event.type === 'lead.converted')).toMatchObject({
+      schemaVersion: 1,
+      meta: { traceId: flowId },
+      entity: { type: 'lead', id: lead.leadId },
+      actor: { type: 'user' },
+    });
     const sent = await api.deps.db
       .selectFrom('emails')
       .select('idempotency_key')

@@ -140,10 +140,19 @@ describe('npm start', () => {
     expect((await codec('decode', sealed)).status).toBe(401);
     expect(await (await codec('decode', sealed, `Bearer ${key}`)).json()).toEqual(encoded);
 
-    // The demo drives a proposal to payment: signing link, payment link, Stripe webhook. Then nothing secret is
-    // in any log, and what is kept on disk is its owner's alone.
+    // The demos drive a proposal to payment (signing link, payment link, Stripe webhook) and a whole project. Then
+    // nothing secret is in any log, and what is kept on disk is its owner's alone.
     const demo = spawnSync('npm', ['run', 'demo'], { cwd: REPO, env, encoding: 'utf8', timeout: 120_000 });
     expect(demo.status, demo.stdout + demo.stderr).toBe(0);
+    // And a whole project, from an architect's lead to the closed project.
+    const project = spawnSync('npm', ['run', 'demo:install'], {
+      cwd: REPO,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(project.status, project.stdout + project.stderr).toBe(0);
+    expect(project.stdout).toMatch(/done: project LEAD-\d+ is closed\. Temporal UI: http/);
     const secrets = await Promise.all(
       ['demo-api-key', 'payload-keys', 'signing-secret', 'stripe-webhook-secret'].map(async (file) =>
         (await readFile(path.join(dataDir, file), 'utf8')).trim(),

@@ -386,6 +386,13 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       actor: z.record(z.string(), z.unknown()),
       entity: z.object({ type: z.string(), id: z.string() }),
       payload: z.record(z.string(), z.unknown()),
+      schemaVersion: z.number().int().describe('The version of this event type’s payload'),
+      meta: z.object({
+        traceId: z
+          .string()
+          .nullable()
+          .describe('Shared by every event of a chain: the flow that started it (a lead’s, for its project)'),
+      }),
     })
     .openapi('TimelineEvent');
 
@@ -427,6 +434,8 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
             actor: row.actor,
             entity: { type: row.entity_type, id: row.entity_id },
             payload: row.payload,
+            schemaVersion: row.schema_version,
+            meta: { traceId: row.trace_id },
           })),
         },
         200,
