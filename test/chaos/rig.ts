@@ -279,11 +279,9 @@ export function startOperator(rig: Rig, timeoutMs = PATIENCE_MS) {
     async done(flowIds: string[]): Promise<OperatorDecisions> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const rows = await rig.api.deps.db
-          .selectFrom('flows')
-          .select(['id', 'state'])
-          .where('id', 'in', flowIds)
-          .execute();
+        const rows = await despiteDrops(() =>
+          rig.api.deps.db.selectFrom('flows').select(['id', 'state']).where('id', 'in', flowIds).execute(),
+        );
         if (rows.length === flowIds.length && rows.every((row) => row.state === 'completed')) break;
         if (Date.now() > deadline) {
           const open = rows.filter((row) => row.state !== 'completed').map((row) => `${row.id}=${row.state}`);
@@ -295,6 +293,22 @@ export function startOperator(rig: Rig, timeoutMs = PATIENCE_MS) {
       return decisionsTaken(rig);
     },
   };
+}
+
+/**
+ * A query of the rig's own (watching, not acting) asked again when the chaos it causes took its connection: a
+ * scenario that drops PostgreSQL connections must not fail on its own observer.
+ */
+async function despiteDrops<T>(query: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await query();
+    } catch (error) {
+      const dropped = /terminat|ECONNRESET|Connection|connect/i.test(String(error));
+      if (!dropped || attempt >= 20) throw error;
+      await sleep(250);
+    }
+  }
 }
 
 async function decisionsTaken(rig: Rig): Promise<OperatorDecisions> {
