@@ -1,9 +1,11 @@
 import type { Db } from '../db/client.js';
 import { createMailer, type Mailer } from '../integrations/email/mailer.js';
+import { legacyBridge } from '../integrations/legacy/bridge.js';
 import { createStripe } from '../integrations/payments/stripe.js';
 import { type Config, requireSetting } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
 import { createSecretBox } from '../runtime/secretBox.js';
+import { automationActivities } from './automation.js';
 import { contractActivities } from './contracts.js';
 import { flowActivities } from './flows.js';
 import { invoiceActivities } from './invoices.js';
@@ -29,8 +31,22 @@ export function createActivities({ config, db, mailer }: ActivityDeps) {
   const stripe = config.stripe.secretKey
     ? createStripe({ secretKey: config.stripe.secretKey, apiUrl: config.stripe.apiUrl })
     : undefined;
+  const bridge = config.legacy.url
+    ? legacyBridge({
+        baseUrl: config.legacy.url,
+        token: config.legacy.token,
+        breakAfter: config.legacy.breakAfter,
+        halfOpenAfterMs: config.legacy.halfOpenAfterMs,
+      })
+    : undefined;
   return {
     ...flowActivities({ db }),
+    ...automationActivities({
+      ...emailDeps,
+      bridge,
+      opsEmail: config.email.ops,
+      companyName: config.email.from,
+    }),
     ...proposalActivities({ db }),
     ...invoiceActivities({
       ...emailDeps,

@@ -10,6 +10,7 @@ import { PUBLIC_LIMITED_PATHS } from './openapiDocument.js';
 import { fieldErrors, problemContent, problemResponse, problemType, validationProblem } from './problem.js';
 import { rateLimit } from './rateLimit.js';
 import { registerApiKeyRoutes } from './routes/apiKeys.js';
+import { registerAutomationRoutes } from './routes/automation.js';
 import { registerCodecRoutes } from './routes/codec.js';
 import { registerConfiguratorRoutes } from './routes/configurator.js';
 import { registerDocsRoutes } from './routes/docs.js';
@@ -150,6 +151,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerProjectSetupRoutes(app, deps);
   registerLeadRoutes(app, deps);
   registerInstallationRoutes(app, deps);
+  registerAutomationRoutes(app, deps);
 
   // A known path asked with another method is 405 with the methods it takes, not 404.
   const routes = app.routes

@@ -1,4 +1,6 @@
 import type { z } from '@hono/zod-openapi';
+import { automationStepFlow } from '../domain/automation.js';
+import { automationStepDecisions } from '../domain/automation.schema.js';
 import { contractSigningFlow } from '../domain/contract.js';
 import { contractSigningDecisions } from '../domain/contract.schema.js';
 import { type DecisionSchemas, NoInput } from '../domain/flow.schema.js';
@@ -24,6 +26,7 @@ export const FLOW_TYPES: readonly FlowType[] = [
   { definition: invoicePaymentFlow, decisions: invoicePaymentDecisions },
   { definition: supplierOrderFlow, decisions: supplierOrderDecisions },
   { definition: leadToInstallFlow, decisions: leadToInstallDecisions },
+  { definition: automationStepFlow, decisions: automationStepDecisions },
 ];
 
 /** Every decision name any flow takes: the resolve route's `action`, in the API document. */

@@ -24,6 +24,7 @@ const TAGS: Record<string, string> = {
   'Leads and projects': 'Leads from architects and staff, and the projects they become',
   'Project setup': 'Project settings, catalogue, crews and architects (admin)',
   Installations: 'Installation jobs, for the crews',
+  Automation: 'Automation steps in the legacy system, their scenarios, and ops’ way out when they fail',
   'Customer pages': 'The pages customers reach from their emails',
   Webhooks: 'Signed deliveries from Stripe, DocuSign and suppliers',
   'Temporal codec': 'Decoded payloads for the Temporal UI and CLI, for staff',

@@ -416,6 +416,29 @@ export interface SelectionChangeRequestsTable {
   decided_at: Timestamp | null;
 }
 
+export interface AutomationScenariosTable {
+  tenant_id: string;
+  scenario: string;
+  config: Json<Record<string, unknown>>;
+  updated_at: Updatable;
+}
+
+export interface AutomationStepsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  shipment_item_id: string;
+  scenario: string;
+  state: string;
+  attempts: Generated<number>;
+  last_error: string | null;
+  device: Json<Record<string, unknown>>;
+  device_id: string | null;
+  fallback_notes: string | null;
+  flow_id: string;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -443,6 +466,8 @@ export interface Database {
   catalogue_items: CatalogueItemsTable;
   panel_selections: PanelSelectionsTable;
   selection_change_requests: SelectionChangeRequestsTable;
+  automation_scenarios: AutomationScenariosTable;
+  automation_steps: AutomationStepsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

@@ -127,6 +127,11 @@ const environmentSchema = z.object({
     .optional(),
   STRIPE_API_URL: urlWith(['http:', 'https:']).optional(),
   STRIPE_MOCK_PORT: port(12111),
+
+  LEGACY_URL: urlWith(['http:', 'https:']).optional(),
+  LEGACY_TOKEN: z.string().min(1).optional(),
+  LEGACY_BREAK_AFTER: positiveInt(5),
+  LEGACY_HALF_OPEN_SECONDS: positiveInt(30),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -186,6 +191,11 @@ export interface Config {
   /** Verifies DocuSign Connect messages (its HMAC key); without it, /webhooks/esign/docusign refuses everything. */
   docusignConnectSecret?: string;
   stripe: { secretKey?: string; webhookSecret?: string; apiUrl?: string; mockPort: number };
+  /**
+   * The legacy device-and-asset system automation steps talk to; its circuit opens after `breakAfter` failures in
+   * a row and lets one call try again after `halfOpenAfterMs`.
+   */
+  legacy: { url?: string; token?: string; breakAfter: number; halfOpenAfterMs: number };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -207,6 +217,7 @@ const SECRET_VARIABLES = new Set([
   'STRIPE_WEBHOOK_SECRET',
   'DOCUSIGN_CONNECT_SECRET',
   'TEMPORAL_API_KEY',
+  'LEGACY_TOKEN',
 ]);
 
 /** A rejected value as an error may show it: secrets redacted, and a URL's password. */
@@ -280,6 +291,12 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         webhookSecret: e.STRIPE_WEBHOOK_SECRET,
         apiUrl: e.STRIPE_API_URL,
         mockPort: e.STRIPE_MOCK_PORT,
+      },
+      legacy: {
+        url: e.LEGACY_URL,
+        token: e.LEGACY_TOKEN,
+        breakAfter: e.LEGACY_BREAK_AFTER,
+        halfOpenAfterMs: e.LEGACY_HALF_OPEN_SECONDS * 1000,
       },
     },
   };

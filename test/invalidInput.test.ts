@@ -27,6 +27,8 @@ const TENANT_TABLES = [
   'selection_change_requests',
   'crews',
   'architects',
+  'automation_scenarios',
+  'automation_steps',
 ];
 
 let api: TestApi;
@@ -440,6 +442,55 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       path: '/configure/00000000-0000-4000-8000-000000000000/change-requests?expires=1&token=t',
       body: { lines: [{ sku: 'PNL', quantity: 0 }], reason: '' },
       fields: ['body.lines', 'body.reason'],
+    },
+  ],
+  'GET /v1/automation-scenarios': 'takes no input',
+  'PUT /v1/automation-scenarios/{scenario}': [
+    { path: '/v1/automation-scenarios/Bad-Name', body: {}, fields: ['path.scenario'] },
+    {
+      path: '/v1/automation-scenarios/sensor_x',
+      body: { operations: ['dance'], maxAttempts: 0, retryDelaySeconds: 0, timeoutSeconds: 0 },
+      fields: [
+        'body.operations.0',
+        'body.maxAttempts',
+        'body.retryDelaySeconds',
+        'body.timeoutSeconds',
+        'body.fallbackDescription',
+      ],
+    },
+  ],
+  'POST /v1/automation-steps': [
+    {
+      path: '/v1/automation-steps',
+      body: { shipmentItemId: 'item 1', scenario: 'X', device: { serial: '' } },
+      fields: ['body.shipmentItemId', 'body.scenario', 'body.device.serial', 'body.device.model'],
+    },
+    {
+      path: '/v1/automation-steps',
+      body: {
+        shipmentItemId: 'ITEM-1',
+        scenario: 'sensor_nobody_configured',
+        device: { serial: 'S', model: 'M', companyId: 'C', assetId: 'A' },
+      },
+      fields: ['body.scenario'],
+    },
+  ],
+  'GET /v1/automation-steps': [
+    { path: '/v1/automation-steps?state=broken&limit=0', fields: ['query.state', 'query.limit'] },
+  ],
+  'GET /v1/automation-steps/{stepId}': [{ path: '/v1/automation-steps/nope', fields: ['path.stepId'] }],
+  'POST /v1/automation-steps/{stepId}/retry': [
+    {
+      path: '/v1/automation-steps/00000000-0000-4000-8000-000000000000/retry',
+      body: { device: { serial: '' } },
+      fields: ['body.device.serial'],
+    },
+  ],
+  'POST /v1/automation-steps/{stepId}/fallback': [
+    {
+      path: '/v1/automation-steps/00000000-0000-4000-8000-000000000000/fallback',
+      body: { notes: '' },
+      fields: ['body.notes'],
     },
   ],
   'GET /v1/api-keys': 'takes no input',

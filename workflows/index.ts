@@ -1,4 +1,5 @@
 // The workflow bundle's entry: every workflow type the worker runs is exported from here.
+export { automationStep } from './automationStep.js';
 export { contractSigning } from './contractSigning.js';
 export { invoicePayment } from './invoicePayment.js';
 export { leadToInstall } from './leadToInstall.js';

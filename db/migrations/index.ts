@@ -16,6 +16,7 @@ import * as stripeInbox from './0014_stripe_inbox.js';
 import * as receiptRetention from './0015_receipt_retention.js';
 import * as keyExpiry from './0016_key_expiry.js';
 import * as leadToInstall from './0017_lead_to_install.js';
+import * as automation from './0018_automation.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -39,6 +40,7 @@ const migrations: Record<string, Migration> = {
   '0015_receipt_retention': receiptRetention,
   '0016_key_expiry': keyExpiry,
   '0017_lead_to_install': leadToInstall,
+  '0018_automation': automation,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -91,6 +91,11 @@ export interface StepOptions<T, F extends FlowDefinition> {
    * arrive?), the question to ask. The operator confirms with `fallback` and a note, or runs the step again.
    */
   confirm?: (result: T) => string | undefined;
+  /**
+   * Announces that the retry schedule ran out (or the failure is one no retry mends), before a person is asked:
+   * an audit event, a notice to ops. Called once each time the step gives up.
+   */
+  whenExhausted?: (error: string) => Promise<void>;
 }
 
 export interface WaitOptions<F extends FlowDefinition> {
@@ -542,7 +547,13 @@ export class Flow<F extends FlowDefinition> {
         if (isCancellation(error)) throw error;
         failures++;
         const manual = options.manual;
-        const decision = await this.afterFailure(step, error, failures, manual ? ['skip', 'fallback'] : []);
+        const decision = await this.afterFailure(
+          step,
+          error,
+          failures,
+          manual ? ['skip', 'fallback'] : [],
+          options.whenExhausted,
+        );
         if (decision) failures = 0;
         if (!decision || decision.action === 'retry' || !manual) {
           retry = retryFor(decision);
@@ -621,10 +632,12 @@ export class Flow<F extends FlowDefinition> {
     error: unknown,
     failures: number,
     alternatives: DecisionOf<F>[],
+    whenExhausted?: StepOptions<unknown, F>['whenExhausted'],
   ): Promise<DecisionFor<F> | undefined> {
     const message = describe(error);
     const { maximumAttempts, initialInterval, maximumInterval } = this.retrySettings;
     if (failures >= maximumAttempts || !worthRetrying(error)) {
+      if (whenExhausted) await whenExhausted(message);
       return this.needsAttention(step, {
         reason: 'step_failed',
         error: message,
