@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLegacySimulator } from '../scripts/simulators/legacy.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
 import { testEnvironment } from './helpers/config.js';
 import {
@@ -301,6 +302,56 @@ describe('a worker killed while a project places its orders', () => {
     } finally {
       await killWorkers();
       await simulators.stopAll();
+    }
+  }, 120_000);
+});
+
+describe('a worker killed while an automation step registers a device', () => {
+  it('registers the device once, and a new worker completes the step', async () => {
+    const legacy = await startLegacySimulator({ faults: { lagMs: 1_500 } });
+    const tenant = await createTestTenant(api.deps.db);
+    const admin = apiClient(api.url, await tenant.key(['admin']));
+    const coordinator = apiClient(api.url, await tenant.key(['coordinator']));
+    const legacyEnv = { ...env, LEGACY_URL: legacy.url };
+    const scenario = 'sensor_crash_test';
+    try {
+      // A dead worker's attempt is given up after 3 s.
+      const configured = await admin.request('PUT', `/v1/automation-scenarios/${scenario}`, {
+        body: {
+          operations: ['registerDevice', 'assignToAsset', 'updateMirror'],
+          maxAttempts: 5,
+          retryDelaySeconds: 1,
+          timeoutSeconds: 3,
+          fallbackDescription: 'Register it by hand.',
+        },
+      });
+      expect(configured.status, configured.text).toBe(200);
+      const first = await startWorkerProcess(legacyEnv);
+      workers.push(first);
+      const serial = `SN-CRASH-${Date.now()}`;
+      const started = await coordinator.post('/v1/automation-steps', {
+        shipmentItemId: `ITEM-${Date.now()}`,
+        scenario,
+        device: { serial, model: 'TempSense 3', companyId: 'ACME', assetId: 'ASSET-1' },
+      });
+      expect(started.status, started.text).toBe(201);
+      // Killed while the legacy system is still answering the registration.
+      for (let tries = 0; tries < 1_000 && !legacy.calls.some((call) => call.path === '/devices'); tries++)
+        await sleep(10);
+      await killProcess(first);
+      legacy.faults.lagMs = 0;
+      workers.push(await startWorkerProcess(legacyEnv));
+      for (let tries = 0; ; tries++) {
+        const step = (await coordinator.get(`/v1/automation-steps/${started.body.stepId}`)).body;
+        if (step.state === 'completed') break;
+        if (tries > 600) throw new Error(`the step did not complete: ${JSON.stringify(step)}`);
+        await sleep(100);
+      }
+      expect([...legacy.devices.values()].filter((device) => device.serial === serial)).toHaveLength(1);
+      expect(legacy.calls.filter((call) => call.path === '/devices').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await killWorkers();
+      await legacy.stop();
     }
   }, 120_000);
 });
