@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, metricMeter } from '@temporalio/activity';
 import { recordAutomationState } from '../db/automation.js';
 import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
@@ -14,6 +14,8 @@ export interface AutomationDeps extends EmailDeps {
   opsEmail: string;
   companyName: string;
 }
+
+type ScenarioAttempt = StepRef & { operations: LegacyOperation[]; device: AutomationDevice; attempt: string };
 
 export interface StepRef {
   tenantId: string;
@@ -36,7 +38,7 @@ export function automationActivities(deps: AutomationDeps) {
       error?: string;
     },
   ) {
-    await appendEvent(db as Db, {
+    await appendEvent(db, {
       tenantId: ref.tenantId,
       type: 'automation.call',
       actor: SYSTEM,
@@ -47,76 +49,88 @@ export function automationActivities(deps: AutomationDeps) {
     });
   }
 
+  /** The scenario's operations in order, each on the step's trail with its correlation id. */
+  async function runScenario(bridge: LegacyBridge, input: ScenarioAttempt): Promise<AttemptResult> {
+    const { device } = input;
+    const channel = input.scenario.includes('partner') ? 'partner' : 'vendor';
+    let deviceId: string | undefined;
+    for (const operation of input.operations) {
+      const correlationId = `${input.flowId}/${input.attempt}/${operation}`;
+      try {
+        if (operation === 'registerDevice') {
+          const registered = await bridge.registerDevice(
+            {
+              serial: device.serial,
+              model: device.model,
+              companyId: device.companyId,
+              channel,
+              replaces: device.previousDeviceId,
+            },
+            { correlationId, idempotencyKey: `${input.flowId}/register/${device.serial}` },
+          );
+          deviceId = registered.deviceId;
+        }
+        if (operation === 'removeFromAsset') {
+          const previous = device.previousDeviceId;
+          if (!previous)
+            throw ApplicationFailure.nonRetryable(
+              'the scenario takes a device off the asset, but the step names no previous device',
+              'InvalidInput',
+            );
+          await bridge.removeFromAsset(device.assetId, previous, { correlationId });
+        }
+        if (operation === 'assignToAsset') {
+          if (!deviceId)
+            throw ApplicationFailure.nonRetryable('the scenario assigns before it registers', 'InvalidInput');
+          await bridge.assignToAsset(device.assetId, deviceId, { correlationId });
+        }
+        if (operation === 'updateMirror') await bridge.updateMirror(device.companyId, { correlationId });
+        await onTimeline(input, { operation, correlationId, outcome: 'ok' });
+      } catch (error) {
+        if (error instanceof LegacyCircuitOpen) {
+          await onTimeline(input, { operation, correlationId, outcome: 'circuit_open' });
+          return { done: false, circuitOpenForMs: error.retryInMs };
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        await onTimeline(input, { operation, correlationId, outcome: 'failed', error: message });
+        if (error instanceof LegacyError)
+          throw ApplicationFailure.create({
+            type: error.retryable ? 'LegacyUnavailable' : 'LegacyRefused',
+            nonRetryable: !error.retryable,
+            message,
+          });
+        throw error;
+      }
+    }
+    return { done: true, deviceId };
+  }
+
   return {
     /**
      * Runs the scenario's operations in order. Registering carries an idempotency key of the step and the serial,
      * so a retry (after a crash, or any later attempt) finds the device registered before. A legacy system that is
      * resting (circuit open) is no failure: the attempt says how long to wait.
      */
-    async attemptScenario(
-      input: StepRef & { operations: LegacyOperation[]; device: AutomationDevice; attempt: string },
-    ): Promise<AttemptResult> {
+    async attemptScenario(input: ScenarioAttempt): Promise<AttemptResult> {
       const { bridge } = deps;
       if (!bridge)
         throw ApplicationFailure.nonRetryable(
           'LEGACY_URL is not configured on the worker',
           'ConfigurationError',
         );
-      const { device } = input;
-      const channel = input.scenario.includes('partner') ? 'partner' : 'vendor';
-      let deviceId: string | undefined;
-      for (const operation of input.operations) {
-        const correlationId = `${input.flowId}/${input.attempt}/${operation}`;
-        try {
-          if (operation === 'registerDevice') {
-            const registered = await bridge.registerDevice(
-              {
-                serial: device.serial,
-                model: device.model,
-                companyId: device.companyId,
-                channel,
-                replaces: device.previousDeviceId,
-              },
-              { correlationId, idempotencyKey: `${input.flowId}/register/${device.serial}` },
-            );
-            deviceId = registered.deviceId;
-          }
-          if (operation === 'removeFromAsset') {
-            const previous = device.previousDeviceId;
-            if (!previous)
-              throw ApplicationFailure.nonRetryable(
-                'the scenario takes a device off the asset, but the step names no previous device',
-                'InvalidInput',
-              );
-            await bridge.removeFromAsset(device.assetId, previous, { correlationId });
-          }
-          if (operation === 'assignToAsset') {
-            if (!deviceId)
-              throw ApplicationFailure.nonRetryable(
-                'the scenario assigns before it registers',
-                'InvalidInput',
-              );
-            await bridge.assignToAsset(device.assetId, deviceId, { correlationId });
-          }
-          if (operation === 'updateMirror') await bridge.updateMirror(device.companyId, { correlationId });
-          await onTimeline(input, { operation, correlationId, outcome: 'ok' });
-        } catch (error) {
-          if (error instanceof LegacyCircuitOpen) {
-            await onTimeline(input, { operation, correlationId, outcome: 'circuit_open' });
-            return { done: false, circuitOpenForMs: error.retryInMs };
-          }
-          const message = error instanceof Error ? error.message : String(error);
-          await onTimeline(input, { operation, correlationId, outcome: 'failed', error: message });
-          if (error instanceof LegacyError)
-            throw ApplicationFailure.create({
-              type: error.retryable ? 'LegacyUnavailable' : 'LegacyRefused',
-              nonRetryable: !error.retryable,
-              message,
-            });
-          throw error;
-        }
+      try {
+        return await runScenario(bridge, input);
+      } finally {
+        // On the worker's /metrics, beside Temporal's own: whether the legacy system is resting.
+        metricMeter
+          .createGauge(
+            'flowdesk_legacy_circuit_open',
+            'int',
+            '',
+            'The legacy circuit is open (1), or not (0)',
+          )
+          .set(bridge.circuit() === 'open' ? 1 : 0);
       }
-      return { done: true, deviceId };
     },
 
     async recordAttempt(input: StepRef & { attempts: number; error?: string }) {

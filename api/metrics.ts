@@ -15,6 +15,7 @@ export interface ApiMetrics {
 export function createApiMetrics(db: Db): ApiMetrics {
   const registry = new Registry();
   stripeInboxGauges(registry, db);
+  automationGauges(registry, db);
   collectDefaultMetrics({ register: registry, prefix: 'flowdesk_api_' });
   const duration = new Histogram({
     name: 'flowdesk_api_http_request_duration_seconds',
@@ -96,4 +97,59 @@ function stripeInboxGauges(registry: Registry, db: Db): void {
     'Age of the oldest Stripe delivery not yet relayed',
     (f) => f.oldest,
   );
+}
+
+/**
+ * Automation steps as support watches them, per scenario (all tenants): steps by state, attempts spent, and the
+ * share of ended steps the system completed by itself.
+ */
+function automationGauges(registry: Registry, db: Db): void {
+  const byScenario = () =>
+    sql<{ scenario: string; state: string; steps: string; attempts: string }>`
+      select scenario, state, count(*) as steps, sum(attempts) as attempts
+      from automation_steps group by scenario, state`
+      .execute(db)
+      .then(({ rows }) => rows);
+  new Gauge({
+    name: 'flowdesk_automation_steps',
+    help: 'Automation steps by scenario and state',
+    labelNames: ['scenario', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await byScenario())
+        this.set({ scenario: row.scenario, state: row.state }, Number(row.steps));
+    },
+  });
+  new Gauge({
+    name: 'flowdesk_automation_attempts',
+    help: 'Attempts automation steps have spent, by scenario',
+    labelNames: ['scenario'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const totals = new Map<string, number>();
+      for (const row of await byScenario())
+        totals.set(row.scenario, (totals.get(row.scenario) ?? 0) + Number(row.attempts));
+      for (const [scenario, attempts] of totals) this.set({ scenario }, attempts);
+    },
+  });
+  new Gauge({
+    name: 'flowdesk_automation_success_ratio',
+    help: 'Of the automation steps that ended, the share the system completed by itself, by scenario',
+    labelNames: ['scenario'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const ended = new Map<string, { done: number; all: number }>();
+      for (const row of await byScenario()) {
+        if (!['completed', 'failed', 'fallback_triggered'].includes(row.state)) continue;
+        const entry = ended.get(row.scenario) ?? { done: 0, all: 0 };
+        entry.all += Number(row.steps);
+        if (row.state === 'completed') entry.done += Number(row.steps);
+        ended.set(row.scenario, entry);
+      }
+      for (const [scenario, { done, all }] of ended) this.set({ scenario }, done / all);
+    },
+  });
 }

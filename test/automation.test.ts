@@ -112,6 +112,9 @@ describe('automation steps', () => {
         expect(legacy.calls.map((c) => c.correlationId)).toContain(call.payload.correlationId);
       }
     }
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toMatch(/flowdesk_automation_success_ratio\{scenario="sensor_return"\} 1/);
+    expect(metrics).toMatch(/flowdesk_automation_steps\{scenario="sensor_return",state="completed"\} \d+/);
     const listed = (await coordinator.get('/v1/automation-steps?limit=200')).body;
     for (const scenario of NAMED_SCENARIOS)
       expect(
