@@ -14,6 +14,7 @@ import { startEmbeddedPostgres } from './stack/postgres.js';
 import { type ManagedProcess, spawnManaged, waitUntil } from './stack/process.js';
 import { serviceCommand } from './stack/services.js';
 import { startStripeMock } from './stack/stripeMock.js';
+import { startLegacySimulator } from './simulators/legacy.js';
 import { startStripeListener, stripeWebhookPlan } from './stack/stripeWebhooks.js';
 import { startTemporalDevServer } from './stack/temporal.js';
 
@@ -146,6 +147,7 @@ function banner(
   temporalAddress: string,
   stripe: string,
   stripeWebhooks: string,
+  legacy: string,
 ): string {
   const api = cfg.api.publicUrl;
   const rows = [
@@ -158,6 +160,7 @@ function banner(
     ['Metrics', `${api}/metrics (API), http://${cfg.api.host}:${cfg.worker.metricsPort}/metrics (worker)`],
     ['Payments', stripe],
     ['Stripe events', stripeWebhooks],
+    ['Legacy system', legacy],
     ['Email', cfg.email.smtpUrl ? 'SMTP_URL' : `written to ${cfg.email.outboxDir}`],
     ['Data', `${cfg.dataDir} (logs in ${logsDir})`],
   ];
@@ -238,6 +241,14 @@ try {
     if (plan.advice) say(`  Stripe: ${plan.advice}`);
   }
 
+  // Automation steps talk to the legacy device system; on this machine, its simulator stands in for it.
+  let legacy = { url: config.legacy.url, banner: 'LEGACY_URL' };
+  if (!legacy.url) {
+    const simulator = await startLegacySimulator();
+    stoppers.push({ name: 'legacy simulator', stop: () => simulator.stop() });
+    legacy = { url: simulator.url, banner: `the legacy-system simulator at ${simulator.url}` };
+  }
+
   say('  Migrating the database');
   await seedDemoTenant(databaseUrl);
 
@@ -252,6 +263,7 @@ try {
     STRIPE_API_URL: stripe.apiUrl,
     STRIPE_WEBHOOK_SECRET: webhooks.secret,
     PAYLOAD_KEYS: await payloadKeys(),
+    LEGACY_URL: legacy.url,
     // A development stack: the supplier simulator (npm run demo:supplier) runs on this machine.
     SUPPLIER_URLS_ALLOW_LOOPBACK: process.env.SUPPLIER_URLS_ALLOW_LOOPBACK ?? 'true',
   };
@@ -264,7 +276,7 @@ try {
       timeoutMs: 60_000,
     },
   );
-  say(banner(config, temporalUi, temporalAddress, stripe.banner, webhooks.banner));
+  say(banner(config, temporalUi, temporalAddress, stripe.banner, webhooks.banner, legacy.banner));
 } catch (error) {
   say(`Flowdesk could not start: ${error instanceof Error ? error.message : String(error)}`);
   await shutdown(1, 'start failed');

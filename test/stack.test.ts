@@ -171,6 +171,19 @@ describe('npm start', () => {
     }
 
     const api = apiClient(apiUrl, key);
+    // Automation steps reach the legacy-system simulator npm start runs in place of the real one.
+    expect(banner).toMatch(/Legacy system\s+the legacy-system simulator at http:\/\/127\.0\.0\.1:\d+/);
+    const automation = await api.post('/v1/automation-steps', {
+      shipmentItemId: 'STACK-ITEM-1',
+      scenario: 'sensor_vendor_first_time',
+      device: { serial: 'SN-STACK-1', model: 'TempSense 3', companyId: 'ACME', assetId: 'ASSET-1' },
+    });
+    expect(automation.status, automation.text).toBe(201);
+    await expect
+      .poll(async () => (await api.get(`/v1/automation-steps/${automation.body.stepId}`)).body.state, {
+        timeout: 20_000,
+      })
+      .toBe('completed');
 
     // Staff read a flow in the Temporal UI: encrypted until they sign in at /codec/session with a coordinator's
     // key, decoded while the key works, encrypted again the moment it is revoked.
