@@ -1,6 +1,5 @@
 import { ApplicationFailure, metricMeter } from '@temporalio/activity';
 import { recordAutomationState } from '../db/automation.js';
-import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import type { AttemptResult, LegacyOperation } from '../domain/automation.js';
 import type { AutomationDevice } from '../domain/automation.schema.js';

@@ -9,12 +9,12 @@ import { ensureTenant } from '../db/tenants.js';
 import { type Config, configOrExit } from '../runtime/config.js';
 import { newPayloadKey } from '../runtime/payloadCodec.js';
 import { PRIVATE_FILE, privateDir } from '../runtime/privateFiles.js';
+import { startLegacySimulator } from './simulators/legacy.js';
 import { embeddedPostgresDir } from './stack/database.js';
 import { startEmbeddedPostgres } from './stack/postgres.js';
 import { type ManagedProcess, spawnManaged, waitUntil } from './stack/process.js';
 import { serviceCommand } from './stack/services.js';
 import { startStripeMock } from './stack/stripeMock.js';
-import { startLegacySimulator } from './simulators/legacy.js';
 import { startStripeListener, stripeWebhookPlan } from './stack/stripeWebhooks.js';
 import { startTemporalDevServer } from './stack/temporal.js';
 
