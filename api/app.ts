@@ -12,6 +12,7 @@ import { rateLimit } from './rateLimit.js';
 import { registerApiKeyRoutes } from './routes/apiKeys.js';
 import { registerAutomationRoutes } from './routes/automation.js';
 import { registerCodecRoutes } from './routes/codec.js';
+import { registerCompanyRoutes } from './routes/companies.js';
 import { registerConfiguratorRoutes } from './routes/configurator.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerFlowRoutes } from './routes/flows.js';
@@ -152,6 +153,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerLeadRoutes(app, deps);
   registerInstallationRoutes(app, deps);
   registerAutomationRoutes(app, deps);
+  registerCompanyRoutes(app, deps);
 
   // A known path asked with another method is 405 with the methods it takes, not 404.
   const routes = app.routes

@@ -25,6 +25,7 @@ const TAGS: Record<string, string> = {
   'Project setup': 'Project settings, catalogue, crews and architects (admin)',
   Installations: 'Installation jobs, for the crews',
   Automation: 'Automation steps in the legacy system, their scenarios, and ops’ way out when they fail',
+  Companies: 'The companies hardware is sold to: contacts and address book',
   'Customer pages': 'The pages customers reach from their emails',
   Webhooks: 'Signed deliveries from Stripe, DocuSign and suppliers',
   'Temporal codec': 'Decoded payloads for the Temporal UI and CLI, for staff',

@@ -439,6 +439,46 @@ export interface AutomationStepsTable {
   updated_at: Updatable;
 }
 
+export interface CompaniesTable {
+  id: Generated<string>;
+  tenant_id: string;
+  company_key: string;
+  name: string;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
+export interface CompanyContactsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  company_id: string;
+  name: string;
+  email: string;
+  phone: string | null;
+  roles: string[];
+  created_at: CreatedAt;
+}
+
+export interface CompanyPrimaryContactsTable {
+  company_id: string;
+  role: string;
+  contact_id: string;
+}
+
+export interface CompanyAddressesTable {
+  id: Generated<string>;
+  tenant_id: string;
+  company_id: string;
+  label: string;
+  street: string;
+  postcode: string;
+  city: string;
+  country: string;
+  default_shipping: Generated<boolean>;
+  default_billing: Generated<boolean>;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -468,6 +508,10 @@ export interface Database {
   selection_change_requests: SelectionChangeRequestsTable;
   automation_scenarios: AutomationScenariosTable;
   automation_steps: AutomationStepsTable;
+  companies: CompaniesTable;
+  company_contacts: CompanyContactsTable;
+  company_primary_contacts: CompanyPrimaryContactsTable;
+  company_addresses: CompanyAddressesTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

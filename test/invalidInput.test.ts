@@ -29,6 +29,9 @@ const TENANT_TABLES = [
   'architects',
   'automation_scenarios',
   'automation_steps',
+  'companies',
+  'company_contacts',
+  'company_addresses',
 ];
 
 let api: TestApi;
@@ -491,6 +494,25 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       path: '/v1/automation-steps/00000000-0000-4000-8000-000000000000/fallback',
       body: { notes: '' },
       fields: ['body.notes'],
+    },
+  ],
+  'PUT /v1/companies/{companyId}': [
+    { path: '/v1/companies/bad%20id!', body: { name: 'x' }, fields: ['path.companyId'] },
+    { path: '/v1/companies/ACME', body: { name: '' }, fields: ['body.name'] },
+  ],
+  'GET /v1/companies/{companyId}': [{ path: '/v1/companies/bad%20id!', fields: ['path.companyId'] }],
+  'POST /v1/companies/{companyId}/contacts': [
+    {
+      path: '/v1/companies/ACME/contacts',
+      body: { name: '', email: 'x', roles: ['boss'], primaryFor: ['billing'] },
+      fields: ['body.name', 'body.email', 'body.roles.0'],
+    },
+  ],
+  'POST /v1/companies/{companyId}/addresses': [
+    {
+      path: '/v1/companies/ACME/addresses',
+      body: { label: '', street: '', postcode: '10115', city: 'Berlin', country: 'Germany' },
+      fields: ['body.label', 'body.street', 'body.country'],
     },
   ],
   'GET /v1/api-keys': 'takes no input',

@@ -17,6 +17,7 @@ import * as receiptRetention from './0015_receipt_retention.js';
 import * as keyExpiry from './0016_key_expiry.js';
 import * as leadToInstall from './0017_lead_to_install.js';
 import * as automation from './0018_automation.js';
+import * as companies from './0019_companies.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -41,6 +42,7 @@ const migrations: Record<string, Migration> = {
   '0016_key_expiry': keyExpiry,
   '0017_lead_to_install': leadToInstall,
   '0018_automation': automation,
+  '0019_companies': companies,
 };
 
 export const migrationProvider: MigrationProvider = {
