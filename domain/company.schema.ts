@@ -25,7 +25,11 @@ export const NewContact = z
   .superRefine((contact, ctx) => {
     for (const [index, role] of contact.primaryFor.entries())
       if (!contact.roles.includes(role))
-        ctx.addIssue({ code: 'custom', path: ['primaryFor', index], message: `the contact has no ${role} role` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['primaryFor', index],
+          message: `the contact has no ${role} role`,
+        });
   });
 export type NewContact = z.infer<typeof NewContact>;
 
