@@ -14,6 +14,7 @@ import { registerAutomationRoutes } from './routes/automation.js';
 import { registerCodecRoutes } from './routes/codec.js';
 import { registerCompanyRoutes } from './routes/companies.js';
 import { registerConfiguratorRoutes } from './routes/configurator.js';
+import { registerCourierRoutes } from './routes/couriers.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { type Check, registerHealthRoutes } from './routes/health.js';
@@ -154,6 +155,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerInstallationRoutes(app, deps);
   registerAutomationRoutes(app, deps);
   registerCompanyRoutes(app, deps);
+  registerCourierRoutes(app, deps);
 
   // A known path asked with another method is 405 with the methods it takes, not 404.
   const routes = app.routes

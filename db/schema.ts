@@ -479,6 +479,15 @@ export interface CompanyAddressesTable {
   created_at: CreatedAt;
 }
 
+export interface CouriersTable {
+  tenant_id: string;
+  code: string;
+  name: string;
+  tracking_url_template: string;
+  adapter: string;
+  updated_at: Updatable;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -512,6 +521,7 @@ export interface Database {
   company_contacts: CompanyContactsTable;
   company_primary_contacts: CompanyPrimaryContactsTable;
   company_addresses: CompanyAddressesTable;
+  couriers: CouriersTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

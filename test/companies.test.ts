@@ -111,3 +111,46 @@ describe('companies', () => {
     ).toBe(404);
   });
 });
+
+describe('couriers', () => {
+  it('are seeded for every tenant, and each tenant changes its own', async () => {
+    const listed = (await viewer.get('/v1/couriers')).body.couriers;
+    expect(listed.map((courier: { code: string }) => courier.code)).toEqual([
+      'canada-post',
+      'chitchats',
+      'dhl',
+      'usps',
+    ]);
+    expect(listed.find((courier: { code: string }) => courier.code === 'chitchats')).toMatchObject({
+      adapter: 'poll',
+    });
+    const other = await createTestTenant(api.deps.db);
+    const otherAdmin = apiClient(api.url, await other.key(['admin']));
+    const changed = await otherAdmin.request('PUT', '/v1/couriers/dhl', {
+      body: {
+        code: 'dhl',
+        name: 'DHL Express',
+        trackingUrlTemplate: 'https://dhl.example/t/{tracking}',
+        adapter: 'poll',
+      },
+    });
+    expect(changed.status, changed.text).toBe(200);
+    expect(
+      (await otherAdmin.get('/v1/couriers')).body.couriers.find((c: { code: string }) => c.code === 'dhl')
+        .name,
+    ).toBe('DHL Express');
+    expect(
+      (await viewer.get('/v1/couriers')).body.couriers.find((c: { code: string }) => c.code === 'dhl').name,
+    ).toBe('DHL');
+    const noTracking = await otherAdmin.request('PUT', '/v1/couriers/fastco', {
+      body: {
+        code: 'fastco',
+        name: 'FastCo',
+        trackingUrlTemplate: 'https://fast.example/t',
+        adapter: 'poll',
+      },
+    });
+    expect(noTracking.status).toBe(400);
+    expect(noTracking.body.errors[0].field).toBe('body.trackingUrlTemplate');
+  });
+});

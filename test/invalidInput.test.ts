@@ -32,6 +32,7 @@ const TENANT_TABLES = [
   'companies',
   'company_contacts',
   'company_addresses',
+  'couriers',
 ];
 
 let api: TestApi;
@@ -513,6 +514,15 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       path: '/v1/companies/ACME/addresses',
       body: { label: '', street: '', postcode: '10115', city: 'Berlin', country: 'Germany' },
       fields: ['body.label', 'body.street', 'body.country'],
+    },
+  ],
+  'GET /v1/couriers': 'takes no input',
+  'PUT /v1/couriers/{code}': [
+    { path: '/v1/couriers/Bad%20Code', body: {}, fields: ['path.code'] },
+    {
+      path: '/v1/couriers/fastco',
+      body: { code: 'fastco', name: '', trackingUrlTemplate: 'http://x', adapter: 'pigeon' },
+      fields: ['body.name', 'body.trackingUrlTemplate', 'body.adapter'],
     },
   ],
   'GET /v1/api-keys': 'takes no input',

@@ -40,6 +40,7 @@ describe('migrations', () => {
       '0017_lead_to_install',
       '0018_automation',
       '0019_companies',
+      '0020_couriers',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

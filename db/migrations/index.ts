@@ -18,6 +18,7 @@ import * as keyExpiry from './0016_key_expiry.js';
 import * as leadToInstall from './0017_lead_to_install.js';
 import * as automation from './0018_automation.js';
 import * as companies from './0019_companies.js';
+import * as couriers from './0020_couriers.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -43,6 +44,7 @@ const migrations: Record<string, Migration> = {
   '0017_lead_to_install': leadToInstall,
   '0018_automation': automation,
   '0019_companies': companies,
+  '0020_couriers': couriers,
 };
 
 export const migrationProvider: MigrationProvider = {
