@@ -52,15 +52,26 @@ export function metricsEndpoint(metrics: ApiMetrics, token: string | undefined) 
   };
 }
 
+/** A query the gauges of one scrape share: asked once, then forgotten for the next scrape. */
+function oncePerScrape<T>(query: () => Promise<T>): () => Promise<T> {
+  let read: Promise<T> | undefined;
+  return () => {
+    read ??= query().finally(() =>
+      setImmediate(() => {
+        read = undefined;
+      }),
+    );
+    return read;
+  };
+}
+
 /**
  * Stripe's inbox as ops watch it: deliveries stored and not yet applied or told to their flows, those waiting to
  * be tried again (a refund before its payment, flows that could not be reached), and how long the oldest waits.
  */
 function stripeInboxGauges(registry: Registry, db: Db): void {
-  let read: Promise<{ waiting: number; retrying: number; oldest: number }> | undefined;
-  // One query per scrape, shared by the three gauges.
-  const inbox = () => {
-    read ??= sql<{ waiting: string; retrying: string; oldest: number | null }>`
+  const inbox = oncePerScrape(() =>
+    sql<{ waiting: string; retrying: string; oldest: number | null }>`
       select count(*) as waiting, count(*) filter (where attempts > 0) as retrying,
              extract(epoch from now() - min(received_at))::float8 as oldest
       from webhook_receipts where source = 'stripe' and relayed_at is null`
@@ -69,14 +80,8 @@ function stripeInboxGauges(registry: Registry, db: Db): void {
         waiting: Number(row?.waiting ?? 0),
         retrying: Number(row?.retrying ?? 0),
         oldest: row?.oldest ?? 0,
-      }))
-      .finally(() =>
-        setImmediate(() => {
-          read = undefined;
-        }),
-      );
-    return read;
-  };
+      })),
+  );
   const gauge = (name: string, help: string, pick: (figures: Awaited<ReturnType<typeof inbox>>) => number) =>
     new Gauge({
       name,
@@ -104,12 +109,13 @@ function stripeInboxGauges(registry: Registry, db: Db): void {
  * share of ended steps the system completed by itself.
  */
 function automationGauges(registry: Registry, db: Db): void {
-  const byScenario = () =>
+  const byScenario = oncePerScrape(() =>
     sql<{ scenario: string; state: string; steps: string; attempts: string }>`
       select scenario, state, count(*) as steps, sum(attempts) as attempts
       from automation_steps group by scenario, state`
       .execute(db)
-      .then(({ rows }) => rows);
+      .then(({ rows }) => rows),
+  );
   new Gauge({
     name: 'flowdesk_automation_steps',
     help: 'Automation steps by scenario and state',

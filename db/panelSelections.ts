@@ -5,7 +5,7 @@ import type { SelectionState } from '../domain/leadToInstall.js';
 import type { SelectionLine } from '../domain/leadToInstall.schema.js';
 import { type LineProblem, pricedTotal, priceLines } from './catalogue.js';
 import { appendEvent } from './events.js';
-import { projectEvent, projectOfTenant } from './projectEvents.js';
+import { eventCount, projectEvent, projectOfTenant } from './projectEvents.js';
 import type { Database, PanelSelectionsTable } from './schema.js';
 
 /**
@@ -70,14 +70,7 @@ export async function saveDraft(
       .returning([sql<boolean>`noted_at = now()`.as('noted')])
       .executeTakeFirstOrThrow();
     if (noted.noted) {
-      const { count } = await trx
-        .selectFrom('domain_events')
-        .select((eb) => eb.fn.countAll<string>().as('count'))
-        .where('tenant_id', '=', input.tenantId)
-        .where('entity_type', '=', 'panel_selection')
-        .where('entity_id', '=', project.project_key)
-        .where('type', '=', 'panel.selection.updated')
-        .executeTakeFirstOrThrow();
+      const count = await eventCount(trx, input.tenantId, project.project_key, 'panel.selection.updated');
       await appendEvent(
         trx,
         projectEvent(
@@ -88,7 +81,7 @@ export async function saveDraft(
             actor: input.actor,
             payload: { version: selection.version, lines: priced.length, total: pricedTotal(priced) },
           },
-          `v${selection.version}/updated/${Number(count) + 1}`,
+          `v${selection.version}/updated/${count + 1}`,
         ),
       );
     }

@@ -47,3 +47,20 @@ export function projectEvent(
     idempotencyKey: `${event.entity}/${project.id}/${key}`,
   };
 }
+
+/** How many events of `type` a project (or its selection, by the project's key) has: the next occurrence's number. */
+export async function eventCount(
+  db: Kysely<Database>,
+  tenantId: string,
+  projectKey: string,
+  type: string,
+): Promise<number> {
+  const { count } = await db
+    .selectFrom('domain_events')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .where('tenant_id', '=', tenantId)
+    .where('entity_id', '=', projectKey)
+    .where('type', '=', type)
+    .executeTakeFirstOrThrow();
+  return Number(count);
+}

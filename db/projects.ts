@@ -4,7 +4,7 @@ import type { Actor } from '../domain/flow.js';
 import type { ProjectFacts, ProjectState, SelectionState } from '../domain/leadToInstall.js';
 import { appendEvent } from './events.js';
 import { advanceSelection, currentSelection } from './panelSelections.js';
-import { type ProjectRow, projectEvent, projectOfTenant } from './projectEvents.js';
+import { eventCount, type ProjectRow, projectEvent, projectOfTenant } from './projectEvents.js';
 import type { Database } from './schema.js';
 
 /**
@@ -80,14 +80,7 @@ export async function readProject(
     .where('project_id', '=', projectId)
     .where('state', '=', 'REQUESTED')
     .executeTakeFirst();
-  const { count } = await db
-    .selectFrom('domain_events')
-    .select((eb) => eb.fn.countAll<string>().as('count'))
-    .where('tenant_id', '=', tenantId)
-    .where('entity_type', '=', 'project')
-    .where('entity_id', '=', project.project_key)
-    .where('type', '=', 'configurator.link.requested')
-    .executeTakeFirstOrThrow();
+  const linkRequests = await eventCount(db, tenantId, project.project_key, 'configurator.link.requested');
   return {
     state: project.state as ProjectState,
     selection: {
@@ -97,7 +90,7 @@ export async function readProject(
       total: selection.total === null ? null : Number(selection.total),
     },
     openChangeRequest: open ? { requestId: open.id, reason: open.reason } : null,
-    linkRequests: Number(count),
+    linkRequests,
     installation:
       project.installation_at && project.crew_id
         ? {
@@ -458,13 +451,7 @@ export async function reportProblem(
     if (!project) return { result: 'not_found' };
     if (project.state !== 'IN_PROGRESS' && project.state !== 'SCHEDULED')
       return { result: 'refused', why: `the job is ${project.state.toLowerCase()}` };
-    const { count } = await trx
-      .selectFrom('domain_events')
-      .select((eb) => eb.fn.countAll<string>().as('count'))
-      .where('tenant_id', '=', input.tenantId)
-      .where('entity_id', '=', project.project_key)
-      .where('type', '=', 'project.problem.reported')
-      .executeTakeFirstOrThrow();
+    const reported = await eventCount(trx, input.tenantId, project.project_key, 'project.problem.reported');
     await trx
       .updateTable('projects')
       .set({ open_problem: input.description, updated_at: sql`now()` })
@@ -480,7 +467,7 @@ export async function reportProblem(
           actor: input.actor,
           payload: { description: input.description },
         },
-        `problem/${Number(count) + 1}`,
+        `problem/${reported + 1}`,
       ),
     );
     return { result: 'recorded', flowId: project.flow_id };

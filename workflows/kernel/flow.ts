@@ -369,9 +369,10 @@ export class Flow<F extends FlowDefinition> {
     await this.flush();
     const { changes } = options;
     if (!changes) {
+      // Without changes nothing is withdrawn: every member gives its result.
       const results = await Promise.all(runs.map((run) => this.childOfSet(step, workflow, run, options)));
       this.finishStep(step, 'completed', 'flow.step.completed', SYSTEM, { children: ids });
-      return results;
+      return results as T[];
     }
     const members = runs.map((run) => ({
       run,
@@ -408,19 +409,6 @@ export class Flow<F extends FlowDefinition> {
     return results.filter((result): result is Awaited<T> => result !== WITHDRAWN) as T[];
   }
 
-  private async childOfSet<A extends unknown[], T>(
-    step: StepStatus,
-    workflow: (...args: A) => Promise<T>,
-    run: { workflowId: string; args: A },
-    options: { manual?: (decision: DecisionFor<F>, workflowId: string) => T },
-  ): Promise<T>;
-  private async childOfSet<A extends unknown[], T>(
-    step: StepStatus,
-    workflow: (...args: A) => Promise<T>,
-    run: { workflowId: string; args: A },
-    options: { manual?: (decision: DecisionFor<F>, workflowId: string) => T },
-    changes: ChildSetChanges<A>,
-  ): Promise<T | typeof WITHDRAWN>;
   private async childOfSet<A extends unknown[], T>(
     step: StepStatus,
     workflow: (...args: A) => Promise<T>,
