@@ -9,6 +9,7 @@ import { automationActivities } from './automation.js';
 import { contractActivities } from './contracts.js';
 import { flowActivities } from './flows.js';
 import { invoiceActivities } from './invoices.js';
+import { orderActivities } from './orders.js';
 import { projectActivities } from './projects.js';
 import { proposalActivities } from './proposals.js';
 import { supplierOrderActivities } from './supplierOrders.js';
@@ -48,6 +49,7 @@ export function createActivities({ config, db, mailer }: ActivityDeps) {
       companyName: config.email.from,
     }),
     ...proposalActivities({ db }),
+    ...orderActivities({ ...emailDeps, opsEmail: config.email.ops, companyName: config.companyName }),
     ...invoiceActivities({
       ...emailDeps,
       stripe,

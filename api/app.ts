@@ -15,16 +15,19 @@ import { registerCodecRoutes } from './routes/codec.js';
 import { registerCompanyRoutes } from './routes/companies.js';
 import { registerConfiguratorRoutes } from './routes/configurator.js';
 import { registerCourierRoutes } from './routes/couriers.js';
+import { registerCourierWebhook } from './routes/courierWebhook.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { type Check, registerHealthRoutes } from './routes/health.js';
 import { registerInstallationRoutes } from './routes/installations.js';
 import { registerLeadRoutes } from './routes/leads.js';
 import { registerMeRoute } from './routes/me.js';
+import { registerOrderRoutes } from './routes/orders.js';
 import { registerPaymentPages } from './routes/paymentPages.js';
 import { registerPaymentRoutes } from './routes/payments.js';
 import { registerProjectSetupRoutes } from './routes/projectSetup.js';
 import { registerProposalRoutes } from './routes/proposals.js';
+import { registerShipmentRoutes } from './routes/shipments.js';
 import { registerSigningRoutes } from './routes/signing.js';
 import { registerStripeWebhook } from './routes/stripeWebhook.js';
 import { registerSupplierOrderRoutes } from './routes/supplierOrders.js';
@@ -130,6 +133,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerConfiguratorRoutes(app, deps);
   registerPaymentPages(app, deps);
   registerStripeWebhook(app, deps);
+  registerCourierWebhook(app, deps);
   registerCodecRoutes(app, deps);
 
   app.use('/v1/*', requireApiKey(deps.db));
@@ -156,6 +160,8 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerAutomationRoutes(app, deps);
   registerCompanyRoutes(app, deps);
   registerCourierRoutes(app, deps);
+  registerOrderRoutes(app, deps);
+  registerShipmentRoutes(app, deps);
 
   // A known path asked with another method is 405 with the methods it takes, not 404.
   const routes = app.routes

@@ -9,6 +9,8 @@ import { invoicePaymentFlow } from '../domain/invoice.js';
 import { invoicePaymentDecisions } from '../domain/invoice.schema.js';
 import { leadToInstallFlow } from '../domain/leadToInstall.js';
 import { leadToInstallDecisions } from '../domain/leadToInstall.schema.js';
+import { orderFulfillmentFlow } from '../domain/order.js';
+import { orderFulfillmentDecisions } from '../domain/order.schema.js';
 import { proposalToPaymentFlow } from '../domain/proposalToPayment.js';
 import { proposalToPaymentDecisions } from '../domain/proposalToPayment.schema.js';
 import { supplierOrderFlow } from '../domain/supplierOrder.js';
@@ -27,6 +29,7 @@ export const FLOW_TYPES: readonly FlowType[] = [
   { definition: supplierOrderFlow, decisions: supplierOrderDecisions },
   { definition: leadToInstallFlow, decisions: leadToInstallDecisions },
   { definition: automationStepFlow, decisions: automationStepDecisions },
+  { definition: orderFulfillmentFlow, decisions: orderFulfillmentDecisions },
 ];
 
 /** Every decision name any flow takes: the resolve route's `action`, in the API document. */

@@ -16,6 +16,7 @@ export function createApiMetrics(db: Db): ApiMetrics {
   const registry = new Registry();
   stripeInboxGauges(registry, db);
   automationGauges(registry, db);
+  fulfillmentGauges(registry, db);
   collectDefaultMetrics({ register: registry, prefix: 'flowdesk_api_' });
   const duration = new Histogram({
     name: 'flowdesk_api_http_request_duration_seconds',
@@ -158,4 +159,49 @@ function automationGauges(registry: Registry, db: Db): void {
       for (const [scenario, { done, all }] of ended) this.set({ scenario }, done / all);
     },
   });
+}
+
+/**
+ * How long hardware takes to reach customers, over what ended in the last 30 days (all tenants): from payment to
+ * the order's completion, and from a shipment's first step in transit to its delivery; median and 90th percentile.
+ */
+function fulfillmentGauges(registry: Registry, db: Db): void {
+  const times = oncePerScrape(() =>
+    sql<{ kind: string; p50: number | null; p90: number | null }>`
+      select 'lead' as kind,
+        percentile_cont(0.5) within group (order by extract(epoch from completed_at - paid_at)) as p50,
+        percentile_cont(0.9) within group (order by extract(epoch from completed_at - paid_at)) as p90
+      from orders where completed_at > now() - interval '30 days' and paid_at is not null
+      union all
+      select 'delivery',
+        percentile_cont(0.5) within group (order by extract(epoch from delivered_at - shipped_at)),
+        percentile_cont(0.9) within group (order by extract(epoch from delivered_at - shipped_at))
+      from shipments where delivered_at > now() - interval '30 days' and shipped_at is not null`
+      .execute(db)
+      .then(({ rows }) => rows),
+  );
+  const quantiles = (name: string, help: string, kind: string) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['quantile'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const row = (await times()).find((each) => each.kind === kind);
+        if (row?.p50 == null || row.p90 == null) return;
+        this.set({ quantile: '0.5' }, Number(row.p50));
+        this.set({ quantile: '0.9' }, Number(row.p90));
+      },
+    });
+  quantiles(
+    'flowdesk_fulfillment_lead_time_seconds',
+    'From payment to the order’s completion, orders completed in the last 30 days',
+    'lead',
+  );
+  quantiles(
+    'flowdesk_shipment_delivery_time_seconds',
+    'From in transit to delivered, shipments delivered in the last 30 days',
+    'delivery',
+  );
 }

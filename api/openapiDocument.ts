@@ -26,8 +26,10 @@ const TAGS: Record<string, string> = {
   Installations: 'Installation jobs, for the crews',
   Automation: 'Automation steps in the legacy system, their scenarios, and ops’ way out when they fail',
   Companies: 'The companies hardware is sold to: contacts and address book',
+  Orders: 'Hardware orders: prices with provenance, Stripe Checkout, orders on terms',
+  Shipments: 'Shipments of orders: allocation, couriers, tracking, and each shipment’s timeline',
   'Customer pages': 'The pages customers reach from their emails',
-  Webhooks: 'Signed deliveries from Stripe, DocuSign and suppliers',
+  Webhooks: 'Signed deliveries from Stripe, DocuSign, suppliers and couriers',
   'Temporal codec': 'Decoded payloads for the Temporal UI and CLI, for staff',
   Operations: 'Health and readiness',
 };
@@ -45,6 +47,10 @@ const WEBHOOK_SCHEMES: Record<string, { header: string; description: string }> =
   '/webhooks/suppliers/{supplierId}': {
     header: 'Supplier-Signature',
     description: '`t=<unix seconds>,v1=<hex HMAC-SHA256(webhook secret, "t.<raw body>")>`',
+  },
+  '/webhooks/couriers/aftership': {
+    header: 'aftership-hmac-sha256',
+    description: 'AfterShip’s base64 HMAC-SHA256 of the raw body with the webhook secret',
   },
 };
 const schemeName = (path: string) =>

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { createDb, type Db } from '../db/client.js';
 import { pruneWebhookPayloads } from '../db/retention.js';
 import { sealStoredSupplierSecrets } from '../db/supplierSecrets.js';
+import { createCourierPoller } from '../integrations/couriers/poller.js';
 import { createStripeInbox } from '../integrations/payments/stripeInbox.js';
 import { type Config, requireSetting } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
@@ -12,6 +13,7 @@ import { createTemporalClient, createTemporalProbe } from '../runtime/temporal.j
 import { type AppOptions, createApp } from './app.js';
 import type { ApiDeps } from './context.js';
 import { type ApiMetrics, createApiMetrics, metricsEndpoint } from './metrics.js';
+import { courierNewsHandler } from './routes/courierWebhook.js';
 import { type Check, readinessChecks } from './routes/health.js';
 import { tellFlowsOfStripeEvent } from './routes/stripeWebhook.js';
 
@@ -39,7 +41,7 @@ export async function startApi(
   const stripeInbox = createStripeInbox({
     db,
     logger: options.logger,
-    tell: tellFlowsOfStripeEvent({ db, temporal }),
+    tell: tellFlowsOfStripeEvent({ db, temporal, config }),
   });
   const secrets = createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS'));
   const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox, secrets };
@@ -59,6 +61,16 @@ export async function startApi(
   const metricsServer = await serveMetricsApart(config, metrics);
   const stopUpkeep = upkeepHourly(db, config, secrets, options.logger);
   stripeInbox.start();
+  const courierPoller = config.couriers.apiUrl
+    ? createCourierPoller({
+        db,
+        logger: options.logger,
+        apiUrl: config.couriers.apiUrl,
+        apiKey: config.couriers.apiKey,
+        apply: courierNewsHandler(deps),
+      })
+    : undefined;
+  courierPoller?.start(config.couriers.pollEveryMs);
   const { address, port } = server.address() as AddressInfo;
   return {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
@@ -70,6 +82,7 @@ export async function startApi(
       );
       stopUpkeep();
       await stripeInbox.stop();
+      await courierPoller?.stop();
       await db.destroy();
       await connection.close();
       await probe.close();

@@ -27,7 +27,7 @@ export interface FlowToStart<W extends Workflow> {
  * whether this call started it.
  */
 export async function startFlow<W extends Workflow>(
-  { db, temporal, config }: ApiDeps,
+  { db, temporal, config }: Pick<ApiDeps, 'db' | 'temporal' | 'config'>,
   toStart: FlowToStart<W>,
 ): Promise<{ flowId: string; created: boolean }> {
   const { definition } = toStart;

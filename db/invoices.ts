@@ -9,7 +9,7 @@ import type { Database } from './schema.js';
 export async function nextDocumentNumber(
   trx: Kysely<Database>,
   tenantId: string,
-  series: 'INV' | 'CN',
+  series: 'INV' | 'CN' | 'ORD',
   year: number,
 ): Promise<string> {
   const { last_number } = await trx

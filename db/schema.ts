@@ -488,6 +488,118 @@ export interface CouriersTable {
   updated_at: Updatable;
 }
 
+export interface PriceBookEntriesTable {
+  tenant_id: string;
+  sku: string;
+  /** '' for the global entry. */
+  region: ColumnType<string, string | undefined, string>;
+  currency: string;
+  name: string;
+  unit_price: Money;
+  stripe_price_id: string | null;
+  updated_at: Updatable;
+}
+
+export interface CompanyPricesTable {
+  tenant_id: string;
+  company_id: string;
+  sku: string;
+  currency: string;
+  unit_price: Money;
+  stripe_price_id: string | null;
+  agreement: string;
+  updated_at: Updatable;
+}
+
+export interface OrdersTable {
+  id: Generated<string>;
+  tenant_id: string;
+  number: string;
+  company_id: string;
+  billing_contact_id: string;
+  billing_address: Json<{ street: string; postcode: string; city: string; country: string }>;
+  region: ColumnType<string, string | undefined, string>;
+  currency: string;
+  payment_terms: string;
+  state: ColumnType<string, string | undefined, string>;
+  fulfillment_state: string | null;
+  total: Money;
+  checkout_attempt: ColumnType<number, number | undefined, number>;
+  flow_id: string;
+  created_at: CreatedAt;
+  paid_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  updated_at: Updatable;
+}
+
+export interface OrderLinesTable {
+  tenant_id: string;
+  order_id: string;
+  position: number;
+  sku: string;
+  description: string;
+  quantity: number;
+  unit_price: Money;
+  price_source: string;
+  price_notes: string | null;
+  stripe_price_id: string | null;
+}
+
+export interface FulfillmentItemsTable {
+  tenant_id: string;
+  order_id: string;
+  position: number;
+  quantity: number;
+  remaining: number;
+}
+
+export interface ShipmentsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  order_id: string;
+  state: ColumnType<string, string | undefined, string>;
+  address: Json<{ street: string; postcode: string; city: string; country: string }>;
+  courier_code: string | null;
+  tracking_number: string | null;
+  tracking_url: string | null;
+  courier_tag: string | null;
+  exception: string | null;
+  created_at: CreatedAt;
+  shipped_at: Timestamp | null;
+  delivered_at: Timestamp | null;
+  updated_at: Updatable;
+}
+
+export interface ShipmentItemsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  shipment_id: string;
+  order_id: string;
+  position: number;
+  quantity: number;
+  automation: Json<ShipmentItemAutomation[]>;
+}
+
+/** A scenario to run for a shipment item once it is delivered, with the device it concerns. */
+export interface ShipmentItemAutomation {
+  scenario: string;
+  device: { serial: string; model: string; assetId: string; previousDeviceId?: string };
+}
+
+export interface CourierEventsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  shipment_id: string;
+  courier_code: string;
+  event_id: string;
+  tag: string;
+  subtag: string | null;
+  occurred_at: Timestamp;
+  received_at: CreatedAt;
+  applied: boolean;
+  ignored_reason: string | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -522,6 +634,14 @@ export interface Database {
   company_primary_contacts: CompanyPrimaryContactsTable;
   company_addresses: CompanyAddressesTable;
   couriers: CouriersTable;
+  price_book_entries: PriceBookEntriesTable;
+  company_prices: CompanyPricesTable;
+  orders: OrdersTable;
+  order_lines: OrderLinesTable;
+  fulfillment_items: FulfillmentItemsTable;
+  shipments: ShipmentsTable;
+  shipment_items: ShipmentItemsTable;
+  courier_events: CourierEventsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

@@ -122,6 +122,7 @@ export const Attention = z.object({
     'installation_at_risk',
     'scheduling_conflict',
     'installation_problem',
+    'courier_exception',
   ]),
   error: z.string(),
   since: z.string(),

@@ -13,8 +13,8 @@ export const invoicePaymentFlow = defineFlow<{ retry: EmailRetryInput }>()({
 
 export const invoiceFlowId = invoicePaymentFlow.flowId;
 
-/** INV-2026-000123: series, year, and a number that is gapless per tenant, series and year. */
-export function documentNumber(series: 'INV' | 'CN', year: number, sequence: number): string {
+/** INV-2026-000123 (ORD- for orders): series, year, and a number gapless per tenant, series and year. */
+export function documentNumber(series: 'INV' | 'CN' | 'ORD', year: number, sequence: number): string {
   return `${series}-${year}-${String(sequence).padStart(6, '0')}`;
 }
 

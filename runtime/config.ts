@@ -132,6 +132,11 @@ const environmentSchema = z.object({
   LEGACY_TOKEN: z.string().min(1).optional(),
   LEGACY_BREAK_AFTER: positiveInt(5),
   LEGACY_HALF_OPEN_SECONDS: positiveInt(30),
+
+  COURIER_WEBHOOK_SECRET: z.string().min(16).optional(),
+  COURIER_API_URL: urlWith(['http:', 'https:']).optional(),
+  COURIER_API_KEY: z.string().min(1).optional(),
+  COURIER_POLL_SECONDS: positiveInt(300),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -196,6 +201,11 @@ export interface Config {
    * a row and lets one call try again after `halfOpenAfterMs`.
    */
   legacy: { url?: string; token?: string; breakAfter: number; halfOpenAfterMs: number };
+  /**
+   * Courier tracking as an AfterShip account reports it: `webhookSecret` verifies its webhooks; couriers without
+   * webhooks are polled at `apiUrl` (with `apiKey`) every `pollEveryMs`.
+   */
+  couriers: { webhookSecret?: string; apiUrl?: string; apiKey?: string; pollEveryMs: number };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -218,6 +228,8 @@ const SECRET_VARIABLES = new Set([
   'DOCUSIGN_CONNECT_SECRET',
   'TEMPORAL_API_KEY',
   'LEGACY_TOKEN',
+  'COURIER_WEBHOOK_SECRET',
+  'COURIER_API_KEY',
 ]);
 
 /** A rejected value as an error may show it: secrets redacted, and a URL's password. */
@@ -297,6 +309,12 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         token: e.LEGACY_TOKEN,
         breakAfter: e.LEGACY_BREAK_AFTER,
         halfOpenAfterMs: e.LEGACY_HALF_OPEN_SECONDS * 1000,
+      },
+      couriers: {
+        webhookSecret: e.COURIER_WEBHOOK_SECRET,
+        apiUrl: e.COURIER_API_URL,
+        apiKey: e.COURIER_API_KEY,
+        pollEveryMs: e.COURIER_POLL_SECONDS * 1000,
       },
     },
   };

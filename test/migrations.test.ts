@@ -41,6 +41,7 @@ describe('migrations', () => {
       '0018_automation',
       '0019_companies',
       '0020_couriers',
+      '0021_orders',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

@@ -4,6 +4,7 @@ import { checkoutExpired } from '../../domain/invoice.js';
 import { STRIPE_API_VERSION } from '../../integrations/payments/stripe.js';
 import type { StripeEventEffects } from '../../integrations/payments/stripeEvents.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
+import { startOrderFulfillment } from '../orderFulfillment.js';
 import { problemContent } from '../problem.js';
 import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
 import { tellInvoiceFlow } from './payments.js';
@@ -62,9 +63,10 @@ export function registerStripeWebhook(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
 }
 
 /** How the inbox's relay tells flows what a Stripe event changed: ids only, the flows read the facts. */
-export function tellFlowsOfStripeEvent(deps: Pick<ApiDeps, 'db' | 'temporal'>) {
+export function tellFlowsOfStripeEvent(deps: Pick<ApiDeps, 'db' | 'temporal' | 'config'>) {
   return async (effects: StripeEventEffects): Promise<void> => {
     for (const news of effects.news) await tellInvoiceFlow(deps, news);
+    if (effects.paidOrder) await startOrderFulfillment(deps, effects.paidOrder);
     if (effects.expired)
       await signalIfRunning(deps, effects.expired.flowId, checkoutExpired, {
         sessionId: effects.expired.sessionId,

@@ -19,6 +19,7 @@ import * as leadToInstall from './0017_lead_to_install.js';
 import * as automation from './0018_automation.js';
 import * as companies from './0019_companies.js';
 import * as couriers from './0020_couriers.js';
+import * as orders from './0021_orders.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -45,6 +46,7 @@ const migrations: Record<string, Migration> = {
   '0018_automation': automation,
   '0019_companies': companies,
   '0020_couriers': couriers,
+  '0021_orders': orders,
 };
 
 export const migrationProvider: MigrationProvider = {

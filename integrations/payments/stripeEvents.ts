@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import { appendEvent } from '../../db/events.js';
+import { type OrderToFulfil, orderCheckoutChanged } from '../../db/orders.js';
 import {
   type PaymentNews,
   type PaymentToRecord,
@@ -19,6 +20,8 @@ export interface StripeEventEffects {
   expired?: { flowId: string; sessionId: string };
   /** Why the event cannot be applied yet (it names a payment not recorded yet): nothing was written. */
   notYet?: string;
+  /** An order paid in full: its fulfillment starts. */
+  paidOrder?: OrderToFulfil;
 }
 
 const intentOf = (value: string | { id: string } | null | undefined) =>
@@ -67,7 +70,8 @@ function paidSessionPayment(event: Stripe.Event): PaymentToRecord | undefined {
     return undefined;
   const session = event.data.object;
   const tenantId = ourId(session.metadata?.tenantId);
-  if (session.payment_status !== 'paid' || !tenantId) return undefined;
+  // An order's payment also moves the order: one by one, through applyStripeEvent.
+  if (session.payment_status !== 'paid' || !tenantId || session.metadata?.orderId) return undefined;
   return sessionPayment(event, session, { tenantId, invoiceId: ourId(session.metadata?.invoiceId) });
 }
 
@@ -113,8 +117,10 @@ export async function applyStripeEvent(
     case 'checkout.session.completed':
     case 'checkout.session.async_payment_succeeded': {
       const session = event.data.object;
-      if (session.payment_status !== 'paid') return { news: [] };
-      return { news: await recordSessionPayment(trx, event, session) };
+      const paid = session.payment_status === 'paid';
+      const news = paid ? await recordSessionPayment(trx, event, session) : [];
+      const paidOrder = await orderNews(trx, event, paid ? 'paid' : 'processing');
+      return paidOrder === undefined ? { news } : { news: [], paidOrder: paidOrder ?? undefined };
     }
     case 'checkout.session.expired': {
       const session = event.data.object;
@@ -127,12 +133,14 @@ export async function applyStripeEvent(
         .executeTakeFirst();
       const flowId = session.metadata?.flowId;
       if (closed) await recordForFinance(trx, event, closed.tenant_id, flowId);
+      if ((await orderNews(trx, event, 'expired')) !== undefined) return { news: [] };
       return { news: [], expired: closed && flowId ? { flowId, sessionId: session.id } : undefined };
     }
     case 'checkout.session.async_payment_failed': {
       const session = event.data.object;
       const tenantId = session.metadata?.tenantId;
       if (tenantId) await recordForFinance(trx, event, tenantId, session.metadata?.flowId);
+      await orderNews(trx, event, 'failed');
       return { news: [] };
     }
     case 'charge.refunded': {
@@ -219,6 +227,30 @@ async function recordSessionPayment(
   if (result.outcome === 'applied') return [{ flowId: result.flowId, paymentId: result.paymentId, ...told }];
   // A payment recorded before was told to its flow by the event that recorded it.
   return [];
+}
+
+/**
+ * Moves the order a Checkout Session was opened for (its metadata names it): undefined when the session is no
+ * order's, null when the order did not become paid, the order to fulfil when it did.
+ */
+async function orderNews(
+  trx: Kysely<Database>,
+  event: Stripe.Event,
+  change: 'paid' | 'processing' | 'failed' | 'expired',
+): Promise<OrderToFulfil | null | undefined> {
+  const session = event.data.object as Stripe.Checkout.Session;
+  const tenantId = ourId(session.metadata?.tenantId);
+  const orderId = ourId(session.metadata?.orderId);
+  if (!tenantId || !orderId) return undefined;
+  const paid = await orderCheckoutChanged(trx, {
+    tenantId,
+    orderId,
+    sessionId: session.id,
+    change,
+    at: new Date(event.created * 1000),
+    actor: { type: 'webhook', id: `stripe:${event.id}` },
+  });
+  return paid ?? null;
 }
 
 async function recordForFinance(

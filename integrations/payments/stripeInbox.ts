@@ -353,4 +353,5 @@ export function createStripeInbox({
   };
 }
 
-const hasNews = (effects: StripeEventEffects) => effects.news.length > 0 || effects.expired !== undefined;
+const hasNews = (effects: StripeEventEffects) =>
+  effects.news.length > 0 || effects.expired !== undefined || effects.paidOrder !== undefined;

@@ -36,8 +36,11 @@ export interface CourierSimulator {
   trackings: Map<string, Tracking>;
   deliveries: { eventId: string; trackingNumber: string; tag: TrackingTag; answer: number }[];
   faults: CourierFaults;
-  /** Starts tracking a shipment: its tags follow the schedule, webhooks go to `callbackUrl` if given. */
-  track(slug: string, trackingNumber: string, callbackUrl?: string): void;
+  /**
+   * Starts tracking a shipment: its tags follow the schedule (this tracking's own, when given; `{}` moves it only
+   * by `advance`), webhooks go to `callbackUrl` if given.
+   */
+  track(slug: string, trackingNumber: string, callbackUrl?: string, own?: CourierSchedule): void;
   /** Moves a tracking to a tag now (an exception, say). */
   advance(slug: string, trackingNumber: string, tag: TrackingTag): Promise<void>;
   settled(): Promise<void>;
@@ -139,10 +142,10 @@ export async function startCourierSimulator(options: {
     trackings,
     deliveries,
     faults,
-    track(slug, trackingNumber, callbackUrl) {
+    track(slug, trackingNumber, callbackUrl, own) {
       const tracking: Tracking = { slug, trackingNumber, tag: 'Pending', callbackUrl, timers: [], held: [] };
       trackings.set(key(slug, trackingNumber), tracking);
-      for (const [tag, after] of Object.entries(schedule) as [TrackingTag, number][])
+      for (const [tag, after] of Object.entries(own ?? schedule) as [TrackingTag, number][])
         tracking.timers.push(setTimeout(() => moveTo(tracking, tag), after));
     },
     async advance(slug, trackingNumber, tag) {

@@ -91,5 +91,6 @@ export function apiClient(baseUrl: string, key?: string) {
     request,
     get: <T = any>(path: string) => request<T>('GET', path),
     post: <T = any>(path: string, body?: unknown) => request<T>('POST', path, { body }),
+    put: <T = any>(path: string, body?: unknown) => request<T>('PUT', path, { body }),
   };
 }
