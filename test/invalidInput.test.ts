@@ -3,12 +3,14 @@ import { Agent, request } from 'node:http';
 import { sql } from 'kysely';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signAfterShip } from '../integrations/couriers/aftership.js';
 import { signWebhook } from '../integrations/suppliers/protocol.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
 import { insertWebhookSupplier } from './helpers/suppliers.js';
 
 const STRIPE_SECRET = 'whsec_test_sweep';
 const CONNECT_KEY = 'docusign-connect-sweep-key-0123456789';
+const COURIER_SECRET = 'courier-sweep-webhook-secret';
 const SUPPLIER_SECRET = 'supplier-sweep-secret-0123456789';
 const TENANT_TABLES = [
   'flows',
@@ -33,6 +35,14 @@ const TENANT_TABLES = [
   'company_contacts',
   'company_addresses',
   'couriers',
+  'price_book_entries',
+  'company_prices',
+  'orders',
+  'order_lines',
+  'fulfillment_items',
+  'shipments',
+  'shipment_items',
+  'courier_events',
 ];
 
 let api: TestApi;
@@ -42,7 +52,11 @@ let supplierId: string;
 
 beforeAll(async () => {
   api = await startTestApi({
-    env: { STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, DOCUSIGN_CONNECT_SECRET: CONNECT_KEY },
+    env: {
+      STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+      DOCUSIGN_CONNECT_SECRET: CONNECT_KEY,
+      COURIER_WEBHOOK_SECRET: COURIER_SECRET,
+    },
   });
   const tenant = await createTestTenant(api.deps.db);
   tenantId = tenant.tenantId;
@@ -61,6 +75,13 @@ interface BadRequest {
   /** 400 unless the request is refused for its media type. */
   status?: 415;
 }
+
+const courierEvent = JSON.stringify({
+  ts: 1,
+  event: 'tracking_update',
+  event_id: 'not-a-uuid',
+  msg: { tracking_number: 'JD0001', slug: 'dhl', tag: 'Teleported' },
+});
 
 const stripeSigner = new Stripe('sk_test_123');
 const signedForStripe = (payload: string) => ({
@@ -525,6 +546,103 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       fields: ['body.name', 'body.trackingUrlTemplate', 'body.adapter'],
     },
   ],
+  'PUT /v1/price-book/{sku}': [
+    { path: '/v1/price-book/bad%20sku', body: {}, fields: ['path.sku'] },
+    {
+      path: '/v1/price-book/SENSOR-1',
+      body: { region: 'no region!', currency: 'euro', name: '', unitPrice: -1, stripePriceId: 'prod_1' },
+      fields: ['body.region', 'body.currency', 'body.name', 'body.unitPrice', 'body.stripePriceId'],
+    },
+  ],
+  'PUT /v1/companies/{companyId}/prices/{sku}': [
+    { path: '/v1/companies/ACME/prices/bad%20sku', body: {}, fields: ['path.sku'] },
+    {
+      path: '/v1/companies/ACME/prices/SENSOR-1',
+      body: { currency: 'EUR', unitPrice: 1.5, agreement: '' },
+      fields: ['body.unitPrice', 'body.agreement'],
+    },
+  ],
+  'POST /v1/orders': [
+    {
+      path: '/v1/orders',
+      body: {
+        companyId: 'ACME',
+        billingContactId: 'nobody',
+        currency: 'EUR',
+        paymentTerms: 'later',
+        lines: [
+          { sku: 'SENSOR-1', quantity: 0 },
+          { sku: 'X', quantity: 1, bespoke: { unitPrice: 5 } },
+        ],
+      },
+      fields: [
+        'body.billingContactId',
+        'body.paymentTerms',
+        'body.lines.0.quantity',
+        'body.lines.1.bespoke.description',
+        'body.lines.1.bespoke.notes',
+      ],
+    },
+    {
+      path: '/v1/orders',
+      body: {
+        companyId: 'NO-SUCH-COMPANY',
+        billingContactId: '00000000-0000-4000-8000-000000000000',
+        currency: 'EUR',
+        lines: [{ sku: 'SENSOR-1', quantity: 1 }],
+      },
+      fields: ['body.companyId'],
+    },
+  ],
+  'GET /v1/orders/{orderId}': [{ path: '/v1/orders/nope', fields: ['path.orderId'] }],
+  'POST /v1/orders/{orderId}/checkout': [{ path: '/v1/orders/nope/checkout', fields: ['path.orderId'] }],
+  'POST /v1/orders/{orderId}/confirm': [{ path: '/v1/orders/nope/confirm', fields: ['path.orderId'] }],
+  'POST /v1/orders/{orderId}/invoice': [{ path: '/v1/orders/nope/invoice', fields: ['path.orderId'] }],
+  'POST /v1/orders/{orderId}/shipments': [
+    { path: '/v1/orders/nope/shipments', body: {}, fields: ['path.orderId'] },
+    {
+      path: '/v1/orders/00000000-0000-4000-8000-000000000000/shipments',
+      body: {
+        destination: { addressId: '00000000-0000-4000-8000-000000000000', address: { street: '' } },
+        items: [{ line: -1, quantity: 0, automation: [{ scenario: 'Bad Scenario', device: {} }] }],
+      },
+      fields: [
+        'body.destination.address.street',
+        'body.items.0.line',
+        'body.items.0.quantity',
+        'body.items.0.automation.0.scenario',
+        'body.items.0.automation.0.device.serial',
+      ],
+    },
+  ],
+  'GET /v1/shipments/{shipmentId}': [{ path: '/v1/shipments/nope', fields: ['path.shipmentId'] }],
+  'POST /v1/shipments/{shipmentId}/dispatch': [
+    { path: '/v1/shipments/nope/dispatch', body: {}, fields: ['path.shipmentId'] },
+    {
+      path: '/v1/shipments/00000000-0000-4000-8000-000000000000/dispatch',
+      body: { courierCode: 'DHL Express', trackingNumber: '1' },
+      fields: ['body.courierCode', 'body.trackingNumber'],
+    },
+  ],
+  'POST /v1/shipments/{shipmentId}/cancel': [
+    { path: '/v1/shipments/nope/cancel', body: { reason: 'x' }, fields: ['path.shipmentId'] },
+    {
+      path: '/v1/shipments/00000000-0000-4000-8000-000000000000/cancel',
+      body: { reason: '' },
+      fields: ['body.reason'],
+    },
+  ],
+  'GET /v1/shipments/{shipmentId}/timeline': [
+    { path: '/v1/shipments/nope/timeline', fields: ['path.shipmentId'] },
+  ],
+  'POST /webhooks/couriers/aftership': [
+    {
+      path: '/webhooks/couriers/aftership',
+      raw: courierEvent,
+      headers: { 'aftership-hmac-sha256': signAfterShip(COURIER_SECRET, courierEvent) },
+      fields: ['body.event_id', 'body.msg.tag'],
+    },
+  ],
   'GET /v1/api-keys': 'takes no input',
   'POST /v1/api-keys': [
     { path: '/v1/api-keys', body: { name: '', roles: ['king'] }, fields: ['body.name', 'body.roles.0'] },
@@ -633,6 +751,7 @@ describe('every route', () => {
       '/webhooks/stripe',
       '/webhooks/esign/docusign',
       `/webhooks/suppliers/${supplierId}`,
+      '/webhooks/couriers/aftership',
     ]) {
       const res = await postWithoutWaiting(`${api.url}${path}`, huge);
       expect(res.status, path).toBe(413);
