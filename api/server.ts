@@ -5,6 +5,7 @@ import { createDb, type Db } from '../db/client.js';
 import { pruneWebhookPayloads } from '../db/retention.js';
 import { sealStoredSupplierSecrets } from '../db/supplierSecrets.js';
 import { createCourierPoller } from '../integrations/couriers/poller.js';
+import { trackingApi } from '../integrations/couriers/trackingApi.js';
 import { createStripeInbox } from '../integrations/payments/stripeInbox.js';
 import { type Config, requireSetting } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
@@ -65,8 +66,7 @@ export async function startApi(
     ? createCourierPoller({
         db,
         logger: options.logger,
-        apiUrl: config.couriers.apiUrl,
-        apiKey: config.couriers.apiKey,
+        tracking: trackingApi({ apiUrl: config.couriers.apiUrl, apiKey: config.couriers.apiKey }),
         apply: courierNewsHandler(deps),
       })
     : undefined;

@@ -9,6 +9,7 @@ import { ensureTenant } from '../db/tenants.js';
 import { type Config, configOrExit } from '../runtime/config.js';
 import { newPayloadKey } from '../runtime/payloadCodec.js';
 import { PRIVATE_FILE, privateDir } from '../runtime/privateFiles.js';
+import { startCourierSimulator } from './simulators/courier.js';
 import { startLegacySimulator } from './simulators/legacy.js';
 import { embeddedPostgresDir } from './stack/database.js';
 import { startEmbeddedPostgres } from './stack/postgres.js';
@@ -73,6 +74,7 @@ const DEMO_KEY_NAME = 'demo admin';
 const SIGNING_SECRET_FILE = path.join(config.dataDir, 'signing-secret');
 const STRIPE_WEBHOOK_SECRET_FILE = path.join(config.dataDir, 'stripe-webhook-secret');
 const PAYLOAD_KEYS_FILE = path.join(config.dataDir, 'payload-keys');
+const COURIER_WEBHOOK_SECRET_FILE = path.join(config.dataDir, 'courier-webhook-secret');
 
 /** A secret made on first start and kept in the data folder, unless the environment gives one. */
 async function keptSecret(given: string | undefined, file: string, prefix = ''): Promise<string> {
@@ -148,6 +150,7 @@ function banner(
   stripe: string,
   stripeWebhooks: string,
   legacy: string,
+  couriers: string,
 ): string {
   const api = cfg.api.publicUrl;
   const rows = [
@@ -161,6 +164,7 @@ function banner(
     ['Payments', stripe],
     ['Stripe events', stripeWebhooks],
     ['Legacy system', legacy],
+    ['Courier tracking', couriers],
     ['Email', cfg.email.smtpUrl ? 'SMTP_URL' : `written to ${cfg.email.outboxDir}`],
     ['Data', `${cfg.dataDir} (logs in ${logsDir})`],
   ];
@@ -249,6 +253,23 @@ try {
     legacy = { url: simulator.url, banner: `the legacy-system simulator at ${simulator.url}` };
   }
 
+  // Courier tracking comes from an AfterShip account; on this machine, the courier simulator stands in for it.
+  let couriers = {
+    apiUrl: config.couriers.apiUrl,
+    webhookSecret: config.couriers.webhookSecret,
+    banner: 'COURIER_API_URL',
+  };
+  if (!couriers.apiUrl) {
+    const webhookSecret = await keptSecret(config.couriers.webhookSecret, COURIER_WEBHOOK_SECRET_FILE);
+    const simulator = await startCourierSimulator({
+      webhookSecret,
+      callbackUrl: `http://${config.api.host}:${config.api.port}/webhooks/couriers/aftership`,
+      schedule: { InfoReceived: 500, InTransit: 1_500, OutForDelivery: 2_500, Delivered: 3_500 },
+    });
+    stoppers.push({ name: 'courier simulator', stop: () => simulator.stop() });
+    couriers = { apiUrl: simulator.url, webhookSecret, banner: `the courier simulator at ${simulator.url}` };
+  }
+
   say('  Migrating the database');
   await seedDemoTenant(databaseUrl);
 
@@ -264,6 +285,8 @@ try {
     STRIPE_WEBHOOK_SECRET: webhooks.secret,
     PAYLOAD_KEYS: await payloadKeys(),
     LEGACY_URL: legacy.url,
+    COURIER_API_URL: couriers.apiUrl,
+    COURIER_WEBHOOK_SECRET: couriers.webhookSecret,
     // A development stack: the supplier simulator (npm run demo:supplier) runs on this machine.
     SUPPLIER_URLS_ALLOW_LOOPBACK: process.env.SUPPLIER_URLS_ALLOW_LOOPBACK ?? 'true',
   };
@@ -276,7 +299,17 @@ try {
       timeoutMs: 60_000,
     },
   );
-  say(banner(config, temporalUi, temporalAddress, stripe.banner, webhooks.banner, legacy.banner));
+  say(
+    banner(
+      config,
+      temporalUi,
+      temporalAddress,
+      stripe.banner,
+      webhooks.banner,
+      legacy.banner,
+      couriers.banner,
+    ),
+  );
 } catch (error) {
   say(`Flowdesk could not start: ${error instanceof Error ? error.message : String(error)}`);
   await shutdown(1, 'start failed');

@@ -501,7 +501,10 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
     },
   ],
   'GET /v1/automation-steps': [
-    { path: '/v1/automation-steps?state=broken&limit=0', fields: ['query.state', 'query.limit'] },
+    {
+      path: '/v1/automation-steps?state=broken&limit=0&shipmentId=x',
+      fields: ['query.state', 'query.limit', 'query.shipmentId'],
+    },
   ],
   'GET /v1/automation-steps/{stepId}': [{ path: '/v1/automation-steps/nope', fields: ['path.stepId'] }],
   'POST /v1/automation-steps/{stepId}/retry': [

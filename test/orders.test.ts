@@ -500,6 +500,8 @@ describe('hardware orders', () => {
       'sensor_partner_first_time',
       'sensor_vendor_first_time',
     ]);
+    const listed = (await coordinator.get(`/v1/automation-steps?shipmentId=${second.body.shipmentId}`)).body;
+    expect(listed.steps.map((s: { scenario: string }) => s.scenario)).toEqual(['sensor_partner_first_time']);
     const children = await api.deps.db
       .selectFrom('flows')
       .select('parent_id')
@@ -607,7 +609,8 @@ describe('hardware orders', () => {
       courierCode: 'chitchats',
       trackingNumber: number,
     });
-    courier.track('chitchats', number);
+    // Dispatch registered the tracking at the tracking API, which the poller then reads.
+    expect(courier.trackings.has(`chitchats/${number}`)).toBe(true);
     const done = await until(
       () => order(paid.orderId),
       (o) => o.state === 'completed',

@@ -52,6 +52,7 @@ const StepQuery = z.object({
     .enum(['pending', 'running', 'retrying', 'failed', 'completed', 'fallback_triggered', 'cancelled'])
     .optional(),
   shipmentItemId: z.string().max(64).optional(),
+  shipmentId: z.uuid().optional().describe('The steps of this shipment’s items'),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 const Fallback = z.object({
@@ -235,6 +236,16 @@ export function registerAutomationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps
       if (query.scenario) rows = rows.where('scenario', '=', query.scenario);
       if (query.state) rows = rows.where('state', '=', query.state);
       if (query.shipmentItemId) rows = rows.where('shipment_item_id', '=', query.shipmentItemId);
+      if (query.shipmentId)
+        rows = rows.where(
+          'shipment_item_id',
+          'in',
+          db
+            .selectFrom('shipment_items')
+            .select(sql<string>`id::text`.as('id'))
+            .where('tenant_id', '=', tenantId)
+            .where('shipment_id', '=', query.shipmentId),
+        );
       const steps = await rows.orderBy('created_at', 'desc').limit(query.limit).execute();
       const counts = await db
         .selectFrom('automation_steps')

@@ -4,6 +4,7 @@ import { cancelShipment, createShipment, dispatchShipment } from '../../db/shipm
 import { findShipment, shipmentTimeline } from '../../db/shipmentViews.js';
 import { shipmentChanged } from '../../domain/order.js';
 import { Dispatch, NewShipment } from '../../domain/order.schema.js';
+import { trackingApi } from '../../integrations/couriers/trackingApi.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
@@ -57,7 +58,10 @@ const refusals = {
 
 /** Shipments: built by allocating what is left of an order, handed to a courier, cancelled before they leave. */
 export function registerShipmentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
-  const { db } = deps;
+  const { db, config } = deps;
+  const tracking = config.couriers.apiUrl
+    ? trackingApi({ apiUrl: config.couriers.apiUrl, apiKey: config.couriers.apiKey })
+    : undefined;
   const change = (c: Context<ApiEnv>) => {
     const principal = c.get('principal');
     return { tenantId: principal.tenantId, actor: actorOf(principal), requestId: c.get('requestId') };
@@ -165,6 +169,18 @@ export function registerShipmentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
       if ('wrongState' in done) return conflict(c, done.wrongState);
       if ('invalid' in done) return invalid(c, done.invalid);
       await tell(done.flowId, shipmentId, done.eventId);
+      if (tracking) {
+        const { courierCode, trackingNumber } = c.req.valid('json');
+        // The shipment is ready either way; dispatching it again registers the tracking again.
+        await tracking
+          .register(courierCode, trackingNumber)
+          .catch((error: unknown) =>
+            deps.logger.warn(
+              { shipmentId, err: error },
+              'the tracking could not be registered; dispatch again to retry',
+            ),
+          );
+      }
       return (await answer(c, shipmentId, 200)) as never;
     },
   );

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { CourierNews } from '../../db/shipments.js';
 import type { Logger } from '../../runtime/logger.js';
-import { TRACKING_TAGS, type TrackingTag } from './aftership.js';
+import type { TrackingApi } from './trackingApi.js';
 
 /**
  * Couriers without webhooks (adapter `poll`) are asked: every shipment of theirs that is on its way is looked up
@@ -12,8 +12,7 @@ import { TRACKING_TAGS, type TrackingTag } from './aftership.js';
 export function createCourierPoller(options: {
   db: Kysely<Database>;
   logger: Logger;
-  apiUrl: string;
-  apiKey?: string;
+  tracking: TrackingApi;
   apply: (news: CourierNews) => Promise<unknown>;
 }) {
   const { db, logger } = options;
@@ -36,23 +35,12 @@ export function createCourierPoller(options: {
       const slug = shipment.courier_code ?? '';
       const number = shipment.tracking_number ?? '';
       try {
-        const response = await fetch(
-          `${options.apiUrl}/trackings/${encodeURIComponent(slug)}/${encodeURIComponent(number)}`,
-          {
-            headers: options.apiKey ? { 'as-api-key': options.apiKey } : {},
-            signal: AbortSignal.timeout(10_000),
-          },
-        );
-        if (!response.ok) throw new Error(`tracking API answered ${response.status}`);
-        const body = (await response.json()) as { data?: { tracking?: { tag?: string } } };
-        const tag = body.data?.tracking?.tag;
-        if (!tag || !TRACKING_TAGS.includes(tag as TrackingTag))
-          throw new Error(`no known tag in the answer: ${tag}`);
+        const tag = await options.tracking.tagOf(slug, number);
         await options.apply({
           courierCode: slug,
           trackingNumber: number,
           eventId: `poll:${number}:${tag}`,
-          tag: tag as TrackingTag,
+          tag,
           occurredAt: new Date(),
           via: 'poll',
         });

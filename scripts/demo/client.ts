@@ -66,7 +66,15 @@ export async function signAsCustomer(link: string, signerName: string): Promise<
 
 /** Stripe's word that an invoice was paid in full: a Checkout event signed with the webhook secret. */
 export async function payByStripe(
-  invoice: { tenantId: string; invoiceId: string; flowId: string; total: number; key: string },
+  invoice: {
+    tenantId: string;
+    invoiceId: string;
+    flowId: string;
+    total: number;
+    key: string;
+    /** For an order: the order, and the Checkout Session Flowdesk opened for it. */
+    order?: { orderId: string; sessionId: string };
+  },
   webhookSecret: string,
 ): Promise<number> {
   const payload = JSON.stringify({
@@ -76,13 +84,18 @@ export async function payByStripe(
     created: Math.floor(Date.now() / 1000),
     data: {
       object: {
-        id: `cs_${invoice.key}`,
+        id: invoice.order?.sessionId ?? `cs_${invoice.key}`,
         object: 'checkout.session',
         amount_total: invoice.total,
         currency: 'eur',
         payment_status: 'paid',
         payment_intent: `pi_${invoice.key}`,
-        metadata: { tenantId: invoice.tenantId, invoiceId: invoice.invoiceId, flowId: invoice.flowId },
+        metadata: {
+          tenantId: invoice.tenantId,
+          invoiceId: invoice.invoiceId,
+          flowId: invoice.flowId,
+          ...(invoice.order ? { orderId: invoice.order.orderId } : {}),
+        },
       },
     },
   });

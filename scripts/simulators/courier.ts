@@ -49,6 +49,8 @@ export interface CourierSimulator {
 
 export async function startCourierSimulator(options: {
   webhookSecret: string;
+  /** Where trackings created through the API (`POST /trackings`) send their webhooks, as an AfterShip account's. */
+  callbackUrl?: string;
   schedule?: CourierSchedule;
   faults?: Partial<CourierFaults>;
   port?: number;
@@ -120,6 +122,23 @@ export async function startCourierSimulator(options: {
   }
 
   const app = new Hono();
+  // AfterShip's "create a tracking": from now on the shipment is tracked, and its news goes to the callback.
+  app.post('/trackings', async (c) => {
+    const body = (await c.req.json().catch(() => ({}))) as {
+      tracking?: { slug?: string; tracking_number?: string };
+    };
+    const { slug, tracking_number: trackingNumber } = body.tracking ?? {};
+    if (!slug || !trackingNumber)
+      return c.json(
+        { meta: { code: 4001, message: 'tracking.slug and tracking.tracking_number are required' } },
+        400,
+      );
+    if (!trackings.has(key(slug, trackingNumber))) simulator.track(slug, trackingNumber, options.callbackUrl);
+    return c.json(
+      { meta: { code: 201 }, data: { tracking: { slug, tracking_number: trackingNumber, tag: 'Pending' } } },
+      201,
+    );
+  });
   app.get('/trackings/:slug/:trackingNumber', (c) => {
     const tracking = trackings.get(key(c.req.param('slug'), c.req.param('trackingNumber')));
     if (!tracking) return c.json({ meta: { code: 4004, message: 'Tracking does not exist.' } }, 404);
@@ -137,7 +156,7 @@ export async function startCourierSimulator(options: {
   const settled = async () => {
     while (inFlight.size > 0) await Promise.all([...inFlight]);
   };
-  return {
+  const simulator: CourierSimulator = {
     url: `http://127.0.0.1:${port}`,
     trackings,
     deliveries,
@@ -161,4 +180,5 @@ export async function startCourierSimulator(options: {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return simulator;
 }
