@@ -152,5 +152,7 @@ export async function shipmentTimeline(
       },
     })),
   ];
-  return entries.sort((a, b) => a.at.localeCompare(b.at));
+  // At the same moment, the courier's news comes before what Flowdesk made of it.
+  const rank = { courier: 0, flowdesk: 1, automation: 2 };
+  return entries.sort((a, b) => a.at.localeCompare(b.at) || rank[a.source] - rank[b.source]);
 }

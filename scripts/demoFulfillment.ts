@@ -66,19 +66,19 @@ async function main() {
     currency: 'EUR',
     name: 'TempSense 3 sensor',
     unitPrice: 14_900,
-    stripePriceId: 'price_demo_ts3',
+    stripePriceId: 'price_demoTs3',
   });
   await call('PUT', '/v1/price-book/GW-2', admin, {
     currency: 'EUR',
     name: 'Gateway 2',
     unitPrice: 59_000,
-    stripePriceId: 'price_demo_gw2',
+    stripePriceId: 'price_demoGw2',
   });
   await call('PUT', `/v1/companies/${companyId}/prices/GW-2`, admin, {
     currency: 'EUR',
     unitPrice: 49_000,
     agreement: 'Frame agreement 2026',
-    stripePriceId: 'price_demo_gw2_nordlicht',
+    stripePriceId: 'price_demoGw2Nordlicht',
   });
   say(`finance priced TS3-SENSOR and GW-2, and ${companyId}'s agreed price for GW-2`);
 

@@ -119,7 +119,13 @@ describe('npm start', () => {
     expect(banner).toMatch(new RegExp(`Demo API key\\s+in ${path.join(dataDir, 'demo-api-key')}`));
     expect(banner).not.toContain(key);
     expect(await supervisorLog()).not.toContain(key);
-    for (const secret of ['demo-api-key', 'payload-keys', 'signing-secret', 'stripe-webhook-secret'])
+    for (const secret of [
+      'demo-api-key',
+      'payload-keys',
+      'signing-secret',
+      'stripe-webhook-secret',
+      'courier-webhook-secret',
+    ])
       expect((await stat(path.join(dataDir, secret))).mode & 0o777, secret).toBe(0o600);
     // The Temporal UI decodes payloads through Flowdesk's codec endpoint, which answers staff only.
     const uiSettings = (await (await fetch(`${temporalUi}/api/v1/settings`)).json()) as {
@@ -153,10 +159,25 @@ describe('npm start', () => {
     });
     expect(project.status, project.stdout + project.stderr).toBe(0);
     expect(project.stdout).toMatch(/done: project LEAD-\d+ is closed\. Temporal UI: http/);
+    // And a hardware order, from draft to delivered by the courier simulator, with its automation steps.
+    expect(banner).toMatch(/Courier tracking\s+the courier simulator at http:\/\/127\.0\.0\.1:\d+/);
+    const hardware = spawnSync('npm', ['run', 'demo:fulfillment'], {
+      cwd: REPO,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(hardware.status, hardware.stdout + hardware.stderr).toBe(0);
+    expect(hardware.stdout).toMatch(/automation sensor_partner_first_time: completed/);
+    expect(hardware.stdout).toMatch(/done: order ORD-\d{4}-\d{6} is delivered\. Temporal UI: http/);
     const secrets = await Promise.all(
-      ['demo-api-key', 'payload-keys', 'signing-secret', 'stripe-webhook-secret'].map(async (file) =>
-        (await readFile(path.join(dataDir, file), 'utf8')).trim(),
-      ),
+      [
+        'demo-api-key',
+        'payload-keys',
+        'signing-secret',
+        'stripe-webhook-secret',
+        'courier-webhook-secret',
+      ].map(async (file) => (await readFile(path.join(dataDir, file), 'utf8')).trim()),
     );
     for (const folder of ['logs', 'outbox', 'temporal'])
       expect((await stat(path.join(dataDir, folder))).mode & 0o777, folder).toBe(0o700);
