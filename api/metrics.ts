@@ -163,7 +163,7 @@ function automationGauges(registry: Registry, db: Db): void {
 
 /**
  * How long hardware takes to reach customers, over what ended in the last 30 days (all tenants): from payment to
- * the order's completion, and from a shipment's first step in transit to its delivery; median and 90th percentile.
+ * the order's completion, and from a shipment's handing to its courier to its delivery; median and 90th percentile.
  */
 function fulfillmentGauges(registry: Registry, db: Db): void {
   const times = oncePerScrape(() =>
@@ -174,9 +174,9 @@ function fulfillmentGauges(registry: Registry, db: Db): void {
       from orders where completed_at > now() - interval '30 days' and paid_at is not null
       union all
       select 'delivery',
-        percentile_cont(0.5) within group (order by extract(epoch from delivered_at - shipped_at)),
-        percentile_cont(0.9) within group (order by extract(epoch from delivered_at - shipped_at))
-      from shipments where delivered_at > now() - interval '30 days' and shipped_at is not null`
+        percentile_cont(0.5) within group (order by extract(epoch from delivered_at - dispatched_at)),
+        percentile_cont(0.9) within group (order by extract(epoch from delivered_at - dispatched_at))
+      from shipments where delivered_at > now() - interval '30 days' and dispatched_at is not null`
       .execute(db)
       .then(({ rows }) => rows),
   );
@@ -201,7 +201,7 @@ function fulfillmentGauges(registry: Registry, db: Db): void {
   );
   quantiles(
     'flowdesk_shipment_delivery_time_seconds',
-    'From in transit to delivered, shipments delivered in the last 30 days',
+    'From handed to the courier to delivered, shipments delivered in the last 30 days',
     'delivery',
   );
 }

@@ -565,6 +565,7 @@ export interface ShipmentsTable {
   courier_tag: string | null;
   exception: string | null;
   created_at: CreatedAt;
+  dispatched_at: Timestamp | null;
   shipped_at: Timestamp | null;
   delivered_at: Timestamp | null;
   updated_at: Updatable;

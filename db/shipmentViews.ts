@@ -15,6 +15,7 @@ export interface ShipmentView {
   exception: string | null;
   items: { shipmentItemId: string; line: number; quantity: number; automation: ShipmentItemAutomation[] }[];
   createdAt: string;
+  dispatchedAt: string | null;
   shippedAt: string | null;
   deliveredAt: string | null;
 }
@@ -55,6 +56,7 @@ export async function findShipment(
       automation: item.automation,
     })),
     createdAt: shipment.created_at.toISOString(),
+    dispatchedAt: shipment.dispatched_at?.toISOString() ?? null,
     shippedAt: shipment.shipped_at?.toISOString() ?? null,
     deliveredAt: shipment.delivered_at?.toISOString() ?? null,
   };

@@ -285,6 +285,7 @@ export async function dispatchShipment(
         courier_code: dispatch.courierCode,
         tracking_number: dispatch.trackingNumber,
         tracking_url: url,
+        dispatched_at: new Date(),
         updated_at: new Date(),
       })
       .where('id', '=', shipment.id)

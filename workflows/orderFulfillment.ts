@@ -48,7 +48,9 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<{ 
   });
   let fulfillment: FulfillmentView = { done: false, delivered: [], exceptions: [] };
   const automated = new Set<string>();
-  const exceptionsSettled = new Set<string>();
+  /** Courier exceptions put to a person (by their courier event), and the questions still open beside the wait. */
+  const asked = new Set<string>();
+  const questions: Promise<void>[] = [];
   const whileShipping = <T>(run: () => Promise<T>) => flow.within('shipAndDeliver', run);
 
   flow.onCancel('cancelOrder', () => closing.closeOrder({ ...ref, outcome: 'cancelled' }));
@@ -64,7 +66,13 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<{ 
     automated.add(shipmentId);
   };
 
+  /**
+   * Asks a person about a courier exception while the wait goes on (other shipments keep moving). The question
+   * ends with their decision, or once the facts say it is over: the courier moved on, or everything arrived.
+   */
   const putExceptionToPerson = async (exception: FulfillmentView['exceptions'][number]) => {
+    const stillOpen = () =>
+      !fulfillment.done && fulfillment.exceptions.some((open) => open.eventId === exception.eventId);
     await whileShipping(() =>
       orders.reportCourierException({
         ...ref,
@@ -80,12 +88,9 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<{ 
         error: `shipment ${exception.shipmentId}: the courier reports ${exception.detail}`,
         options: ['retry', 'fallback'],
       },
-      // News (the courier moved on, another shipment changed) ends the question: the facts are read again.
-      () => heard !== acted,
+      () => !stillOpen(),
     );
-    if (!decision) return;
-    exceptionsSettled.add(exception.eventId);
-    if (decision.action === 'fallback')
+    if (decision?.action === 'fallback')
       await whileShipping(() =>
         orders.deliverByHand({
           ...ref,
@@ -94,24 +99,32 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<{ 
           note: decision.note ?? 'delivered, as a person confirmed',
         }),
       );
+    // What the person did changed the records: read them again.
+    heard++;
     await flow.publishNow();
   };
 
   return flow.run(async () => {
     await flow.step('startFulfillment', () => orders.startFulfillment(ref));
-    await flow.waitFor('shipAndDeliver', () => fulfillment.done, {
-      news: () => heard !== acted,
-      reread: async () => {
-        acted = heard;
-        fulfillment = await whileShipping(() => records.readFulfillment(ref));
-        for (const shipmentId of fulfillment.delivered)
-          if (!automated.has(shipmentId)) await startAutomation(shipmentId);
-        const open = fulfillment.exceptions.find((exception) => !exceptionsSettled.has(exception.eventId));
-        if (open) await putExceptionToPerson(open);
-        // A decision changed the records: read them again.
-        if (open) heard++;
-      },
-    });
+    try {
+      await flow.waitFor('shipAndDeliver', () => fulfillment.done, {
+        news: () => heard !== acted,
+        reread: async () => {
+          acted = heard;
+          fulfillment = await whileShipping(() => records.readFulfillment(ref));
+          for (const shipmentId of fulfillment.delivered)
+            if (!automated.has(shipmentId)) await startAutomation(shipmentId);
+          for (const exception of fulfillment.exceptions) {
+            if (asked.has(exception.eventId)) continue;
+            asked.add(exception.eventId);
+            questions.push(putExceptionToPerson(exception));
+          }
+        },
+      });
+    } finally {
+      // Every question has ended with the wait (their facts are over); a cancelled flow's end with it.
+      await Promise.allSettled(questions);
+    }
     await flow.step('closeOrder', () => orders.closeOrder({ ...ref, outcome: 'completed' }));
     return { state: 'completed' };
   });

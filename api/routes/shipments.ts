@@ -33,7 +33,8 @@ const Shipment = z
       }),
     ),
     createdAt: z.string(),
-    shippedAt: z.string().nullable(),
+    dispatchedAt: z.string().nullable().describe('Handed to the courier'),
+    shippedAt: z.string().nullable().describe('First reported in transit'),
     deliveredAt: z.string().nullable(),
   })
   .openapi('Shipment');

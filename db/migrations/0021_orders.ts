@@ -99,6 +99,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       courier_tag text,
       exception text,
       created_at timestamptz not null default now(),
+      dispatched_at timestamptz,
       shipped_at timestamptz,
       delivered_at timestamptz,
       updated_at timestamptz not null default now(),
