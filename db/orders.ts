@@ -312,6 +312,7 @@ export async function planCheckout(
     const lines = await trx
       .selectFrom('order_lines')
       .selectAll()
+      .where('tenant_id', '=', order.tenant_id)
       .where('order_id', '=', order.id)
       .orderBy('position')
       .execute();
@@ -386,6 +387,7 @@ export async function planCheckout(
     const open = await trx
       .selectFrom('checkout_sessions')
       .select('id')
+      .where('tenant_id', '=', order.tenant_id)
       .where('invoice_id', '=', invoice.id)
       .where('status', '=', 'open')
       .execute();
@@ -587,6 +589,7 @@ export async function invoiceOnTermsPlan(db: Kysely<Database>, tenantId: string,
   const lines = await db
     .selectFrom('order_lines')
     .select(['description', 'quantity', 'unit_price'])
+    .where('tenant_id', '=', tenantId)
     .where('order_id', '=', orderId)
     .orderBy('position')
     .execute();

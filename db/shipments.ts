@@ -60,9 +60,15 @@ const shipmentEvent = (
     idempotencyKey: `shipment/${shipment.id}/${key}`,
   });
 
-const orderFlow = async (trx: Kysely<Database>, orderId: string) =>
-  (await trx.selectFrom('orders').select('flow_id').where('id', '=', orderId).executeTakeFirstOrThrow())
-    .flow_id;
+const orderFlow = async (trx: Kysely<Database>, tenantId: string, orderId: string) =>
+  (
+    await trx
+      .selectFrom('orders')
+      .select('flow_id')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', orderId)
+      .executeTakeFirstOrThrow()
+  ).flow_id;
 
 /** Opens fulfillment of a paid (or confirmed) order: one item per line, all of it left to ship. Idempotent. */
 export async function startFulfillment(
@@ -150,6 +156,7 @@ export async function createShipment(
         const taken = await trx
           .updateTable('fulfillment_items')
           .set({ remaining: sql`remaining - ${item.quantity}` })
+          .where('tenant_id', '=', change.tenantId)
           .where('order_id', '=', order.id)
           .where('position', '=', item.line)
           .where('remaining', '>=', item.quantity)
@@ -159,6 +166,7 @@ export async function createShipment(
           const left = await trx
             .selectFrom('fulfillment_items')
             .select('remaining')
+            .where('tenant_id', '=', change.tenantId)
             .where('order_id', '=', order.id)
             .where('position', '=', item.line)
             .executeTakeFirst();
@@ -259,7 +267,7 @@ export async function dispatchShipment(
           message: `no courier ${dispatch.courierCode}: see GET /v1/couriers`,
         },
       };
-    const flowId = await orderFlow(trx, shipment.order_id);
+    const flowId = await orderFlow(trx, shipment.tenant_id, shipment.order_id);
     if (
       shipment.state === 'ready' &&
       shipment.tracking_number === dispatch.trackingNumber &&
@@ -312,7 +320,7 @@ export async function cancelShipment(
   return db.transaction().execute(async (trx) => {
     const shipment = await lockShipment(trx, change.tenantId, change.shipmentId);
     if (!shipment) return 'not_found';
-    const flowId = await orderFlow(trx, shipment.order_id);
+    const flowId = await orderFlow(trx, shipment.tenant_id, shipment.order_id);
     if (shipment.state === 'cancelled') return { flowId, eventId: 'cancelled' };
     if (shipment.state !== 'draft' && shipment.state !== 'ready')
       return { wrongState: `the shipment is ${shipment.state}: only one that has not left is cancelled` };
@@ -324,12 +332,14 @@ export async function cancelShipment(
     const items = await trx
       .selectFrom('shipment_items')
       .select(['position', 'quantity'])
+      .where('tenant_id', '=', change.tenantId)
       .where('shipment_id', '=', shipment.id)
       .execute();
     for (const item of items)
       await trx
         .updateTable('fulfillment_items')
         .set({ remaining: sql`remaining + ${item.quantity}` })
+        .where('tenant_id', '=', change.tenantId)
         .where('order_id', '=', shipment.order_id)
         .where('position', '=', item.position)
         .execute();
@@ -388,7 +398,7 @@ export async function applyCourierNews(db: Kysely<Database>, news: CourierNews):
       .forUpdate()
       .executeTakeFirst();
     if (!shipment) return { outcome: 'unknown_tracking' };
-    const flowId = await orderFlow(trx, shipment.order_id);
+    const flowId = await orderFlow(trx, shipment.tenant_id, shipment.order_id);
     const ref = { tenantId: shipment.tenant_id, shipmentId: shipment.id, flowId };
     const seen = await trx
       .selectFrom('courier_events')
@@ -462,7 +472,7 @@ export async function deliverByHand(
       .set({ state: 'delivered', exception: null, delivered_at: new Date(), updated_at: new Date() })
       .where('id', '=', shipment.id)
       .execute();
-    const flowId = await orderFlow(trx, shipment.order_id);
+    const flowId = await orderFlow(trx, shipment.tenant_id, shipment.order_id);
     await shipmentEvent(
       trx,
       shipment,
@@ -490,16 +500,19 @@ async function moveFulfillment(
   const order = await trx
     .selectFrom('orders')
     .select(['number', 'flow_id', 'fulfillment_state', 'state'])
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', orderId)
     .executeTakeFirstOrThrow();
   const { remaining } = await trx
     .selectFrom('fulfillment_items')
     .select((eb) => eb.fn.coalesce(eb.fn.sum<string>('remaining'), sql<string>`0`).as('remaining'))
+    .where('tenant_id', '=', tenantId)
     .where('order_id', '=', orderId)
     .executeTakeFirstOrThrow();
   const shipments = await trx
     .selectFrom('shipments')
     .select('state')
+    .where('tenant_id', '=', tenantId)
     .where('order_id', '=', orderId)
     .execute();
   const live = shipments.filter((shipment) => shipment.state !== 'cancelled');
@@ -516,6 +529,7 @@ async function moveFulfillment(
   await trx
     .updateTable('orders')
     .set({ fulfillment_state: next, updated_at: new Date() })
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', orderId)
     .execute();
   await appendEvent(trx, {
@@ -539,11 +553,13 @@ export async function readFulfillment(
     .selectFrom('orders')
     .select('fulfillment_state')
     .where('tenant_id', '=', tenantId)
+    .where('tenant_id', '=', tenantId)
     .where('id', '=', orderId)
     .executeTakeFirstOrThrow();
   const shipments = await db
     .selectFrom('shipments')
     .select(['id', 'state', 'exception'])
+    .where('tenant_id', '=', tenantId)
     .where('tenant_id', '=', tenantId)
     .where('order_id', '=', orderId)
     .orderBy('created_at')
@@ -553,6 +569,7 @@ export async function readFulfillment(
     const last = await db
       .selectFrom('courier_events')
       .select('event_id')
+      .where('tenant_id', '=', tenantId)
       .where('shipment_id', '=', shipment.id)
       .where('applied', '=', true)
       .orderBy('id', 'desc')
@@ -585,6 +602,7 @@ export async function closeOrder(
       await trx
         .updateTable('shipments')
         .set({ state: 'cancelled', updated_at: now })
+        .where('tenant_id', '=', change.tenantId)
         .where('order_id', '=', order.id)
         .where('state', 'in', ['draft', 'ready'])
         .execute();

@@ -598,6 +598,41 @@ describe('hardware orders', () => {
     expect(ignored.filter((e) => !e.applied)).toHaveLength(1);
   }, 60_000);
 
+  it('shows another tenant none of it, and lets it change nothing', async () => {
+    const paid = await paidOrder([{ sku: 'SENSOR-1', quantity: 1 }]);
+    const built = await ship(paid.orderId, {
+      destination: { addressId: company.siteAddressId },
+      items: [{ line: 0, quantity: 1 }],
+    });
+    const other = await createTestTenant(api.deps.db);
+    const stranger = apiClient(api.url, await other.key(['admin']));
+    const shipmentId = built.body.shipmentId as string;
+    expect((await stranger.get(`/v1/orders/${paid.orderId}`)).status).toBe(404);
+    expect((await stranger.post(`/v1/orders/${paid.orderId}/checkout`, {})).status).toBe(404);
+    expect((await stranger.get(`/v1/shipments/${shipmentId}`)).status).toBe(404);
+    expect((await stranger.get(`/v1/shipments/${shipmentId}/timeline`)).status).toBe(404);
+    expect(
+      (
+        await stranger.post(`/v1/shipments/${shipmentId}/dispatch`, {
+          courierCode: 'dhl',
+          trackingNumber: 'X1234',
+        })
+      ).status,
+    ).toBe(404);
+    expect((await stranger.post(`/v1/shipments/${shipmentId}/cancel`, { reason: 'mine now' })).status).toBe(
+      404,
+    );
+    expect(
+      (
+        await stranger.post(`/v1/orders/${paid.orderId}/shipments`, {
+          destination: { address: { street: 'X', postcode: '1', city: 'Y', country: 'DE' } },
+          items: [{ line: 0, quantity: 1 }],
+        })
+      ).status,
+    ).toBe(404);
+    expect((await coordinator.get(`/v1/shipments/${shipmentId}`)).body.state).toBe('draft');
+  });
+
   it('polls couriers without webhooks', async () => {
     const paid = await paidOrder([{ sku: 'GATEWAY-1', quantity: 1 }]);
     const built = await ship(paid.orderId, {

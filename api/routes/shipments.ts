@@ -127,6 +127,7 @@ export function registerShipmentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
       const order = await db
         .selectFrom('orders')
         .select('flow_id')
+        .where('tenant_id', '=', c.get('principal').tenantId)
         .where('id', '=', orderId)
         .executeTakeFirstOrThrow();
       await tell(order.flow_id, built.shipmentId, 'created');
