@@ -41,6 +41,19 @@ const RULES: Record<string, Rule> = {
       return `project ${project.project_key} is ${project.state}: the installation has begun; end it by agreement instead`;
     return undefined;
   },
+  async orderFulfillment(db, tenantId, flowId) {
+    const left = await db
+      .selectFrom('shipments')
+      .innerJoin('orders', 'orders.id', 'shipments.order_id')
+      .select(['orders.number', 'shipments.state'])
+      .where('orders.tenant_id', '=', tenantId)
+      .where('orders.flow_id', '=', flowId)
+      .where('shipments.state', 'in', ['in_transit', 'delivered'])
+      .executeTakeFirst();
+    if (left)
+      return `order ${left.number} has a shipment ${left.state}: the goods have left; arrange a return instead`;
+    return undefined;
+  },
   async contractSigning(db, tenantId, flowId) {
     const signed = await db
       .selectFrom('signature_envelopes')

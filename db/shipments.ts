@@ -583,6 +583,17 @@ export async function readFulfillment(
   };
 }
 
+/** What the order's invoice has been paid, less refunds (0 without an invoice). */
+async function paidOn(trx: Kysely<Database>, order: { tenant_id: string; number: string }): Promise<number> {
+  const invoice = await trx
+    .selectFrom('invoices')
+    .select(['paid', 'refunded'])
+    .where('tenant_id', '=', order.tenant_id)
+    .where('invoice_key', '=', order.number)
+    .executeTakeFirst();
+  return invoice ? Number(invoice.paid) - Number(invoice.refunded) : 0;
+}
+
 /** The order's end: completed once fulfilled, or cancelled (shipments that had not left are cancelled too). */
 export async function closeOrder(
   db: Kysely<Database>,
@@ -625,7 +636,8 @@ export async function closeOrder(
       actor: change.actor,
       entity: { type: 'order', id: order.number },
       flowId: order.flow_id,
-      payload: { paidAt: order.paid_at?.toISOString() ?? null },
+      // A cancelled order that was paid is finance's to refund: the event says how much came in.
+      payload: { paidAt: order.paid_at?.toISOString() ?? null, paid: await paidOn(trx, order) },
       idempotencyKey: `order/${change.tenantId}/${order.number}/${change.outcome}`,
     });
   });

@@ -633,6 +633,50 @@ describe('hardware orders', () => {
     expect((await coordinator.get(`/v1/shipments/${shipmentId}`)).body.state).toBe('draft');
   });
 
+  it('is cancelled before anything left (drafts cancelled, finance told what was paid), not after', async () => {
+    const paid = await paidOrder([{ sku: 'SENSOR-1', quantity: 2 }]);
+    const built = await ship(paid.orderId, {
+      destination: { addressId: company.siteAddressId },
+      items: [{ line: 0, quantity: 1 }],
+    });
+    const cancel = await coordinator.post(`/v1/flows/${encodeURIComponent(paid.flowId)}/cancel`, {
+      reason: 'customer withdrew',
+    });
+    expect(cancel.status, cancel.text).toBe(202);
+    const cancelled = await until(
+      () => order(paid.orderId),
+      (o) => o.state === 'cancelled',
+      'cancellation',
+    );
+    expect(cancelled.fulfillmentState).toBe('cancelled');
+    expect((await coordinator.get(`/v1/shipments/${built.body.shipmentId}`)).body.state).toBe('cancelled');
+    const event = await api.deps.db
+      .selectFrom('domain_events')
+      .select('payload')
+      .where('flow_id', '=', paid.flowId)
+      .where('type', '=', 'order.cancelled')
+      .executeTakeFirstOrThrow();
+    expect(event.payload).toMatchObject({ paid: paid.total });
+
+    const shipped = await paidOrder([{ sku: 'SENSOR-1', quantity: 1 }]);
+    const parcel = await ship(shipped.orderId, {
+      destination: { addressId: company.siteAddressId },
+      items: [{ line: 0, quantity: 1 }],
+    });
+    const number = unique('LEFT').replaceAll('-', '');
+    await coordinator.post(`/v1/shipments/${parcel.body.shipmentId}/dispatch`, {
+      courierCode: 'dhl',
+      trackingNumber: number,
+    });
+    courier.track('dhl', number, `${api.url}/webhooks/couriers/aftership`, {});
+    await courier.advance('dhl', number, 'InTransit');
+    const refused = await coordinator.post(`/v1/flows/${encodeURIComponent(shipped.flowId)}/cancel`, {
+      reason: 'too late',
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toMatch(/goods have left/);
+  });
+
   it('polls couriers without webhooks', async () => {
     const paid = await paidOrder([{ sku: 'GATEWAY-1', quantity: 1 }]);
     const built = await ship(paid.orderId, {
