@@ -264,6 +264,16 @@ export async function findOrder(
   };
 }
 
+/** The order, locked for the transaction's write: transitions of one order happen one at a time. */
+export const lockOrder = (trx: Kysely<Database>, tenantId: string, orderId: string) =>
+  trx
+    .selectFrom('orders')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', orderId)
+    .forUpdate()
+    .executeTakeFirst();
+
 /** The order's invoice (keyed by the order's number), prepaid or on terms. */
 const orderInvoice = (db: Kysely<Database>, tenantId: string, number: string) =>
   db
@@ -297,13 +307,7 @@ export async function planCheckout(
   change: Change & { orderId: string },
 ): Promise<CheckoutPlan | { refused: Refusal[] } | 'not_found' | { wrongState: string }> {
   return db.transaction().execute(async (trx) => {
-    const order = await trx
-      .selectFrom('orders')
-      .selectAll()
-      .where('tenant_id', '=', change.tenantId)
-      .where('id', '=', change.orderId)
-      .forUpdate()
-      .executeTakeFirst();
+    const order = await lockOrder(trx, change.tenantId, change.orderId);
     if (!order) return 'not_found';
     if (order.payment_terms !== 'prepaid')
       return { wrongState: 'an order on terms is confirmed, not paid at checkout' };
@@ -541,13 +545,7 @@ export async function confirmOnTerms(
   change: Change & { orderId: string; tenantSlug: string },
 ): Promise<OrderToFulfil | 'not_found' | { wrongState: string }> {
   return db.transaction().execute(async (trx) => {
-    const order = await trx
-      .selectFrom('orders')
-      .selectAll()
-      .where('tenant_id', '=', change.tenantId)
-      .where('id', '=', change.orderId)
-      .forUpdate()
-      .executeTakeFirst();
+    const order = await lockOrder(trx, change.tenantId, change.orderId);
     if (!order) return 'not_found';
     if (order.payment_terms !== 'on_terms') return { wrongState: 'a prepaid order is paid at checkout' };
     const fulfil = {

@@ -9,8 +9,10 @@ import {
   type ShipmentProgress,
   type TrackingTag,
 } from '../integrations/couriers/aftership.js';
+import { scenarioConfig } from './automation.js';
 import { trackingUrl } from './couriers.js';
 import { appendEvent } from './events.js';
+import { lockOrder } from './orders.js';
 import type { Database } from './schema.js';
 
 /**
@@ -153,6 +155,14 @@ export async function createShipment(
         .returning(['id', 'tenant_id', 'order_id'])
         .executeTakeFirstOrThrow();
       for (const [index, item] of shipment.items.entries()) {
+        for (const [each, { scenario }] of item.automation.entries())
+          if (!(await scenarioConfig(trx, change.tenantId, scenario)))
+            throw new Refused({
+              invalid: {
+                field: `body.items.${index}.automation.${each}.scenario`,
+                message: `no scenario ${scenario}: configure it first (PUT /v1/automation-scenarios/${scenario})`,
+              },
+            });
         const taken = await trx
           .updateTable('fulfillment_items')
           .set({ remaining: sql`remaining - ${item.quantity}` })
@@ -600,14 +610,8 @@ export async function closeOrder(
   change: { tenantId: string; orderId: string; outcome: 'completed' | 'cancelled'; actor: Actor },
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const order = await trx
-      .selectFrom('orders')
-      .selectAll()
-      .where('tenant_id', '=', change.tenantId)
-      .where('id', '=', change.orderId)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
-    if (order.state === change.outcome) return;
+    const order = await lockOrder(trx, change.tenantId, change.orderId);
+    if (!order || order.state === change.outcome) return;
     const now = new Date();
     if (change.outcome === 'cancelled')
       await trx

@@ -411,6 +411,14 @@ describe('hardware orders', () => {
     expect(book.map((a) => a.label)).toContain('Site Dresden');
     expect((await order(paid.orderId)).lines.map((l) => l.remaining)).toEqual([0, 0]);
 
+    const unknown = await ship(paid.orderId, {
+      destination: { addressId: company.siteAddressId },
+      items: [{ line: 0, quantity: 1, automation: [{ scenario: 'sensor_teleport', device: device() }] }],
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([
+      expect.objectContaining({ field: 'body.items.0.automation.0.scenario' }),
+    ]);
     // Over-allocation: nothing is left of line 0; the refusal names the item and writes nothing.
     const shipmentsBefore = await api.deps.db
       .selectFrom('shipments')

@@ -42,7 +42,11 @@ export interface Rig {
  */
 const PATIENCE_MS = 1_200_000;
 
-export async function startRig(name: string, options: { temporalAddress?: string } = {}): Promise<Rig> {
+export async function startRig(
+  name: string,
+  /** `env`: settings for the API and the workers beyond the rig's own (a legacy system, a courier secret). */
+  options: { temporalAddress?: string; env?: Record<string, string> } = {},
+): Promise<Rig> {
   const [smtp, stripeMock]: [SmtpSink, StripeMock] = await Promise.all([startSmtpSink(), startStripeMock()]);
   const stripe = {
     STRIPE_SECRET_KEY: 'sk_test_123',
@@ -58,6 +62,7 @@ export async function startRig(name: string, options: { temporalAddress?: string
     env: {
       ...stripe,
       ...temporal,
+      ...options.env,
       TEMPORAL_TASK_QUEUE: taskQueue,
       RATE_LIMIT_PER_KEY: '0',
       RATE_LIMIT_PER_ADDRESS: '0',
@@ -66,6 +71,7 @@ export async function startRig(name: string, options: { temporalAddress?: string
   const env = testEnvironment({
     ...stripe,
     ...temporal,
+    ...options.env,
     TEMPORAL_TASK_QUEUE: taskQueue,
     SMTP_URL: smtp.url,
     PUBLIC_URL: api.url,
