@@ -570,15 +570,21 @@ describe('hardware orders', () => {
       options: ['retry', 'fallback'],
     });
     expect((await coordinator.get(`/v1/shipments/${shipmentId}`)).body.exception).toBe('Exception');
-    const emails = await until(
-      async () =>
-        smtp.messages.filter(
-          (m) => m.envelope.to.includes(OPS_EMAIL) && (m.parsed.subject ?? '').includes(paid.number),
-        ),
-      (found) => found.length > 0,
+    // Ops were emailed once: on record, and in the mail server.
+    const sent = await until(
+      () =>
+        api.deps.db
+          .selectFrom('emails')
+          .select(['status', 'message_id', 'to_address', 'last_error'])
+          .where('tenant_id', '=', tenant.tenantId)
+          .where('template', '=', 'shipment.exception')
+          .where('idempotency_key', 'like', `${paid.flowId}/%`)
+          .execute(),
+      (rows) => rows.length > 0 && rows.every((row) => row.status === 'sent'),
       'ops email',
     );
-    expect(emails).toHaveLength(1);
+    expect(sent).toEqual([expect.objectContaining({ to_address: OPS_EMAIL })]);
+    expect(smtp.messages.filter((m) => m.parsed.messageId === sent[0]?.message_id)).toHaveLength(1);
     const resolved = await coordinator.post(`/v1/flows/${encodeURIComponent(paid.flowId)}/resolve`, {
       action: 'fallback',
       note: 'Customer confirmed by phone: the parcel is at the site',
