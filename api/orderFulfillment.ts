@@ -5,10 +5,14 @@ import type { orderFulfillment } from '../workflows/orderFulfillment.js';
 import type { ApiDeps } from './context.js';
 import { startFlow } from './startFlow.js';
 
-/** Starts a paid (or confirmed) order's fulfillment, once per order, whoever asks first. */
+/**
+ * Starts a paid (or confirmed) order's fulfillment, once per order, whoever asks first; on `taskQueue` when the
+ * news came through another deployment's inbox.
+ */
 export function startOrderFulfillment(
   deps: Pick<ApiDeps, 'db' | 'temporal' | 'config'>,
   order: OrderToFulfil,
+  taskQueue?: string,
 ) {
   return startFlow<typeof orderFulfillment>(deps, {
     definition: orderFulfillmentFlow,
@@ -17,5 +21,6 @@ export function startOrderFulfillment(
     tenantSlug: order.tenantSlug,
     title: `Order ${order.orderNumber}`,
     input: OrderFulfillmentInput.parse(order),
+    taskQueue,
   });
 }

@@ -43,6 +43,7 @@ export async function startApi(
     db,
     logger: options.logger,
     tell: tellFlowsOfStripeEvent({ db, temporal, config }),
+    taskQueue: config.temporal.taskQueue,
   });
   const secrets = createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS'));
   const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox, secrets };

@@ -17,6 +17,8 @@ export interface FlowToStart<W extends Workflow> {
   /** Who the flow is for, as the Temporal Web UI shows it beside the type and business key. */
   customer?: string;
   input: Parameters<W>[0];
+  /** Another deployment's task queue than this process's (the one that received the news that starts it). */
+  taskQueue?: string;
   /** Writes the business rows the flow works on, in the transaction that claims the flow. */
   records?: (trx: Kysely<Database>) => Promise<void>;
 }
@@ -74,7 +76,7 @@ export async function startFlow<W extends Workflow>(
   if (!claimed) return { flowId: flow.flowId, created: false };
   try {
     await temporal.workflow.start(flow.flowType, {
-      taskQueue: config.temporal.taskQueue,
+      taskQueue: flow.taskQueue ?? config.temporal.taskQueue,
       workflowId: flow.flowId,
       args: [flow.input],
       // What the Web UI shows in every list and header: which flow this is, in the business's words.

@@ -92,6 +92,8 @@ export interface WebhookReceiptsTable {
   retry_at: Timestamp | null;
   /** When the payload was cut down to what deduplication and the audit trail need (db/retention.ts). */
   pruned_at: Timestamp | null;
+  /** Stripe's inbox: the task queue of the deployment that received it, where flows it starts run. */
+  task_queue: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EmailsTable {

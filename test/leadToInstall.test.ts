@@ -144,10 +144,15 @@ describe('lead to installation', () => {
 
     // One order per producer, at once; the warehouse books each in when it has shipped.
     const orders = await waitForOrders(lead.leadId, 2);
-    const status = await coordinator.get(flowPath(flowId));
-    expect(status.body.steps.find((s: { name: string }) => s.name === 'producerOrders')).toMatchObject({
-      children: expect.arrayContaining(orders.map((o) => expect.objectContaining({ flowId: o.flow_id }))),
-    });
+    // The project's row shows its children once it has published them (a moment after they start, under load).
+    await expect
+      .poll(async () => {
+        const status = await coordinator.get(flowPath(flowId));
+        return status.body.steps.find((s: { name: string }) => s.name === 'producerOrders');
+      })
+      .toMatchObject({
+        children: expect.arrayContaining(orders.map((o) => expect.objectContaining({ flowId: o.flow_id }))),
+      });
     for (const order of orders) await bookIn(order);
 
     const jobSheet = await smtp.waitFor(
@@ -694,8 +699,13 @@ describe('lead to installation', () => {
   });
 
   it('puts a problem at the installation before a coordinator, and lets the crew finish once it is solved', async () => {
+    // The crew's job is announced at once, whichever day the earlier tests' bookings leave for it.
+    const announcedAtOnce = { ...TEST_PROJECT_SETTINGS, dueSoonBefore: '30 days' };
+    expect((await admin.request('PUT', '/v1/settings/projects', { body: announcedAtOnce })).status).toBe(200);
     const { skus } = await twoProducers();
-    const { lead, flowId } = await toLock(skus);
+    const { lead, flowId } = await toLock(skus).finally(() =>
+      admin.request('PUT', '/v1/settings/projects', { body: TEST_PROJECT_SETTINGS }),
+    );
     for (const order of await waitForOrders(lead.leadId, 2)) await bookIn(order);
     await waitForFlowRow(api.deps.db, flowId, (r) => r?.current_step === 'installation');
     const otherCrew = await admin.post('/v1/crews', {

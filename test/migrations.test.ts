@@ -42,6 +42,7 @@ describe('migrations', () => {
       '0019_companies',
       '0020_couriers',
       '0021_orders',
+      '0022_receipt_task_queue',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

@@ -92,20 +92,26 @@ async function receive(...payloads: string[]) {
   await Promise.all(payloads.map((raw) => webhook.receive(JSON.parse(raw) as Stripe.Event, raw)));
 }
 
-/** A relay whose flows are a list of what they heard; `failFor` makes telling a flow fail. */
+/**
+ * A relay whose flows are a list of what they heard (and on which task queue flows it starts would run); `failFor`
+ * makes telling a flow fail.
+ */
 function relay(options: Partial<StripeInboxOptions> & { failFor?: Set<string> } = {}) {
   const heard: StripeEventEffects[] = [];
+  const queues: string[] = [];
   const inbox = createStripeInbox({
     db,
     logger,
-    tell: async (effects) => {
+    tell: async (effects, taskQueue) => {
       const flowId = effects.news[0]?.flowId ?? effects.expired?.flowId ?? '';
       if (options.failFor?.has(flowId)) throw new Error(`Temporal is unavailable for ${flowId}`);
       heard.push(effects);
+      queues.push(taskQueue);
     },
+    taskQueue: 'stripe-inbox-test',
     ...options,
   });
-  return { inbox, heard };
+  return { inbox, heard, queues };
 }
 
 const receipt = (eventId: string) =>
@@ -176,6 +182,16 @@ describe("Stripe's inbox", () => {
       .execute();
     expect(receipts).toHaveLength(23);
     expect(receipts.every((row) => row.processed_at && row.relayed_at)).toBe(true);
+  });
+
+  it('starts flows on the task queue of the deployment that received the event, whichever process relays it', async () => {
+    const target = await invoice(1_000);
+    const payload = payment(`evt_queue_${counter}`, target, `pi_queue_${counter}`, 1_000);
+    await relay({ taskQueue: 'deployment-that-received' }).inbox.receive(JSON.parse(payload), payload);
+    const { inbox, heard, queues } = relay({ taskQueue: 'deployment-that-relays' });
+    await inbox.drain();
+    expect(heard).toHaveLength(1);
+    expect(queues).toEqual(['deployment-that-received']);
   });
 
   it('records the payments of one invoice in one batch one after another, each payment intent once', async () => {

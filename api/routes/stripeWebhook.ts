@@ -64,9 +64,9 @@ export function registerStripeWebhook(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
 
 /** How the inbox's relay tells flows what a Stripe event changed: ids only, the flows read the facts. */
 export function tellFlowsOfStripeEvent(deps: Pick<ApiDeps, 'db' | 'temporal' | 'config'>) {
-  return async (effects: StripeEventEffects): Promise<void> => {
+  return async (effects: StripeEventEffects, taskQueue: string): Promise<void> => {
     for (const news of effects.news) await tellInvoiceFlow(deps, news);
-    if (effects.paidOrder) await startOrderFulfillment(deps, effects.paidOrder);
+    if (effects.paidOrder) await startOrderFulfillment(deps, effects.paidOrder, taskQueue);
     if (effects.expired)
       await signalIfRunning(deps, effects.expired.flowId, checkoutExpired, {
         sessionId: effects.expired.sessionId,

@@ -20,6 +20,7 @@ import * as automation from './0018_automation.js';
 import * as companies from './0019_companies.js';
 import * as couriers from './0020_couriers.js';
 import * as orders from './0021_orders.js';
+import * as receiptTaskQueue from './0022_receipt_task_queue.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -47,6 +48,7 @@ const migrations: Record<string, Migration> = {
   '0019_companies': companies,
   '0020_couriers': couriers,
   '0021_orders': orders,
+  '0022_receipt_task_queue': receiptTaskQueue,
 };
 
 export const migrationProvider: MigrationProvider = {

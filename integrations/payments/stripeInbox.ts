@@ -28,8 +28,13 @@ export interface StripeInbox {
 export interface StripeInboxOptions {
   db: Kysely<Database>;
   logger: Logger;
-  /** Tells the flows what one event changed; throws if it could not tell them all. */
-  tell: (effects: StripeEventEffects) => Promise<void>;
+  /**
+   * Tells the flows what one event changed; throws if it could not tell them all. A flow it starts runs on the
+   * task queue of the deployment that received the event (`taskQueue`), whichever process relays it.
+   */
+  tell: (effects: StripeEventEffects, taskQueue: string) => Promise<void>;
+  /** This deployment's task queue, recorded with each event it receives. */
+  taskQueue: string;
   batchSize?: number;
   sweepMs?: number;
   /** Signals in flight at once. */
@@ -50,12 +55,14 @@ interface Applied {
   id: string;
   effects: StripeEventEffects;
   attempts: number;
+  task_queue: string | null;
 }
 
 export function createStripeInbox({
   db,
   logger,
   tell,
+  taskQueue,
   batchSize = 200,
   sweepMs = 1_000,
   parallel = 32,
@@ -75,7 +82,7 @@ export function createStripeInbox({
   async function applyBatch(): Promise<{ taken: number; toTell: Applied[] }> {
     return db.transaction().execute(async (trx) => {
       const receipts = await due(trx)
-        .select(['id', 'payload', 'attempts', 'received_at'])
+        .select(['id', 'payload', 'attempts', 'received_at', 'task_queue'])
         .where('processed_at', 'is', null)
         .orderBy('position')
         .limit(batchSize)
@@ -90,7 +97,13 @@ export function createStripeInbox({
   /** Applies receipts in one transaction and marks them; returns those whose flows are to be told. */
   async function applyReceipts(
     trx: Kysely<Database>,
-    receipts: { id: string; payload: unknown; attempts: number; received_at: Date }[],
+    receipts: {
+      id: string;
+      payload: unknown;
+      attempts: number;
+      received_at: Date;
+      task_queue: string | null;
+    }[],
   ): Promise<Applied[]> {
     const effects = await applyStripeEvents(
       trx,
@@ -104,7 +117,13 @@ export function createStripeInbox({
         await markFailed(trx, receipt.id, receipt.attempts, outcome.notYet);
       // A refund of a payment never seen after Stripe's own retry window is not Flowdesk's: it stays on
       // record, with why it applied to nothing (`effects.notYet`).
-      else applied.push({ id: receipt.id, effects: outcome, attempts: receipt.attempts });
+      else
+        applied.push({
+          id: receipt.id,
+          effects: outcome,
+          attempts: receipt.attempts,
+          task_queue: receipt.task_queue,
+        });
     }
     await markProcessed(trx, applied);
     return applied.filter(({ effects }) => hasNews(effects));
@@ -143,7 +162,7 @@ export function createStripeInbox({
       try {
         const applied = await db.transaction().execute(async (trx) => {
           const receipt = await due(trx)
-            .select(['id', 'payload', 'attempts', 'received_at'])
+            .select(['id', 'payload', 'attempts', 'received_at', 'task_queue'])
             .where('id', '=', id)
             .where('processed_at', 'is', null)
             .forUpdate()
@@ -170,14 +189,14 @@ export function createStripeInbox({
 
   /** Receipts processed but not relayed whose lease ran out (a relay stopped), or that wait to be retried. */
   async function leaseLeftOver(): Promise<Applied[]> {
-    const rows = await sql<{ id: string; effects: StripeEventEffects; attempts: number }>`
+    const rows = await sql<Applied>`
       update webhook_receipts set retry_at = now() + make_interval(secs => ${LEASE_SECONDS})
       where id in (
         select id from webhook_receipts
         where source = 'stripe' and relayed_at is null and processed_at is not null
           and (retry_at is null or retry_at <= now())
         order by position limit ${batchSize} for update skip locked)
-      returning id, effects, attempts`.execute(db);
+      returning id, effects, attempts, task_queue`.execute(db);
     return rows.rows;
   }
 
@@ -190,7 +209,7 @@ export function createStripeInbox({
       Array.from({ length: Math.min(parallel, batch.length) }, async () => {
         for (let receipt = batch[next++]; receipt; receipt = batch[next++]) {
           try {
-            await tell(receipt.effects);
+            await tell(receipt.effects, receipt.task_queue ?? taskQueue);
             told.push(receipt);
           } catch (error) {
             failed.push({ receipt, error });
@@ -301,6 +320,7 @@ export function createStripeInbox({
                   external_id: event.id,
                   event_type: event.type,
                   payload: raw,
+                  task_queue: taskQueue,
                 })),
               )
               .onConflict((oc) => oc.columns(['source', 'external_id']).doNothing())
