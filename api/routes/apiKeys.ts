@@ -4,7 +4,7 @@ import { issueApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../apiKeys
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
-import { actorOf } from './shared.js';
+import { actorOf, json } from './shared.js';
 
 const ApiKey = z
   .object({
@@ -65,7 +65,6 @@ const Rotation = z
   })
   .openapi('ApiKeyRotation');
 const KeyParam = z.object({ keyId: z.uuid() });
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const refusals = {
   401: { description: 'No valid API key', content: problemContent },
   403: { description: 'Needs the admin role', content: problemContent },

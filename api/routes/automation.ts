@@ -23,9 +23,8 @@ import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
 import { startFlow } from '../startFlow.js';
-import { actorOf, askFlow, decisionProblem } from './shared.js';
+import { actorOf, askFlow, decisionProblem, json } from './shared.js';
 
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const ScenarioParam = z.object({ scenario: ScenarioName });
 const StepParam = z.object({ stepId: z.uuid() });
 const Scenario = z

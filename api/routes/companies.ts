@@ -11,9 +11,8 @@ import {
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
-import { actorOf } from './shared.js';
+import { changeBy, json } from './shared.js';
 
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const CompanyParam = z.object({ companyId: CompanyId });
 const Company = z
   .object({
@@ -58,15 +57,7 @@ export function registerCompanyRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps)
       title: 'Company not found',
       detail: `No company ${companyId}.`,
     });
-  const change = (c: Context<ApiEnv>, companyKey: string) => {
-    const principal = c.get('principal');
-    return {
-      tenantId: principal.tenantId,
-      companyKey,
-      actor: actorOf(principal),
-      requestId: c.get('requestId'),
-    };
-  };
+  const change = (c: Context<ApiEnv>, companyKey: string) => ({ ...changeBy(c), companyKey });
   const answer = async (c: Context<ApiEnv>, companyId: string, status: 200 | 201) => {
     const company = await findCompany(db, c.get('principal').tenantId, companyId);
     return company ? c.json(company, status) : notFound(c, companyId);

@@ -12,7 +12,7 @@ import { checkLinkToken } from '../../integrations/links/expiringLinks.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { HtmlPage, page } from '../pages.js';
 import { problemContent, problemJson, problemType, validationProblem } from '../problem.js';
-import { signalIfRunning } from './shared.js';
+import { json, signalIfRunning } from './shared.js';
 
 const ProjectParam = z.object({ projectId: z.uuid() });
 const LinkQuery = z.object({ expires: z.string().max(20), token: z.string().max(100) });
@@ -28,7 +28,6 @@ const Selection = z
     savedAt: z.iso.datetime().nullable(),
   })
   .openapi('PanelSelection');
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const linkRefusals = {
   403: { description: 'Not a valid link', content: problemContent },
   410: { description: 'The link expired: a fresh one was sent to the customer', content: problemContent },

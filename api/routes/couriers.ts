@@ -3,9 +3,8 @@ import { listCouriers, saveCourier } from '../../db/couriers.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent } from '../problem.js';
-import { actorOf } from './shared.js';
+import { actorOf, json } from './shared.js';
 
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const CourierCode = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,39}$/, { error: 'must be 2-40 lowercase letters, digits or "-"' });

@@ -14,9 +14,8 @@ import type { Principal } from '../apiKeys.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
-import { actorOf, NOBODY, signalIfRunning } from './shared.js';
+import { actorOf, json, NOBODY, signalIfRunning } from './shared.js';
 
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const JobParam = z.object({ projectId: BusinessId });
 const Job = z
   .object({

@@ -17,9 +17,8 @@ import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
 import { startFlow } from '../startFlow.js';
-import { actorOf, NOBODY, signalIfRunning } from './shared.js';
+import { actorOf, json, NOBODY, signalIfRunning } from './shared.js';
 
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const LeadParam = z.object({ leadId: BusinessId });
 const LeadState = z.enum(LEAD_STATES);
 

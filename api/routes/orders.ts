@@ -26,11 +26,9 @@ import type { ApiDeps, ApiEnv } from '../context.js';
 import { startOrderFulfillment } from '../orderFulfillment.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
 import { FlowStarted, flowStarted, startFlow } from '../startFlow.js';
-import { actorOf } from './shared.js';
+import { AddressView, changeBy, json } from './shared.js';
 
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const OrderParam = z.object({ orderId: z.uuid() });
-const Address = z.object({ street: z.string(), postcode: z.string(), city: z.string(), country: z.string() });
 export const Order = z
   .object({
     orderId: z.uuid(),
@@ -53,7 +51,7 @@ export const Order = z
     region: z.string().nullable(),
     total: z.number().int(),
     billingContactId: z.uuid(),
-    billingAddress: Address,
+    billingAddress: AddressView,
     flowId: z.string().describe('The order’s fulfillment flow, once paid or confirmed'),
     invoice: z
       .object({
@@ -93,10 +91,6 @@ const refusals = {
 /** Hardware orders: prices, drafts with price snapshots, Stripe Checkout, confirmation on terms, invoices. */
 export function registerOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, config } = deps;
-  const change = (c: Context<ApiEnv>) => {
-    const principal = c.get('principal');
-    return { tenantId: principal.tenantId, actor: actorOf(principal), requestId: c.get('requestId') };
-  };
   const notFound = (c: Context, orderId: string) =>
     problemJson(c, 404, {
       type: problemType('not-found'),
@@ -122,7 +116,7 @@ export function registerOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
     }),
     async (c) => {
       await savePriceBookEntry(db, {
-        ...change(c),
+        ...changeBy(c),
         sku: c.req.valid('param').sku,
         entry: c.req.valid('json'),
       });
@@ -147,7 +141,7 @@ export function registerOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
     async (c) => {
       const { companyId, sku } = c.req.valid('param');
       const saved = await saveCompanyPrice(db, {
-        ...change(c),
+        ...changeBy(c),
         companyKey: companyId,
         sku,
         price: c.req.valid('json'),
@@ -177,7 +171,7 @@ export function registerOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
     async (c) => {
       const principal = c.get('principal');
       const created = await createOrder(db, {
-        ...change(c),
+        ...changeBy(c),
         tenantSlug: principal.tenantSlug,
         order: c.req.valid('json'),
       });
@@ -241,7 +235,7 @@ export function registerOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
           title: 'Stripe is not configured',
           detail: 'STRIPE_SECRET_KEY is not set on the API.',
         });
-      const plan = await planCheckout(db, { ...change(c), orderId });
+      const plan = await planCheckout(db, { ...changeBy(c), orderId });
       if (plan === 'not_found') return notFound(c, orderId);
       if ('wrongState' in plan) return wrongState(c, plan.wrongState);
       if ('refused' in plan)
@@ -257,7 +251,7 @@ export function registerOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
         if (open.status === 'open') await stripe.checkout.sessions.expire(sessionId);
       }
       const metadata = {
-        tenantId: change(c).tenantId,
+        tenantId: changeBy(c).tenantId,
         invoiceId: plan.invoiceId,
         orderId: plan.orderId,
         flowId: plan.flowId,
@@ -275,7 +269,7 @@ export function registerOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
         { idempotencyKey: `${plan.flowId}/checkout/${plan.attempt}` },
       );
       const url = session.url ?? '';
-      await recordCheckout(db, { ...change(c), plan, session: { id: session.id, url } });
+      await recordCheckout(db, { ...changeBy(c), plan, session: { id: session.id, url } });
       return c.json({ sessionId: session.id, url, attempt: plan.attempt, amount: plan.total }, 201);
     },
   );
@@ -299,7 +293,11 @@ export function registerOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
     async (c) => {
       const { orderId } = c.req.valid('param');
       const principal = c.get('principal');
-      const confirmed = await confirmOnTerms(db, { ...change(c), orderId, tenantSlug: principal.tenantSlug });
+      const confirmed = await confirmOnTerms(db, {
+        ...changeBy(c),
+        orderId,
+        tenantSlug: principal.tenantSlug,
+      });
       if (confirmed === 'not_found') return notFound(c, orderId);
       if ('wrongState' in confirmed) return wrongState(c, confirmed.wrongState);
       const { flowId, created } = await startOrderFulfillment(deps, confirmed);

@@ -13,9 +13,8 @@ import { ProjectSettings } from '../../domain/leadToInstall.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent } from '../problem.js';
-import { actorOf } from './shared.js';
+import { actorOf, json } from './shared.js';
 
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const refusals = (role: string) => ({
   401: { description: 'No valid API key', content: problemContent },
   403: { description: `Needs the ${role} role`, content: problemContent },

@@ -1,3 +1,4 @@
+import { z } from '@hono/zod-openapi';
 import {
   ServiceError,
   type WorkflowHandle,
@@ -11,7 +12,7 @@ import { cancelRefusal } from '../../db/cancelRules.js';
 import { appendEvent } from '../../db/events.js';
 import type { Actor, FlowStatus } from '../../domain/flow.js';
 import type { Principal } from '../apiKeys.js';
-import type { ApiDeps } from '../context.js';
+import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemJson, problemType } from '../problem.js';
 
 /** An id no row has: what a key scoped to an architect or crew it does not name may see (nothing). */
@@ -20,6 +21,23 @@ export const NOBODY = '00000000-0000-0000-0000-000000000000';
 /** Who did it, as the audit trail records a person acting through an API key. */
 export function actorOf(principal: Principal): Actor {
   return { type: 'user', id: principal.keyId, name: principal.keyName };
+}
+
+/** A route's JSON body or answer, as the OpenAPI routes declare it. */
+export const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+
+/** A postal address as a page of the API shows it (a company's book, an order's billing, a destination). */
+export const AddressView = z.object({
+  street: z.string(),
+  postcode: z.string(),
+  city: z.string(),
+  country: z.string(),
+});
+
+/** Who changes what, in which tenant, under which request: what a service records each change with. */
+export function changeBy(c: Context<ApiEnv>) {
+  const principal = c.get('principal');
+  return { tenantId: principal.tenantId, actor: actorOf(principal), requestId: c.get('requestId') };
 }
 
 /** Keyset pagination: the position after the last row of a page, opaque to clients. */

@@ -8,17 +8,15 @@ import { trackingApi } from '../../integrations/couriers/trackingApi.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
-import { actorOf, signalIfRunning } from './shared.js';
+import { AddressView, changeBy, json, signalIfRunning } from './shared.js';
 
-const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 const ShipmentParam = z.object({ shipmentId: z.uuid() });
-const Address = z.object({ street: z.string(), postcode: z.string(), city: z.string(), country: z.string() });
 const Shipment = z
   .object({
     shipmentId: z.uuid(),
     orderId: z.uuid(),
     state: z.enum(['draft', 'ready', 'in_transit', 'delivered', 'cancelled']),
-    address: Address.describe('Where it goes, as it was when the shipment was built'),
+    address: AddressView.describe('Where it goes, as it was when the shipment was built'),
     courierCode: z.string().nullable(),
     trackingNumber: z.string().nullable(),
     trackingUrl: z.string().nullable(),
@@ -63,10 +61,6 @@ export function registerShipmentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
   const tracking = config.couriers.apiUrl
     ? trackingApi({ apiUrl: config.couriers.apiUrl, apiKey: config.couriers.apiKey })
     : undefined;
-  const change = (c: Context<ApiEnv>) => {
-    const principal = c.get('principal');
-    return { tenantId: principal.tenantId, actor: actorOf(principal), requestId: c.get('requestId') };
-  };
   const notFound = (c: Context, what: string) =>
     problemJson(c, 404, { type: problemType('not-found'), title: 'Not found', detail: `No ${what}.` });
   const conflict = (c: Context, detail: string, errors?: { field: string; message: string }[]) =>
@@ -113,7 +107,7 @@ export function registerShipmentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
     }),
     async (c) => {
       const { orderId } = c.req.valid('param');
-      const built = await createShipment(db, { ...change(c), orderId, shipment: c.req.valid('json') });
+      const built = await createShipment(db, { ...changeBy(c), orderId, shipment: c.req.valid('json') });
       if ('refused' in built)
         return built.refused === 'not_found'
           ? notFound(c, `order ${orderId}`)
@@ -166,7 +160,7 @@ export function registerShipmentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
     }),
     async (c) => {
       const { shipmentId } = c.req.valid('param');
-      const done = await dispatchShipment(db, { ...change(c), shipmentId, dispatch: c.req.valid('json') });
+      const done = await dispatchShipment(db, { ...changeBy(c), shipmentId, dispatch: c.req.valid('json') });
       if (done === 'not_found') return notFound(c, `shipment ${shipmentId}`);
       if ('wrongState' in done) return conflict(c, done.wrongState);
       if ('invalid' in done) return invalid(c, done.invalid);
@@ -208,7 +202,11 @@ export function registerShipmentRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
     }),
     async (c) => {
       const { shipmentId } = c.req.valid('param');
-      const done = await cancelShipment(db, { ...change(c), shipmentId, reason: c.req.valid('json').reason });
+      const done = await cancelShipment(db, {
+        ...changeBy(c),
+        shipmentId,
+        reason: c.req.valid('json').reason,
+      });
       if (done === 'not_found') return notFound(c, `shipment ${shipmentId}`);
       if ('wrongState' in done) return conflict(c, done.wrongState);
       await tell(done.flowId, shipmentId, done.eventId);
