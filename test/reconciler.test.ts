@@ -71,6 +71,7 @@ const eventsOf = (flowId: string, type: string) =>
     .select(['type', 'payload'])
     .where('flow_id', '=', flowId)
     .where('type', '=', type)
+    .orderBy('position')
     .execute();
 
 describe('the reconciler', () => {
