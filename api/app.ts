@@ -3,12 +3,14 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requireApiKey } from './auth.js';
-import { clientAddress, trustedProxies } from './clientAddress.js';
+import { addressList, clientAddress } from './clientAddress.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { type ApiMetrics, metricsEndpoint } from './metrics.js';
 import { PUBLIC_LIMITED_PATHS } from './openapiDocument.js';
 import { fieldErrors, problemContent, problemResponse, problemType, validationProblem } from './problem.js';
 import { rateLimit } from './rateLimit.js';
+import { registerAnalyticsRoutes } from './routes/analytics.js';
+import { registerAnalyticsSettingsRoutes } from './routes/analyticsSettings.js';
 import { registerApiKeyRoutes } from './routes/apiKeys.js';
 import { registerAutomationRoutes } from './routes/automation.js';
 import { registerCodecRoutes } from './routes/codec.js';
@@ -16,12 +18,14 @@ import { registerCompanyRoutes } from './routes/companies.js';
 import { registerConfiguratorRoutes } from './routes/configurator.js';
 import { registerCourierRoutes } from './routes/couriers.js';
 import { registerCourierWebhook } from './routes/courierWebhook.js';
+import { registerCrmWebhook } from './routes/crmWebhook.js';
 import { registerDocsRoutes } from './routes/docs.js';
 import { registerFlowRoutes } from './routes/flows.js';
 import { type Check, registerHealthRoutes } from './routes/health.js';
 import { registerInstallationRoutes } from './routes/installations.js';
 import { registerLeadRoutes } from './routes/leads.js';
 import { registerMeRoute } from './routes/me.js';
+import { registerOrderStream } from './routes/orderStream.js';
 import { registerOrderRoutes } from './routes/orders.js';
 import { registerPaymentPages } from './routes/paymentPages.js';
 import { registerPaymentRoutes } from './routes/payments.js';
@@ -46,7 +50,7 @@ export interface AppOptions {
 
 export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEnv> {
   const { logger } = deps;
-  const proxies = trustedProxies(deps.config.api.trustedProxies);
+  const proxies = addressList(deps.config.api.trustedProxies);
   const app = new OpenAPIHono<ApiEnv>({
     defaultHook: (result, c) => {
       if (!result.success) {
@@ -134,6 +138,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerPaymentPages(app, deps);
   registerStripeWebhook(app, deps);
   registerCourierWebhook(app, deps);
+  registerCrmWebhook(app, deps);
   registerCodecRoutes(app, deps);
 
   app.use('/v1/*', requireApiKey(deps.db));
@@ -162,6 +167,9 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerCourierRoutes(app, deps);
   registerOrderRoutes(app, deps);
   registerShipmentRoutes(app, deps);
+  registerAnalyticsRoutes(app, deps);
+  registerAnalyticsSettingsRoutes(app, deps);
+  registerOrderStream(app, deps);
 
   // A known path asked with another method is 405 with the methods it takes, not 404.
   const routes = app.routes

@@ -8,7 +8,8 @@ import type { Context } from 'hono';
  * proxy (the entries further left are the client's to write, so they are not believed). Signatures record it,
  * and the public pages' rate limits count by it.
  */
-export function trustedProxies(entries: readonly string[]): BlockList {
+/** Addresses and ranges (`203.0.113.7`, `10.0.0.0/8`, IPv6 alike): trusted proxies, a webhook's allowed senders. */
+export function addressList(entries: readonly string[]): BlockList {
   const list = new BlockList();
   for (const entry of entries) {
     const [network = '', prefix] = entry.split('/');
@@ -19,19 +20,19 @@ export function trustedProxies(entries: readonly string[]): BlockList {
   return list;
 }
 
-const isTrusted = (proxies: BlockList, address: string) =>
-  isIP(address) !== 0 && proxies.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+export const inAddressList = (list: BlockList, address: string) =>
+  isIP(address) !== 0 && list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 
 export function clientAddress(c: Context, proxies: BlockList): string {
   const peer = (getConnInfo(c).remote.address ?? 'unknown').replace(/^::ffff:/, '');
-  if (!isTrusted(proxies, peer)) return peer;
+  if (!inAddressList(proxies, peer)) return peer;
   const forwarded = (c.req.header('x-forwarded-for') ?? '')
     .split(',')
     .map((entry) => entry.trim().replace(/^::ffff:/, ''))
     .filter((entry) => isIP(entry) !== 0);
   for (let i = forwarded.length - 1; i >= 0; i--) {
     const hop = forwarded[i] ?? '';
-    if (!isTrusted(proxies, hop)) return hop;
+    if (!inAddressList(proxies, hop)) return hop;
   }
   return forwarded[0] ?? peer;
 }

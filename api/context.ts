@@ -5,6 +5,7 @@ import type { Config } from '../runtime/config.js';
 import type { Logger } from '../runtime/logger.js';
 import type { SecretBox } from '../runtime/secretBox.js';
 import type { Principal } from './apiKeys.js';
+import type { StatusHub } from './statusHub.js';
 
 /** What every route handler may use; built once per process by the entry point (or by a test). */
 export interface ApiDeps {
@@ -16,6 +17,8 @@ export interface ApiDeps {
   stripeInbox: StripeInbox;
   /** Seals the secrets Flowdesk keeps for others (a supplier's credentials, its webhook secret). */
   secrets: SecretBox;
+  /** This process's listener for status changes, which the live streams subscribe to. */
+  statusHub: StatusHub;
 }
 
 export interface ApiEnv {

@@ -17,6 +17,7 @@ import { type ApiMetrics, createApiMetrics, metricsEndpoint } from './metrics.js
 import { courierNewsHandler } from './routes/courierWebhook.js';
 import { type Check, readinessChecks } from './routes/health.js';
 import { tellFlowsOfStripeEvent } from './routes/stripeWebhook.js';
+import { createStatusHub } from './statusHub.js';
 
 export interface RunningApi {
   url: string;
@@ -46,7 +47,12 @@ export async function startApi(
     taskQueue: config.temporal.taskQueue,
   });
   const secrets = createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS'));
-  const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox, secrets };
+  const statusHub = createStatusHub({
+    databaseUrl: requireSetting(config.database.url, 'DATABASE_URL'),
+    logger: options.logger,
+  });
+  await statusHub.start();
+  const deps: ApiDeps = { config, db, temporal, logger: options.logger, stripeInbox, secrets, statusHub };
   const metrics = createApiMetrics(db);
   const app = createApp(deps, {
     metrics,
@@ -77,6 +83,8 @@ export async function startApi(
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     deps,
     async stop() {
+      // Open streams would keep the server from closing: they end first.
+      await statusHub.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await new Promise<void>((resolve) =>
         metricsServer ? metricsServer.close(() => resolve()) : resolve(),

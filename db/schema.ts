@@ -603,6 +603,119 @@ export interface CourierEventsTable {
   ignored_reason: string | null;
 }
 
+export interface StatusSourcesTable {
+  id: Generated<string>;
+  tenant_id: string;
+  kind: 'flowdesk' | 'keycrm';
+  name: string;
+  base_url: string | null;
+  /** Sealed at rest (runtime/secretBox.ts). */
+  api_token: string | null;
+  webhook_secret_hash: string | null;
+  allowed_ips: ColumnType<string[], string[] | undefined, string[]>;
+  timezone: ColumnType<string, string | undefined, string>;
+  active: ColumnType<boolean, boolean | undefined, boolean>;
+  near_fraction: ColumnType<string, number | undefined, number>;
+  api_tokens: ColumnType<number, number | undefined, number>;
+  api_tokens_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  statuses_refreshed_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Updatable;
+}
+
+export interface StatusGroupsTable {
+  tenant_id: string;
+  source_id: string;
+  group_id: string;
+  name: string;
+  position: ColumnType<number, number | undefined, number>;
+}
+
+export interface SourceStatusesTable {
+  tenant_id: string;
+  source_id: string;
+  status_id: string;
+  name: string;
+  alias: string | null;
+  group_id: string;
+  active: ColumnType<boolean, boolean | undefined, boolean>;
+  position: ColumnType<number, number | undefined, number>;
+}
+
+export interface StatusEventsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  source_id: string;
+  order_id: string;
+  status_id: string;
+  group_hint: string | null;
+  status_changed_at: Timestamp;
+  received_at: CreatedAt;
+}
+
+/** An item of an outside CRM's order, as far as urgency rules look at it. */
+export interface AnalyticsOrderItem {
+  sku: string | null;
+  offerId: string | null;
+  productId: string | null;
+  name: string | null;
+  quantity: number;
+}
+
+export interface AnalyticsOrdersTable {
+  id: Generated<string>;
+  tenant_id: string;
+  source_id: string;
+  order_id: string;
+  created_in_source_at: Timestamp | null;
+  first_seen_at: CreatedAt;
+  updated_at: Updatable;
+  items: OptionalJson<AnalyticsOrderItem[]>;
+  items_state: ColumnType<'pending' | 'fetched' | 'failed' | 'own', string | undefined, string>;
+  items_attempts: ColumnType<number, number | undefined, number>;
+  items_next_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  items_error: string | null;
+  urgent_override: boolean | null;
+  sla_profile_override: string | null;
+  cycle_overrides: ColumnType<Record<string, unknown>, string | undefined, string>;
+}
+
+export interface WorkCalendarsTable {
+  tenant_id: string;
+  source_id: string;
+  group_id: string;
+  timezone: string;
+  windows: Json<Record<string, [string, string][]>>;
+  holidays: ColumnType<string[], string[] | undefined, string[]>;
+}
+
+export interface SlaLimitsTable {
+  tenant_id: string;
+  source_id: string;
+  profile: string;
+  group_id: string;
+  normal_minutes: number | null;
+  urgent_minutes: number | null;
+}
+
+export interface StatusCyclesTable {
+  tenant_id: string;
+  source_id: string;
+  code: string;
+  name: string;
+  start_kind: 'group' | 'status';
+  start_ref: string;
+  end_kind: 'group' | 'status';
+  end_ref: string;
+}
+
+export interface UrgentRulesTable {
+  tenant_id: string;
+  source_id: string;
+  match: 'sku' | 'offer_id' | 'product_id';
+  value: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -645,6 +758,15 @@ export interface Database {
   shipments: ShipmentsTable;
   shipment_items: ShipmentItemsTable;
   courier_events: CourierEventsTable;
+  status_sources: StatusSourcesTable;
+  status_groups: StatusGroupsTable;
+  source_statuses: SourceStatusesTable;
+  status_events: StatusEventsTable;
+  analytics_orders: AnalyticsOrdersTable;
+  work_calendars: WorkCalendarsTable;
+  sla_limits: SlaLimitsTable;
+  status_cycles: StatusCyclesTable;
+  urgent_rules: UrgentRulesTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

@@ -137,6 +137,10 @@ const environmentSchema = z.object({
   COURIER_API_URL: urlWith(['http:', 'https:']).optional(),
   COURIER_API_KEY: z.string().min(1).optional(),
   COURIER_POLL_SECONDS: positiveInt(300),
+  CRM_RATE_PER_MINUTE: positiveInt(60),
+  CRM_SYNC_SECONDS: positiveInt(10),
+  CRM_STATUS_REFRESH_MINUTES: positiveInt(60),
+  STREAM_HEARTBEAT_SECONDS: positiveInt(15),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -206,6 +210,13 @@ export interface Config {
    * webhooks are polled at `apiUrl` (with `apiKey`) every `pollEveryMs`.
    */
   couriers: { webhookSecret?: string; apiUrl?: string; apiKey?: string; pollEveryMs: number };
+  /**
+   * Outside CRMs: calls per minute per API token (KeyCRM allows 60), how often the worker fetches what is due
+   * (order items, dictionaries), and how often each source's status dictionary is fetched again.
+   */
+  crm: { ratePerMinute: number; syncEveryMs: number; statusRefreshMs: number };
+  /** Server-Sent Events streams: a comment every `heartbeatMs` keeps proxies from closing a quiet stream. */
+  stream: { heartbeatMs: number };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -316,6 +327,12 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         apiKey: e.COURIER_API_KEY,
         pollEveryMs: e.COURIER_POLL_SECONDS * 1000,
       },
+      crm: {
+        ratePerMinute: e.CRM_RATE_PER_MINUTE,
+        syncEveryMs: e.CRM_SYNC_SECONDS * 1000,
+        statusRefreshMs: e.CRM_STATUS_REFRESH_MINUTES * 60_000,
+      },
+      stream: { heartbeatMs: e.STREAM_HEARTBEAT_SECONDS * 1000 },
     },
   };
 }

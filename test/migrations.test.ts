@@ -43,6 +43,7 @@ describe('migrations', () => {
       '0020_couriers',
       '0021_orders',
       '0022_receipt_task_queue',
+      '0023_status_analytics',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

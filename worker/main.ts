@@ -2,9 +2,12 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createDb } from '../db/client.js';
+import { createCrmSync } from '../integrations/crm/crmSync.js';
+import { crmThrottle } from '../integrations/crm/throttle.js';
 import { configOrExit, requireSetting } from '../runtime/config.js';
 import { onShutdown } from '../runtime/lifecycle.js';
 import { createLogger } from '../runtime/logger.js';
+import { createSecretBox } from '../runtime/secretBox.js';
 import { temporalConnectionOptions, temporalDataConverter } from '../runtime/temporal.js';
 import { currentBuild, frozenBuilds } from './builds.js';
 import { startWorkflowBuilds } from './deployment.js';
@@ -50,9 +53,18 @@ const stopReconciling = createReconciler({
   logger,
 }).start(config.worker.reconcileEveryMs);
 
+const stopCrmSync = createCrmSync({
+  db,
+  secrets: createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS')),
+  logger,
+  throttle: crmThrottle(db, config.crm.ratePerMinute),
+  refreshEveryMs: config.crm.statusRefreshMs,
+}).start(config.crm.syncEveryMs);
+
 const { running } = workers;
 onShutdown(logger, async () => {
   await stopReconciling();
+  await stopCrmSync();
   // In-flight activities get the grace period to finish, then are cancelled; run() settles after that.
   workers.shutdown();
   await running;

@@ -13,6 +13,7 @@ import {
   SYSTEM,
   TERMINAL_STATES,
 } from '../domain/flow.js';
+import { every } from '../runtime/every.js';
 import type { Logger } from '../runtime/logger.js';
 
 export interface ReconcilerOptions {
@@ -384,26 +385,14 @@ export function createReconciler(options: ReconcilerOptions) {
 
   /** Passes every `everyMs` until stopped; a pass never overlaps the next. */
   function start(everyMs: number): () => Promise<void> {
-    let stopped = false;
-    let current: Promise<unknown> = Promise.resolve();
-    let timer: NodeJS.Timeout | undefined;
-    const tick = () => {
-      current = reconcileOnce()
-        .then((pass) => {
-          if (pass.stuck.length + pass.closed.length + pass.adopted.length > 0)
-            logger.info(pass, 'reconciled');
-        })
-        .catch((error) => logger.warn({ err: error }, 'reconciliation pass failed'))
-        .finally(() => {
-          if (!stopped) timer = setTimeout(tick, everyMs);
-        });
-    };
-    timer = setTimeout(tick, everyMs);
-    return async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await current;
-    };
+    return every(
+      everyMs,
+      async () => {
+        const pass = await reconcileOnce();
+        if (pass.stuck.length + pass.closed.length + pass.adopted.length > 0) logger.info(pass, 'reconciled');
+      },
+      (error) => logger.warn({ err: error }, 'reconciliation pass failed'),
+    );
   }
 
   return { reconcileOnce, start };

@@ -21,6 +21,7 @@ import * as companies from './0019_companies.js';
 import * as couriers from './0020_couriers.js';
 import * as orders from './0021_orders.js';
 import * as receiptTaskQueue from './0022_receipt_task_queue.js';
+import * as statusAnalytics from './0023_status_analytics.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -49,6 +50,7 @@ const migrations: Record<string, Migration> = {
   '0020_couriers': couriers,
   '0021_orders': orders,
   '0022_receipt_task_queue': receiptTaskQueue,
+  '0023_status_analytics': statusAnalytics,
 };
 
 export const migrationProvider: MigrationProvider = {

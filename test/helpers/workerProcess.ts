@@ -8,9 +8,26 @@ import { freePort } from './ports.js';
  * again on another port. Any other failure to start rejects with what the worker said.
  */
 export async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
+  return (await startServiceProcess('worker', 'WORKER_METRICS_PORT', env)).child;
+}
+
+/** The real API entry point as a process of its own; resolves with its URL once it listens. */
+export async function startApiProcess(
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string }> {
+  const { child, port } = await startServiceProcess('api', 'PORT', { HOST: '127.0.0.1', ...env });
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+async function startServiceProcess(
+  service: 'api' | 'worker',
+  portVariable: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; port: number }> {
   for (let attempt = 1; ; attempt++) {
-    const child = spawn(process.execPath, serviceCommand('worker'), {
-      env: { ...process.env, ...env, WORKER_METRICS_PORT: String(await freePort()) },
+    const port = await freePort();
+    const child = spawn(process.execPath, serviceCommand(service), {
+      env: { ...process.env, ...env, [portVariable]: String(port) },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     let said = '';
@@ -26,10 +43,12 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<C
       // Keep draining what it says, so a full pipe never blocks it.
       child.stderr?.off('data', listen);
       child.stderr?.resume();
-      return child;
+      return { child, port };
     }
     if (attempt < 3 && /EADDRINUSE|address already in use/i.test(said)) continue;
-    throw new Error(`worker exited with ${child.exitCode} before polling: ${said.trim().slice(-1500)}`);
+    throw new Error(
+      `${service} exited with ${child.exitCode} before it was ready: ${said.trim().slice(-1500)}`,
+    );
   }
 }
 
