@@ -3,6 +3,7 @@ import { Agent, request } from 'node:http';
 import { sql } from 'kysely';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSource } from '../db/analytics/sources.js';
 import { signAfterShip } from '../integrations/couriers/aftership.js';
 import { signWebhook } from '../integrations/suppliers/protocol.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
@@ -43,12 +44,22 @@ const TENANT_TABLES = [
   'shipments',
   'shipment_items',
   'courier_events',
+  'status_sources',
+  'status_groups',
+  'source_statuses',
+  'status_events',
+  'analytics_orders',
+  'work_calendars',
+  'sla_limits',
+  'status_cycles',
+  'urgent_rules',
 ];
 
 let api: TestApi;
 let key: string;
 let tenantId: string;
 let supplierId: string;
+let crmSource: { id: string; secret: string };
 
 beforeAll(async () => {
   api = await startTestApi({
@@ -62,6 +73,19 @@ beforeAll(async () => {
   tenantId = tenant.tenantId;
   key = await tenant.key(['admin']);
   supplierId = await insertWebhookSupplier(api.deps.db, tenantId, 'SWEEP', SUPPLIER_SECRET);
+  const { source, webhookSecret } = await createSource(api.deps.db, api.deps.secrets, {
+    tenantId,
+    actor: { type: 'system', id: 'sweep' },
+    requestId: 'sweep',
+    kind: 'keycrm',
+    name: 'Sweep CRM',
+    baseUrl: 'http://127.0.0.1:9/v1',
+    apiToken: 'sweep-token',
+    timezone: 'UTC',
+    allowedIps: [],
+    active: true,
+  });
+  crmSource = { id: source.id, secret: webhookSecret };
 });
 afterAll(() => api?.stop());
 
@@ -541,6 +565,106 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
     },
   ],
   'GET /v1/couriers': 'takes no input',
+  'GET /v1/analytics/sources': 'takes no input',
+  'POST /v1/analytics/sources': [
+    {
+      path: '/v1/analytics/sources',
+      body: {
+        kind: 'salesforce',
+        name: '',
+        baseUrl: 'ftp://crm.example',
+        apiToken: 'x',
+        timezone: 'Nowhere/Land',
+        allowedIps: ['999.1.1.1'],
+      },
+      fields: [
+        'body.kind',
+        'body.name',
+        'body.baseUrl',
+        'body.apiToken',
+        'body.timezone',
+        'body.allowedIps.0',
+      ],
+    },
+  ],
+  'PUT /v1/analytics/sources/{sourceId}': [
+    { path: '/v1/analytics/sources/not-a-uuid', body: {}, fields: ['path.sourceId'] },
+    {
+      path: '/v1/analytics/sources/{crmSourceId}',
+      body: { timezone: 'Mars/Base', active: 'yes' },
+      fields: ['body.timezone', 'body.active'],
+    },
+  ],
+  'GET /v1/analytics/orders': [
+    {
+      path: '/v1/analytics/orders?source=x&urgent=maybe&sla=red&limit=0',
+      fields: ['query.source', 'query.urgent', 'query.sla', 'query.limit'],
+    },
+    { path: '/v1/analytics/orders?cursor=nonsense', fields: ['query.cursor'] },
+  ],
+  'GET /v1/analytics/orders/{orderId}/timeline': [
+    { path: '/v1/analytics/orders/nope/timeline', fields: ['path.orderId'] },
+  ],
+  'PUT /v1/analytics/orders/{orderId}/override': [
+    {
+      path: '/v1/analytics/orders/nope/override',
+      body: { urgent: null, slaProfile: null },
+      fields: ['path.orderId'],
+    },
+    {
+      path: '/v1/analytics/orders/00000000-0000-4000-8000-000000000000/override',
+      body: { urgent: 'yes', slaProfile: 'VIP!' },
+      fields: ['body.urgent', 'body.slaProfile'],
+    },
+  ],
+  'GET /v1/analytics/kpis': [
+    { path: '/v1/analytics/kpis?from=yesterday&period=year', fields: ['query.from', 'query.period'] },
+    { path: '/v1/analytics/kpis?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z', fields: ['query.from'] },
+  ],
+  'GET /v1/analytics/dicts/statuses': [
+    { path: '/v1/analytics/dicts/statuses?source=x', fields: ['query.source'] },
+  ],
+  'GET /v1/stream/orders': [
+    { path: '/v1/stream/orders?source=x', fields: ['query.source'] },
+    { path: '/v1/stream/orders', headers: { 'last-event-id': 'abc' }, fields: ['header.last-event-id'] },
+  ],
+  ...Object.fromEntries(
+    (
+      [
+        [
+          'working-hours',
+          { calendars: [{ groupId: '', timezone: 'UTC', week: {} }] },
+          ['body.calendars.0.groupId'],
+        ],
+        ['sla', { nearFraction: 0, profiles: [] }, ['body.nearFraction']],
+        [
+          'cycles',
+          { cycles: [{ code: 'x', name: 'X', start: { kind: 'group' }, end: { kind: 'group', ref: '5' } }] },
+          ['body.cycles.0.start.ref'],
+        ],
+        ['urgent-rules', { rules: [{ match: 'sku', value: '' }] }, ['body.rules.0.value']],
+      ] as const
+    ).flatMap(([part, body, fields]) => [
+      [
+        `GET /v1/analytics/sources/{sourceId}/settings/${part}`,
+        [{ path: `/v1/analytics/sources/x/settings/${part}`, fields: ['path.sourceId'] }],
+      ],
+      [
+        `PUT /v1/analytics/sources/{sourceId}/settings/${part}`,
+        [
+          { path: `/v1/analytics/sources/x/settings/${part}`, body, fields: ['path.sourceId'] },
+          { path: `/v1/analytics/sources/{crmSourceId}/settings/${part}`, body, fields: [...fields] },
+        ],
+      ],
+    ]),
+  ),
+  'POST /webhooks/crm/keycrm/{sourceId}': [
+    {
+      path: '/webhooks/crm/keycrm/{crmSourceId}?secret={crmSecret}',
+      body: { event: 'order.change_order_status', context: { id: 'x' } },
+      fields: ['body.context.id', 'body.context.status_id', 'body.context.status_changed_at'],
+    },
+  ],
   'PUT /v1/couriers/{code}': [
     { path: '/v1/couriers/Bad%20Code', body: {}, fields: ['path.code'] },
     {
@@ -712,7 +836,11 @@ describe('every route', () => {
       if (cases === 'takes no input') continue;
       const method = operation.split(' ')[0] ?? 'GET';
       for (const bad of cases) {
-        const res = await client.request(method, bad.path.replace('{supplierId}', supplierId), {
+        const path = bad.path
+          .replace('{supplierId}', supplierId)
+          .replace('{crmSourceId}', crmSource.id)
+          .replace('{crmSecret}', crmSource.secret);
+        const res = await client.request(method, path, {
           body: bad.raw ?? bad.body,
           headers: {
             ...(bad.raw === undefined ? {} : { 'content-type': 'application/json' }),
@@ -755,6 +883,7 @@ describe('every route', () => {
       '/webhooks/esign/docusign',
       `/webhooks/suppliers/${supplierId}`,
       '/webhooks/couriers/aftership',
+      `/webhooks/crm/keycrm/${crmSource.id}?secret=${crmSource.secret}`,
     ]) {
       const res = await postWithoutWaiting(`${api.url}${path}`, huge);
       expect(res.status, path).toBe(413);

@@ -267,8 +267,9 @@ export type Period = 'day' | 'week' | 'month';
 /**
  * The KPIs of a source over [from, to): the orders with a stay begun in it; per group, the stays begun in it
  * (average and median of the closed ones; SLA colours of all, an open stay judged by its time so far); per cycle,
- * the cycles begun in it; and the time of those stays per period (in the source's time zone). Each split into
- * normal and urgent orders; `urgent` narrows everything to one of them.
+ * the cycles begun in it (average and median of the completed ones); and the time of the closed stays per period
+ * they began in (in the source's time zone). Each split into normal and urgent orders; `urgent` narrows
+ * everything to one of them.
  */
 export async function kpis(
   db: Db,
@@ -310,7 +311,7 @@ export async function kpis(
     period_groups as (
       select date_trunc(${window.period}, entered_at at time zone (select timezone from src))
           at time zone (select timezone from src) as start, group_id, sum(seconds) as seconds
-      from k group by 1, 2
+      from k where left_at is not null group by 1, 2
     )
     select json_build_object(
       'orders', (select json_object_agg(split, orders) from order_counts),

@@ -116,6 +116,8 @@ export async function createSource(
         timezone: input.timezone,
         allowed_ips: input.allowedIps,
         active: input.active,
+        // A new source's rate-limit bucket starts full (its level is capped at the bucket's size).
+        api_tokens: Number.MAX_SAFE_INTEGER,
       })
       .returning(columns)
       .executeTakeFirstOrThrow();

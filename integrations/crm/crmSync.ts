@@ -18,7 +18,6 @@ import type { CrmThrottle } from './throttle.js';
  */
 
 const MAX_ATTEMPTS = 10;
-const backoffMs = (attempts: number) => Math.min(3_600_000, 5_000 * 2 ** (attempts - 1));
 
 export function createCrmSync(options: {
   db: Db;
@@ -27,8 +26,12 @@ export function createCrmSync(options: {
   throttle: CrmThrottle;
   refreshEveryMs: number;
   batch?: number;
+  /** The wait after a first failure; it doubles with each next one, up to an hour. */
+  backoffBaseMs?: number;
 }) {
   const { db, secrets, logger, throttle } = options;
+  const backoffMs = (attempts: number) =>
+    Math.min(3_600_000, (options.backoffBaseMs ?? 5_000) * 2 ** (attempts - 1));
 
   async function apiOf(sourceId: string) {
     const access = await crmAccess(db, secrets, sourceId);

@@ -39,6 +39,8 @@ export interface CrmFaults {
   delayMs: number;
   /** Webhooks are held back until `release()`, then sent newest first. */
   holdBack: boolean;
+  /** This many order reads answer 503 before the API works again. */
+  failOrderReads: number;
 }
 
 /** A status set like a small workshop's: new → approval → production → delivery → completed, or cancelled. */
@@ -89,7 +91,13 @@ export async function startCrmSimulator(
     token: 'crm-token',
   },
 ): Promise<CrmSimulator> {
-  const faults: CrmFaults = { webhookCopies: 1, delayMs: 0, holdBack: false, ...options.faults };
+  const faults: CrmFaults = {
+    webhookCopies: 1,
+    delayMs: 0,
+    holdBack: false,
+    failOrderReads: 0,
+    ...options.faults,
+  };
   const ratePerMinute = options.ratePerMinute ?? 60;
   const orders = new Map<number, CrmOrder>();
   const requests: CrmSimulator['requests'] = [];
@@ -129,6 +137,10 @@ export async function startCrmSimulator(
     });
   });
   app.get('/order/:id', (c) => {
+    if (faults.failOrderReads > 0) {
+      faults.failOrderReads--;
+      return c.json({ message: 'Service Unavailable' }, 503);
+    }
     const order = orders.get(Number(c.req.param('id')));
     if (!order) return c.json({ message: 'No query results for model [Order].' }, 404);
     const withOffers = c.req.query('include')?.split(',').includes('products.offer');

@@ -23,6 +23,8 @@ export function testEnvironment(extra: Record<string, string> = {}): Record<stri
     PAYLOAD_KEYS: TEST_PAYLOAD_KEYS,
     // The supplier simulator runs on this machine.
     SUPPLIER_URLS_ALLOW_LOOPBACK: 'true',
+    // Outside CRMs are synced where a test says so (test/analytics.test.ts), not by every worker of the run.
+    CRM_SYNC_SECONDS: '86400',
     ...extra,
   };
 }
