@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { recordFlowStatuses } from '../db/analytics/flowStatuses.js';
 import type { Db } from '../db/client.js';
 import { appendEvents } from '../db/events.js';
 import { followChild, ownView } from '../db/flowView.js';
@@ -6,9 +7,9 @@ import { type FlowChanges, type FlowPublication, TERMINAL_STATES } from '../doma
 import type { KernelActivities } from '../workflows/kernel/activities.js';
 
 /**
- * Writes a flow's changes: its row in `flows` (what users list) and one audit event per change, in one
- * transaction; a child's changes also write the steps it does for its parent on the parent's row
- * (db/flowView.ts). Safe to run again: an event's key is the flow's run and the event's name within it, and the
+ * Writes a flow's changes: its row in `flows` (what users list), one audit event per change, and its statuses in
+ * the analytics log (db/analytics/flowStatuses.ts), in one transaction; a child's changes also write the steps it
+ * does for its parent on the parent's row (db/flowView.ts). Safe to run again: an event's key is the flow's run and the event's name within it, and the
  * row only ever moves to a higher sequence, so a retried or late publication changes nothing.
  */
 export function flowActivities({ db }: { db: Db }): KernelActivities {
@@ -88,6 +89,13 @@ export function flowActivities({ db }: { db: Db }): KernelActivities {
           idempotencyKey: `${status.flowId}/${runId}/${event.key}`,
         })),
       );
+      await recordFlowStatuses(trx, {
+        tenantId: status.tenantId,
+        flowType: status.flowType,
+        flowId: status.flowId,
+        currentStep: status.currentStep,
+        events,
+      });
       if (parent) await followChild(trx, status, parent, last.occurredAt);
     });
   }

@@ -234,6 +234,44 @@ describe('lead to installation', () => {
       .where('to_address', '=', email)
       .execute();
     expect(smtp.messages.filter((m) => m.envelope.to.includes(email))).toHaveLength(sent.length);
+
+    // Its steps fed the status log of the tenant's own source: the lead's cycles come from the same engine as a
+    // CRM's stage times, with the business's own KPIs beside them.
+    const own = (await coordinator.get('/v1/analytics/orders?limit=200')).body.orders.find(
+      (o: { externalId: string }) => o.externalId === flowId,
+    );
+    expect(own.status.id).toBe('leadToInstall:completed');
+    expect(
+      own.cycles.map((c: { code: string; endedAt: string | null }) => [c.code, c.endedAt !== null]),
+    ).toEqual([
+      ['lead_to_lock', true],
+      ['lock_to_scheduled', true],
+      ['scheduled_to_done', true],
+    ]);
+    const steps = (await coordinator.get(`/v1/analytics/orders/${own.id}/timeline`)).body.intervals.map(
+      (i: { statusId: string }) => i.statusId,
+    );
+    expect(steps).toEqual(
+      expect.arrayContaining([
+        'leadToInstall:started',
+        'leadToInstall:qualifyLead',
+        'leadToInstall:selectionLocked',
+        'leadToInstall:selectionLocked.done',
+        'leadToInstall:installation.done',
+      ]),
+    );
+    const figures = (await coordinator.get('/v1/analytics/kpis')).body;
+    expect(
+      figures.cycles.map((c: { code: string; all: { completed: number } }) => [c.code, c.all.completed]),
+    ).toEqual([
+      ['lead_to_lock', 1],
+      ['lock_to_scheduled', 1],
+      ['scheduled_to_done', 1],
+    ]);
+    expect(figures.flowdesk).toMatchObject({
+      onTimeDelivery: { completed: 1, onTime: 1, pct: 100 },
+      firstPassConfiguration: { locked: 1, firstPass: 1, pct: 100 },
+    });
   }, 120_000);
 
   it('shows an architect their own leads only, and nothing of another architect’s', async () => {

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { readDictionaries } from '../../db/analytics/dictionaries.js';
-import { kpis, orderFigures, orderTimeline } from '../../db/analytics/reports.js';
+import { flowdeskKpis, kpis, orderFigures, orderTimeline } from '../../db/analytics/reports.js';
 import { readOrderOverride, saveOrderOverride } from '../../db/analytics/settings.js';
 import {
   changeSource,
@@ -129,6 +129,26 @@ const Kpis = z
         groups: z.array(z.object({ groupId: z.string(), seconds: z.number() })),
       }),
     ),
+    flowdesk: z
+      .object({
+        onTimeDelivery: z.object({
+          completed: z.number().int(),
+          onTime: z.number().int(),
+          pct: z.number().nullable(),
+        }),
+        invoiceOverdue: z.object({
+          due: z.number().int(),
+          overdue: z.number().int(),
+          pct: z.number().nullable(),
+        }),
+        firstPassConfiguration: z.object({
+          locked: z.number().int(),
+          firstPass: z.number().int(),
+          pct: z.number().nullable(),
+        }),
+      })
+      .optional()
+      .describe('The tenant’s own source only: KPIs of its business besides stage times and cycles'),
   })
   .openapi('AnalyticsKpis');
 
@@ -446,11 +466,16 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
       if (!source) return notFound(c, 'query.source', `source ${query.source}`);
       const to = query.to ? new Date(query.to) : new Date();
       const from = query.from ? new Date(query.from) : new Date(to.getTime() - 30 * DAY_MS);
-      const figures = await kpis(
-        db,
-        { tenantId, sourceId: source.id, now: new Date() },
-        { from, to, period: query.period, urgent: query.urgent },
-      );
+      const [figures, flowdesk] = await Promise.all([
+        kpis(
+          db,
+          { tenantId, sourceId: source.id, now: new Date() },
+          { from, to, period: query.period, urgent: query.urgent },
+        ),
+        source.kind === 'flowdesk'
+          ? flowdeskKpis(db, { tenantId, timezone: source.timezone, from, to })
+          : undefined,
+      ]);
       return c.json(
         {
           sourceId: source.id,
@@ -458,6 +483,7 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
           to: to.toISOString(),
           period: query.period,
           ...figures,
+          ...(flowdesk && { flowdesk }),
         },
         200,
       );

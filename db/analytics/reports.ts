@@ -439,3 +439,74 @@ function shapeKpis(raw: RawKpis | undefined): Kpis {
     periods: [...periods.values()],
   };
 }
+
+export interface FlowdeskKpis {
+  /** Installations completed in the period, and those done by their booked day. */
+  onTimeDelivery: { completed: number; onTime: number; pct: number | null };
+  /** Invoices that fell due in the period (by now), and those not paid by their due date. */
+  invoiceOverdue: { due: number; overdue: number; pct: number | null };
+  /** Configurations first locked in the period, and those never asked to change afterwards. */
+  firstPassConfiguration: { locked: number; firstPass: number; pct: number | null };
+}
+
+/**
+ * The KPIs of the tenant's own business that are not stage times (those, Lead → Lock, Lock → Scheduled and
+ * Scheduled → Done, are the own source's cycles): on-time delivery, the invoice overdue rate, and first-pass
+ * configuration acceptance, read from the business's own tables and audit events.
+ */
+export async function flowdeskKpis(
+  db: Db,
+  input: { tenantId: string; timezone: string; from: Date; to: Date },
+): Promise<FlowdeskKpis> {
+  const from = sql`${input.from.toISOString()}::timestamptz`;
+  const to = sql`${input.to.toISOString()}::timestamptz`;
+  const figures = await sql<{
+    completed: number;
+    on_time: number;
+    due: number;
+    overdue: number;
+    locked: number;
+    first_pass: number;
+  }>`
+    with installed as (
+      select (e.occurred_at at time zone ${input.timezone})::date <= p.installation_day as on_time
+      from domain_events e
+      join projects p on p.tenant_id = e.tenant_id and p.project_key = e.entity_id
+      where e.tenant_id = ${input.tenantId} and e.type = 'project.installation.completed'
+        and e.occurred_at >= ${from} and e.occurred_at < ${to}
+    ),
+    fell_due as (
+      select coalesce(paid_at, now()) > due_at as overdue
+      from invoices
+      where tenant_id = ${input.tenantId} and cancelled_at is null
+        and due_at >= ${from} and due_at < least(${to}, now())
+    ),
+    locked as (
+      select not exists (
+        select 1 from selection_change_requests r
+        join projects p on p.tenant_id = r.tenant_id and p.id = r.project_id
+        where r.tenant_id = e.tenant_id and p.project_key = e.entity_id) as first_pass
+      from domain_events e
+      where e.tenant_id = ${input.tenantId} and e.type = 'panel.selection.locked'
+        and (e.payload ->> 'version')::int = 1
+        and e.occurred_at >= ${from} and e.occurred_at < ${to}
+    )
+    select
+      (select count(*)::int from installed) as completed,
+      (select count(*)::int from installed where on_time) as on_time,
+      (select count(*)::int from fell_due) as due,
+      (select count(*)::int from fell_due where overdue) as overdue,
+      (select count(*)::int from locked) as locked,
+      (select count(*)::int from locked where first_pass) as first_pass
+  `.execute(db);
+  const row = figures.rows[0] ?? { completed: 0, on_time: 0, due: 0, overdue: 0, locked: 0, first_pass: 0 };
+  return {
+    onTimeDelivery: { completed: row.completed, onTime: row.on_time, pct: pct(row.on_time, row.completed) },
+    invoiceOverdue: { due: row.due, overdue: row.overdue, pct: pct(row.overdue, row.due) },
+    firstPassConfiguration: {
+      locked: row.locked,
+      firstPass: row.first_pass,
+      pct: pct(row.first_pass, row.locked),
+    },
+  };
+}

@@ -40,7 +40,10 @@ export async function recordStatusEvents(
   input: { tenantId: string; sourceId: string; events: readonly StatusEvent[]; itemsKnown?: boolean },
 ): Promise<{ recorded: number; duplicates: number }> {
   if (input.events.length === 0) return { recorded: 0, duplicates: 0 };
-  return db.transaction().execute(async (trx) => {
+  // Within the caller's transaction when it has one (a flow's publication), else in one of its own.
+  const inTransaction = <T>(work: (trx: Db) => Promise<T>) =>
+    db.isTransaction ? work(db) : db.transaction().execute(work);
+  return inTransaction(async (trx) => {
     const inserted = await trx
       .insertInto('status_events')
       .values(

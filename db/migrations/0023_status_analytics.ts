@@ -34,9 +34,35 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     db,
   );
   await sql`
+    create table status_cycles (
+      tenant_id uuid not null,
+      source_id uuid not null,
+      code text not null,
+      name text not null,
+      start_kind text not null check (start_kind in ('group', 'status')),
+      start_ref text not null,
+      end_kind text not null check (end_kind in ('group', 'status')),
+      end_ref text not null,
+      primary key (tenant_id, source_id, code),
+      foreign key (tenant_id, source_id) references status_sources (tenant_id, id)
+    )`.execute(db);
+  // The own source comes with the lead-to-installation cycles (db/analytics/flowStatuses.ts names the statuses).
+  await sql`
     create function seed_flowdesk_source(tenant uuid) returns void language sql as $$
-      insert into status_sources (tenant_id, kind, name) values (tenant, 'flowdesk', 'Flowdesk flows')
-      on conflict do nothing
+      with source as (
+        insert into status_sources (tenant_id, kind, name) values (tenant, 'flowdesk', 'Flowdesk flows')
+        on conflict do nothing
+        returning id
+      )
+      insert into status_cycles (tenant_id, source_id, code, name, start_kind, start_ref, end_kind, end_ref)
+      select tenant, source.id, c.code, c.name, 'status', c.start_ref, 'status', c.end_ref
+      from source, (values
+        ('lead_to_lock', 'Lead → Lock', 'leadToInstall:started', 'leadToInstall:selectionLocked.done'),
+        ('lock_to_scheduled', 'Lock → Scheduled', 'leadToInstall:selectionLocked.done',
+         'leadToInstall:installationScheduled.done'),
+        ('scheduled_to_done', 'Scheduled → Done', 'leadToInstall:installationScheduled.done',
+         'leadToInstall:installation.done')
+      ) as c (code, name, start_ref, end_ref)
     $$`.execute(db);
   await sql`select seed_flowdesk_source(id) from tenants`.execute(db);
   await sql`
@@ -132,19 +158,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       normal_minutes integer check (normal_minutes > 0),
       urgent_minutes integer check (urgent_minutes > 0),
       primary key (tenant_id, source_id, profile, group_id),
-      foreign key (tenant_id, source_id) references status_sources (tenant_id, id)
-    )`.execute(db);
-  await sql`
-    create table status_cycles (
-      tenant_id uuid not null,
-      source_id uuid not null,
-      code text not null,
-      name text not null,
-      start_kind text not null check (start_kind in ('group', 'status')),
-      start_ref text not null,
-      end_kind text not null check (end_kind in ('group', 'status')),
-      end_ref text not null,
-      primary key (tenant_id, source_id, code),
       foreign key (tenant_id, source_id) references status_sources (tenant_id, id)
     )`.execute(db);
   await sql`
