@@ -11,7 +11,7 @@ import {
 import { type Actor, SYSTEM } from '../domain/flow.js';
 import type { SupplierProfile } from '../domain/supplier.js';
 import type { SupplierOrderState } from '../domain/supplierOrder.js';
-import type { AddressPolicy } from '../integrations/suppliers/address.js';
+import type { AddressPolicy } from '../integrations/outbound/address.js';
 import { orderCsv, orderDocument } from '../integrations/suppliers/export.js';
 import { type RemoteOrder, reportedState } from '../integrations/suppliers/protocol.js';
 import { SupplierApiError, supplierApi } from '../integrations/suppliers/rest.js';

@@ -33,6 +33,7 @@ try {
     secrets: createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS')),
     logger: createLogger(config, 'crm-statuses'),
     throttle: crmThrottle(db, config.crm.ratePerMinute),
+    policy: config.supplierUrls,
     refreshEveryMs: config.crm.statusRefreshMs,
   }).refreshStatuses(values.source);
   process.stdout.write(`${count} statuses of source ${values.source} saved.\n`);

@@ -98,6 +98,7 @@ const sync = () =>
     secrets: api.deps.secrets,
     logger: createLogger(testConfig(), 'crm-sync-test'),
     throttle: crmThrottle(api.deps.db, 600),
+    policy: { allowLoopback: true },
     refreshEveryMs: 3_600_000,
   });
 
@@ -600,6 +601,20 @@ describe('refusals', () => {
       ],
     });
     expect((await admin.get(`${path}/sla`)).body).toEqual({ nearFraction: 0.8, profiles: [] });
+    // A CRM's API is called from inside: an address inside Flowdesk's network is refused, as a supplier's is.
+    const inside = await admin.post('/v1/analytics/sources', {
+      kind: 'keycrm',
+      name: 'Metadata',
+      baseUrl: 'http://169.254.169.254/v1',
+      apiToken: TOKEN,
+    });
+    expect(inside.status).toBe(400);
+    expect(inside.body.errors).toEqual([
+      { field: 'body.baseUrl', message: expect.stringContaining('private') },
+    ]);
+    expect(
+      (await admin.put(`/v1/analytics/sources/${source.id}`, { baseUrl: 'https://10.1.2.3/v1' })).status,
+    ).toBe(400);
     // Settings are an admin's: a manager may read figures, not change or read settings.
     expect((await manager.get(`${path}/sla`)).status).toBe(403);
     expect((await manager.put(`${path}/sla`, { nearFraction: 0.5, profiles: [] })).status).toBe(403);
@@ -735,6 +750,7 @@ describe('the CRM’s API', () => {
         secrets: api.deps.secrets,
         logger: createLogger(testConfig(), 'crm-sync-test'),
         throttle: crmThrottle(api.deps.db, 120),
+        policy: { allowLoopback: true },
         refreshEveryMs: 3_600_000,
         backoffBaseMs: 600_000,
       });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addressRefusal, supplierUrlRefusal } from '../integrations/suppliers/address.js';
+import { addressRefusal, outsideUrlRefusal } from '../integrations/outbound/address.js';
 import { SupplierApiError, supplierApi } from '../integrations/suppliers/rest.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi } from './helpers/api.js';
 
@@ -35,13 +35,13 @@ describe('supplier addresses', () => {
   });
 
   it('takes https, and plain http only to this machine in development', async () => {
-    expect(await supplierUrlRefusal('http://169.254.169.254/latest/meta-data', dev)).toMatch(/private/);
-    expect(await supplierUrlRefusal('https://10.0.0.8/api', dev)).toMatch(/private/);
-    expect(await supplierUrlRefusal('http://127.0.0.1:9999/api', production)).toMatch(/loopback/);
-    expect(await supplierUrlRefusal('http://localhost:9999/api', production)).toMatch(/loopback/);
-    expect(await supplierUrlRefusal('http://127.0.0.1:9999/api', dev)).toBeUndefined();
-    expect(await supplierUrlRefusal('https://user:pw@127.0.0.1/api', dev)).toMatch(/credentials/);
-    expect(await supplierUrlRefusal('http://93.184.216.34/api', production)).toMatch(/must be https/);
+    expect(await outsideUrlRefusal('http://169.254.169.254/latest/meta-data', dev)).toMatch(/private/);
+    expect(await outsideUrlRefusal('https://10.0.0.8/api', dev)).toMatch(/private/);
+    expect(await outsideUrlRefusal('http://127.0.0.1:9999/api', production)).toMatch(/loopback/);
+    expect(await outsideUrlRefusal('http://localhost:9999/api', production)).toMatch(/loopback/);
+    expect(await outsideUrlRefusal('http://127.0.0.1:9999/api', dev)).toBeUndefined();
+    expect(await outsideUrlRefusal('https://user:pw@127.0.0.1/api', dev)).toMatch(/credentials/);
+    expect(await outsideUrlRefusal('http://93.184.216.34/api', production)).toMatch(/must be https/);
   });
 });
 

@@ -58,6 +58,7 @@ const stopCrmSync = createCrmSync({
   secrets: createSecretBox(requireSetting(config.temporal.payloadKeys, 'PAYLOAD_KEYS')),
   logger,
   throttle: crmThrottle(db, config.crm.ratePerMinute),
+  policy: config.supplierUrls,
   refreshEveryMs: config.crm.statusRefreshMs,
 }).start(config.crm.syncEveryMs);
 

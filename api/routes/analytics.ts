@@ -11,9 +11,10 @@ import {
   listSources,
 } from '../../db/analytics/sources.js';
 import { NewSource, OrderOverride, SourceChange } from '../../domain/analytics.schema.js';
+import { outsideUrlRefusal } from '../../integrations/outbound/address.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { problemContent, problemJson, problemType } from '../problem.js';
+import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
 import { changeBy, decodeCursor, encodeCursor, json } from './shared.js';
 
 /**
@@ -218,10 +219,10 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
       },
     }),
     async (c) => {
-      const { source, webhookSecret } = await createSource(db, deps.secrets, {
-        ...c.req.valid('json'),
-        ...changeBy(c),
-      });
+      const body = c.req.valid('json');
+      const urlRefusal = await outsideUrlRefusal(body.baseUrl, deps.config.supplierUrls);
+      if (urlRefusal) return invalidField(c, 'body.baseUrl', urlRefusal);
+      const { source, webhookSecret } = await createSource(db, deps.secrets, { ...body, ...changeBy(c) });
       const webhookUrl = `${deps.config.api.publicUrl}${source.webhookPath}?secret=${webhookSecret}`;
       return c.json({ source, webhookSecret, webhookUrl }, 201);
     },
@@ -249,8 +250,11 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
     }),
     async (c) => {
       const { sourceId } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const urlRefusal = body.baseUrl && (await outsideUrlRefusal(body.baseUrl, deps.config.supplierUrls));
+      if (urlRefusal) return invalidField(c, 'body.baseUrl', urlRefusal);
       const source = await changeSource(db, deps.secrets, {
-        ...c.req.valid('json'),
+        ...body,
         ...changeBy(c),
         sourceId,
       });

@@ -9,7 +9,7 @@ import {
   SupplierProtocol,
   SupplierSettings,
 } from '../../domain/supplier.js';
-import { supplierUrlRefusal } from '../../integrations/suppliers/address.js';
+import { outsideUrlRefusal } from '../../integrations/outbound/address.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
@@ -112,7 +112,7 @@ export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
           'body.webhookSecret',
           'webhooks are only accepted signed: give the secret they are signed with',
         );
-      const urlRefusal = body.baseUrl && (await supplierUrlRefusal(body.baseUrl, config.supplierUrls));
+      const urlRefusal = body.baseUrl && (await outsideUrlRefusal(body.baseUrl, config.supplierUrls));
       if (urlRefusal) return invalidField(c, 'body.baseUrl', urlRefusal);
       const { row, created } = await db.transaction().execute(async (trx) => {
         const existed = await supplierByCode(trx, principal.tenantId, code);

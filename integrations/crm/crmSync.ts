@@ -6,6 +6,7 @@ import type { Db } from '../../db/client.js';
 import { every } from '../../runtime/every.js';
 import type { Logger } from '../../runtime/logger.js';
 import type { SecretBox } from '../../runtime/secretBox.js';
+import type { AddressPolicy } from '../outbound/address.js';
 import { CrmCallFailed, KEYCRM_GROUPS, keyCrmApi } from './keycrm.js';
 import type { CrmThrottle } from './throttle.js';
 
@@ -24,6 +25,8 @@ export function createCrmSync(options: {
   secrets: SecretBox;
   logger: Logger;
   throttle: CrmThrottle;
+  /** Which addresses a CRM's API may be at (integrations/outbound/address.ts). */
+  policy: AddressPolicy;
   refreshEveryMs: number;
   batch?: number;
   /** The wait after a first failure; it doubles with each next one, up to an hour. */
@@ -35,7 +38,7 @@ export function createCrmSync(options: {
 
   async function apiOf(sourceId: string) {
     const access = await crmAccess(db, secrets, sourceId);
-    return access && { tenantId: access.tenantId, api: keyCrmApi(access) };
+    return access && { tenantId: access.tenantId, api: keyCrmApi({ ...access, policy: options.policy }) };
   }
 
   /** Fetches a source's statuses now; the count saved. */

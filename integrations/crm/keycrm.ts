@@ -1,5 +1,7 @@
 import type { DictionaryGroup, DictionaryStatus } from '../../db/analytics/dictionaries.js';
 import type { AnalyticsOrderItem } from '../../db/schema.js';
+import type { AddressPolicy } from '../outbound/address.js';
+import { exchange } from '../outbound/exchange.js';
 
 /**
  * KeyCRM's OpenAPI (https://openapi.keycrm.app/v1), as far as analytics uses it (README, "Status analytics"):
@@ -51,22 +53,41 @@ interface KeyCrmProduct {
 const idText = (value: number | string | null | undefined) =>
   value === null || value === undefined || value === '' ? null : String(value);
 
-export function keyCrmApi(options: { baseUrl: string; token: string; timeoutMs?: number }) {
+export function keyCrmApi(options: {
+  baseUrl: string;
+  token: string;
+  policy: AddressPolicy;
+  timeoutMs?: number;
+}) {
   const base = options.baseUrl.replace(/\/+$/, '');
   async function get<T>(url: string): Promise<T> {
-    let response: Response;
+    let response: Awaited<ReturnType<typeof exchange>>;
     try {
-      response = await fetch(url, {
+      response = await exchange(new URL(url), {
+        method: 'GET',
         headers: { authorization: `Bearer ${options.token}`, accept: 'application/json' },
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+        timeoutMs: options.timeoutMs ?? 10_000,
+        policy: options.policy,
       });
     } catch (error) {
-      throw new CrmCallFailed(`KeyCRM could not be reached: ${(error as Error).message}`, true);
+      const { code } = error as NodeJS.ErrnoException;
+      // An address the policy refuses will not become allowed by asking again.
+      throw new CrmCallFailed(
+        `KeyCRM could not be reached: ${(error as Error).message}`,
+        code !== 'ADDRESS_REFUSED',
+      );
     }
-    if (response.ok) return (await response.json()) as T;
-    const retryAfter = Number(response.headers.get('retry-after'));
+    const path = new URL(url).pathname;
+    if (response.status >= 200 && response.status < 300) {
+      try {
+        return JSON.parse(response.text) as T;
+      } catch {
+        throw new CrmCallFailed(`KeyCRM answered GET ${path} with something that is not JSON`, true);
+      }
+    }
+    const retryAfter = Number(response.headers['retry-after']);
     throw new CrmCallFailed(
-      `KeyCRM answered ${response.status} to GET ${new URL(url).pathname}`,
+      `KeyCRM answered ${response.status} to GET ${path}`,
       response.status === 429 || response.status >= 500,
       Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
     );

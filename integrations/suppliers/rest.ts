@@ -1,8 +1,6 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
 import type { z } from 'zod';
-import { type AddressPolicy, addressRefusal, guardedLookup } from './address.js';
+import type { AddressPolicy } from '../outbound/address.js';
+import { exchange } from '../outbound/exchange.js';
 import { type PlaceOrderRequest, type RemoteOrder, RemoteOrder as RemoteOrderSchema } from './protocol.js';
 
 /** A supplier API that answered, but not with what was asked; `retryable` says whether asking again can help. */
@@ -20,7 +18,7 @@ export interface SupplierConnection {
   baseUrl: string;
   credentials?: string | null;
   timeoutMs?: number;
-  /** Which addresses the worker may connect to (integrations/suppliers/address.ts). */
+  /** Which addresses the worker may connect to (integrations/outbound/address.ts). */
   policy: AddressPolicy;
 }
 
@@ -34,53 +32,6 @@ function classified(status: number): string {
   if (status === 404) return 'not found';
   if (status >= 500) return 'a server error';
   return 'refused';
-}
-
-/**
- * One HTTP exchange with a supplier's API: connected only to an address the policy allows (checked at
- * connection, after DNS), redirects not followed, at most 1 MiB read.
- */
-function exchange(
-  url: URL,
-  init: {
-    method: string;
-    headers: Record<string, string>;
-    body?: string;
-    timeoutMs: number;
-    policy: AddressPolicy;
-  },
-): Promise<{ status: number; text: string }> {
-  const literal = url.hostname.replace(/^\[|\]$/g, '');
-  const refusal = isIP(literal) ? addressRefusal(literal, init.policy) : undefined;
-  if (refusal) return Promise.reject(new SupplierApiError(`${url.host} is ${refusal}`, false));
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(
-      url,
-      {
-        method: init.method,
-        headers: init.headers,
-        lookup: guardedLookup(init.policy) as never,
-        timeout: init.timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > 1024 * 1024) req.destroy(new Error('answer over 1 MiB'));
-          else chunks.push(chunk);
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
-    req.end(init.body);
-  });
 }
 
 /** Client of a supplier's `rest` API. Every call either returns what the protocol promises or throws SupplierApiError. */

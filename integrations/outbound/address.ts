@@ -3,11 +3,11 @@ import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
 /**
- * Where a supplier's API may be: a tenant admin types its URL, and the worker calls it, so it must not reach
- * into Flowdesk's own network. `https` only; addresses inside (private, link-local, shared, reserved) are
+ * Where an outside API may be (a supplier's, a CRM's): a tenant admin types its URL, and Flowdesk calls it, so it
+ * must not reach into Flowdesk's own network. `https` only; addresses inside (private, link-local, shared, reserved) are
  * refused after DNS resolution, at registration and again at every connection (so a name that resolves
  * elsewhere later gains nothing). Loopback, and plain `http` to it, only when a development setting allows it
- * (the supplier simulator on this machine).
+ * (the simulators on this machine).
  */
 export interface AddressPolicy {
   allowLoopback: boolean;
@@ -50,15 +50,15 @@ export function addressRefusal(address: string, policy: AddressPolicy): string |
   return undefined;
 }
 
-/** Why a supplier URL is refused (checked when it is registered), or undefined. */
-export async function supplierUrlRefusal(url: string, policy: AddressPolicy): Promise<string | undefined> {
+/** Why an outside API's URL is refused (checked when it is registered), or undefined. */
+export async function outsideUrlRefusal(url: string, policy: AddressPolicy): Promise<string | undefined> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     return 'not a URL';
   }
-  if (parsed.username || parsed.password) return 'credentials go in `credentials`, not in the URL';
+  if (parsed.username || parsed.password) return 'credentials do not go in the URL';
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   let addresses: string[];
   try {
