@@ -2,7 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** `npm run bench [name…]`: each benchmark in a process of its own, on a stack of its own, one after another. */
-const ALL = ['apiStart', 'throughput', 'supplierOrders', 'webhookIntake', 'openFlows', 'listing'];
+const ALL = [
+  'apiStart',
+  'throughput',
+  'supplierOrders',
+  'webhookIntake',
+  'openFlows',
+  'listing',
+  'analytics',
+];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 let failed = 0;
 for (const name of chosen) {

@@ -60,9 +60,11 @@ const Clock = z
 const Window = z
   .tuple([Clock, Clock])
   .refine(([from, to]) => from < to, { error: 'must start before it ends' });
+/** Windows a day may have: figures add them up term by term (db/analytics/figures.ts). */
+export const MAX_WINDOWS = 6;
 const DayWindows = z
   .array(Window)
-  .max(6)
+  .max(MAX_WINDOWS)
   .refine(
     (windows) =>
       [...windows]

@@ -170,6 +170,17 @@ describe('npm start', () => {
     expect(hardware.status, hardware.stdout + hardware.stderr).toBe(0);
     expect(hardware.stdout).toMatch(/automation sensor_partner_first_time: completed/);
     expect(hardware.stdout).toMatch(/done: order ORD-\d{4}-\d{6} is delivered\. Temporal UI: http/);
+    // And status analytics: a KeyCRM project (the CRM simulator) and the flows above, from one status log.
+    const analytics = spawnSync('npm', ['run', 'demo:analytics'], {
+      cwd: REPO,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(analytics.status, analytics.stdout + analytics.stderr).toBe(0);
+    expect(analytics.stdout).toMatch(/items fetched: 2 of 12 orders are urgent/);
+    expect(analytics.stdout).toMatch(/KPIs since \S+: 12 orders \(10 normal, 2 urgent\)/);
+    expect(analytics.stdout).toMatch(/Lead → Lock: 1 completed/);
     const secrets = await Promise.all(
       [
         'demo-api-key',
@@ -188,7 +199,7 @@ describe('npm start', () => {
       const log = await readFile(path.join(dataDir, 'logs', file), 'utf8');
       for (const secret of [...secrets, ...secrets.map((value) => value.split(':').at(-1) ?? value)])
         expect(log.includes(secret), `${file} holds a secret`).toBe(false);
-      expect(log, file).not.toMatch(/token=[\w-]{8,}|fdk_[0-9a-f]{12}_|whsec_|sk_test_flowdesk/);
+      expect(log, file).not.toMatch(/token=[\w-]{8,}|fdk_[0-9a-f]{12}_|whsec_|crmhook_|sk_test_flowdesk/);
     }
 
     const api = apiClient(apiUrl, key);

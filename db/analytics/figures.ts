@@ -1,4 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
+import { MAX_WINDOWS } from '../../domain/analytics.schema.js';
+import type { Db } from '../client.js';
 
 /**
  * Every analytics figure, computed in PostgreSQL from the status log when asked, here and nowhere else.
@@ -19,6 +21,24 @@ import { type RawBuilder, sql } from 'kysely';
  *   enters its end afterwards, in the source's default calendar; open until then.
  */
 
+/**
+ * Runs a figures query in a read-only transaction tuned for it: sorts and hashes of a large source's log kept in
+ * memory, and hash joins rather than merge joins, whose row estimates over the CTEs go badly wrong (a merge on the
+ * calendar alone, filtering millions of day pairs).
+ */
+export function readingFigures<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  return db
+    .transaction()
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      await sql`set local work_mem = '128MB'`.execute(trx);
+      await sql`set local enable_mergejoin = off`.execute(trx);
+      await sql`set local enable_nestloop = off`.execute(trx);
+      await sql`set local jit = off`.execute(trx);
+      return work(trx);
+    });
+}
+
 export interface FigureScope {
   tenantId: string;
   sourceId: string;
@@ -26,22 +46,41 @@ export interface FigureScope {
   orderIds?: readonly string[];
   /** What "now" is for open intervals (tests pin it). */
   now: Date;
+  /**
+   * Only orders with an event in [from, to): all a period's KPIs need (they count what began in it), and much less
+   * to compute than a whole source.
+   */
+  activeIn?: { from: Date; to: Date };
 }
 
-/** The working seconds between `entered_at` and `until` of rows of `relation` that carry `cal_key` and `tz`. */
+/**
+ * The working seconds between `entered_at` and `until` of rows of `relation` that carry `cal_key` and `tz`, where
+ * `c1` and `c2` are the `cum` rows of the local days of `entered_at` and `until` (joined by the caller).
+ */
 function workingSeconds(relation: string): RawBuilder<number> {
-  const r = sql.ref(relation);
-  const at = (column: string) => sql`${sql.ref(`${relation}.${column}`)}`;
+  const at = (column: string) => sql.ref(`${relation}.${column}`);
+  // A day has at most MAX_WINDOWS windows (domain/analytics.schema.ts): the part of them before an instant is a
+  // sum of as many terms, with no subquery per row; a missing window's bounds are null, and its term 0.
   const partOfDay = (cum: string, instant: RawBuilder<unknown>) =>
-    sql`(select coalesce(sum(greatest(0, extract(epoch from least(${instant}, u.we) - u.ws))), 0)
-         from unnest(${sql.ref(`${cum}.ws`)}, ${sql.ref(`${cum}.we`)}) as u (ws, we))`;
-  return sql<number>`case when ${r}.cal_key is null
+    sql.join(
+      Array.from(
+        { length: MAX_WINDOWS },
+        (_, i) =>
+          sql`coalesce(extract(epoch from greatest(interval '0', least(${instant}, ${sql.ref(`${cum}.we`)}[${sql.lit(i + 1)}]) - ${sql.ref(`${cum}.ws`)}[${sql.lit(i + 1)}])), 0)`,
+      ),
+      sql` + `,
+    );
+  return sql<number>`case when ${at('cal_key')} is null
     then extract(epoch from ${at('until')} - ${at('entered_at')})
-    else (select (c2.before + ${partOfDay('c2', at('until'))}) - (c1.before + ${partOfDay('c1', at('entered_at'))})
-          from cum c1, cum c2
-          where c1.cal_key = ${r}.cal_key and c1.day = (${at('entered_at')} at time zone ${r}.tz)::date
-            and c2.cal_key = ${r}.cal_key and c2.day = (${at('until')} at time zone ${r}.tz)::date)
+    else (c2.before + ${partOfDay('c2', sql`${at('until')}`)}) - (c1.before + ${partOfDay('c1', sql`${at('entered_at')}`)})
     end`;
+}
+
+/** Joins `c1` and `c2`, the `cum` rows of the local days (`day_in`, `day_out`) a row of `relation` spans. */
+function calendarDays(relation: string): RawBuilder<unknown> {
+  const at = (column: string) => sql.ref(`${relation}.${column}`);
+  return sql`left join cum c1 on c1.cal_key = ${at('cal_key')} and c1.day = ${at('day_in')}
+    left join cum c2 on c2.cal_key = ${at('cal_key')} and c2.day = ${at('day_out')}`;
 }
 
 /**
@@ -52,45 +91,56 @@ export function figureCtes(scope: FigureScope): RawBuilder<unknown> {
   const { tenantId, sourceId } = scope;
   const now = sql`${scope.now.toISOString()}::timestamptz`;
   const onlyOrders = scope.orderIds ? sql`and o.id = any(${scope.orderIds}::uuid[])` : sql``;
+  const active = scope.activeIn
+    ? sql`and exists (select 1 from status_events a where a.source_id = o.source_id and a.order_id = o.order_id
+        and a.status_changed_at >= ${scope.activeIn.from.toISOString()}::timestamptz
+        and a.status_changed_at < ${scope.activeIn.to.toISOString()}::timestamptz)`
+    : sql``;
+  // A source's events all have their order (the intake writes both), so only a chosen few need the join.
+  const onlyEvents =
+    scope.orderIds || scope.activeIn ? sql`and e.order_id in (select order_id from ord)` : sql``;
   return sql`
   src as (
     select near_fraction::float8 as near_fraction, timezone from status_sources
     where tenant_id = ${tenantId} and id = ${sourceId}
   ),
+  urgent_patterns as materialized (
+    select coalesce(array_agg(jsonb_build_array(jsonb_build_object(
+      case match when 'sku' then 'sku' when 'offer_id' then 'offerId' else 'productId' end, value))), '{}') as any_of
+    from urgent_rules where tenant_id = ${tenantId} and source_id = ${sourceId}
+  ),
   ord as (
     select o.id as analytics_id, o.order_id, coalesce(o.sla_profile_override, 'default') as profile,
       o.cycle_overrides, o.first_seen_at, o.created_in_source_at, o.items_state,
-      coalesce(o.urgent_override, exists (
-        select 1 from jsonb_array_elements(coalesce(o.items, '[]'::jsonb)) i
-        join urgent_rules r on r.tenant_id = o.tenant_id and r.source_id = o.source_id
-          and r.value = case r.match when 'sku' then i ->> 'sku' when 'offer_id' then i ->> 'offerId'
-                                     else i ->> 'productId' end)) as urgent,
+      coalesce(o.urgent_override, coalesce(o.items, '[]'::jsonb) @> any(p.any_of)) as urgent,
       o.urgent_override is not null as urgent_by_override
-    from analytics_orders o
-    where o.tenant_id = ${tenantId} and o.source_id = ${sourceId} ${onlyOrders}
+    from analytics_orders o cross join urgent_patterns p
+    where o.tenant_id = ${tenantId} and o.source_id = ${sourceId} ${onlyOrders} ${active}
   ),
   cal as (
     select group_id, timezone, windows, holidays from work_calendars
     where tenant_id = ${tenantId} and source_id = ${sourceId}
   ),
   ev as (
-    select e.id, e.order_id, e.status_id, coalesce(st.group_id, e.group_hint, '') as group_id,
-      e.status_changed_at as entered_at,
-      lead(e.status_changed_at) over (partition by e.order_id order by e.status_changed_at, e.id) as left_at
+    select e.id, e.order_id, e.status_id, g.group_id, e.status_changed_at as entered_at,
+      lead(e.status_changed_at) over w as left_at,
+      case when g.group_id is distinct from lag(g.group_id) over w then 1 else 0 end as new_stay,
+      coalesce(gc.group_id, dc.group_id) as cal_key, coalesce(gc.timezone, dc.timezone) as tz
     from status_events e
-    join ord on ord.order_id = e.order_id
     left join source_statuses st
       on st.tenant_id = e.tenant_id and st.source_id = e.source_id and st.status_id = e.status_id
-    where e.tenant_id = ${tenantId} and e.source_id = ${sourceId}
+    cross join lateral (select coalesce(st.group_id, e.group_hint, '') as group_id) g
+    left join cal gc on gc.group_id = g.group_id
+    left join cal dc on dc.group_id = '*'
+    where e.tenant_id = ${tenantId} and e.source_id = ${sourceId} ${onlyEvents}
+    window w as (partition by e.order_id order by e.status_changed_at, e.id)
   ),
   evc as (
-    select ev.*, coalesce(ev.left_at, greatest(${now}, ev.entered_at)) as until,
-      coalesce(gc.group_id, dc.group_id) as cal_key, coalesce(gc.timezone, dc.timezone) as tz
-    from ev
-    left join cal gc on gc.group_id = ev.group_id
-    left join cal dc on dc.group_id = '*'
+    select ev.*, until, (ev.entered_at at time zone ev.tz)::date as day_in, (until at time zone ev.tz)::date as day_out,
+      sum(ev.new_stay) over (partition by ev.order_id order by ev.entered_at, ev.id) as stay_no
+    from ev cross join lateral (select coalesce(ev.left_at, greatest(${now}, ev.entered_at)) as until) u
   ),
-  span as (select min(entered_at) as lo, max(until) as hi from evc),
+  span as materialized (select min(entered_at) as lo, max(until) as hi from evc),
   days as (
     select c.group_id as cal_key, d::date as day, coalesce(w.ws, '{}') as ws, coalesce(w.we, '{}') as we,
       coalesce(w.seconds, 0) as seconds
@@ -116,13 +166,11 @@ export function figureCtes(scope: FigureScope): RawBuilder<unknown> {
     from days
   ),
   ivl as (
-    select evc.id, evc.order_id, evc.status_id, evc.group_id, evc.entered_at, evc.left_at, evc.until,
+    select evc.id, evc.order_id, evc.status_id, evc.group_id, evc.entered_at, evc.left_at, evc.until, evc.stay_no,
       extract(epoch from evc.until - evc.entered_at)::float8 as elapsed_seconds,
-      (${workingSeconds('evc')})::float8 as seconds,
-      sum(case when evc.group_id is distinct from prev_group then 1 else 0 end)
-        over (partition by evc.order_id order by evc.entered_at, evc.id) as stay_no
-    from (select evc.*, lag(group_id) over (partition by order_id order by entered_at, id) as prev_group
-          from evc) evc
+      (${workingSeconds('evc')})::float8 as seconds
+    from evc
+    ${calendarDays('evc')}
   ),
   stays_raw as (
     select order_id, group_id, stay_no, min(entered_at) as entered_at,
@@ -156,26 +204,32 @@ export function figureCtes(scope: FigureScope): RawBuilder<unknown> {
     from ord cross join status_cycles c
     where c.tenant_id = ${tenantId} and c.source_id = ${sourceId}
   ),
-  cycle_starts as (
-    select b.analytics_id, b.order_id, b.code, b.name, b.end_kind, b.end_ref, min(i.entered_at) as started_at
+  cycle_hits as (
+    select b.analytics_id, b.order_id, b.code, b.name,
+      min(i.entered_at) filter (where (case b.start_kind when 'group' then i.group_id else i.status_id end) = b.start_ref)
+        as started_at,
+      array_agg(i.entered_at) filter (where (case b.end_kind when 'group' then i.group_id else i.status_id end) = b.end_ref)
+        as ends
     from cycle_bounds b
     join ivl i on i.order_id = b.order_id
-      and (case b.start_kind when 'group' then i.group_id else i.status_id end) = b.start_ref
-    group by b.analytics_id, b.order_id, b.code, b.name, b.end_kind, b.end_ref
+    group by b.analytics_id, b.order_id, b.code, b.name
   ),
   cycle_ends as (
-    select s.analytics_id, s.order_id, s.code, s.name, s.started_at, min(i.entered_at) as ended_at
-    from cycle_starts s
-    left join ivl i on i.order_id = s.order_id and i.entered_at >= s.started_at
-      and (case s.end_kind when 'group' then i.group_id else i.status_id end) = s.end_ref
-    group by s.analytics_id, s.order_id, s.code, s.name, s.started_at
+    select h.analytics_id, h.order_id, h.code, h.name, h.started_at,
+      (select min(e) from unnest(h.ends) e where e >= h.started_at) as ended_at
+    from cycle_hits h where h.started_at is not null
+  ),
+  cycle_spans as (
+    select e.*, e.started_at as entered_at, u.until, dc.group_id as cal_key, dc.timezone as tz,
+      (e.started_at at time zone dc.timezone)::date as day_in, (u.until at time zone dc.timezone)::date as day_out
+    from cycle_ends e
+    cross join lateral (select coalesce(e.ended_at, greatest(${now}, e.started_at)) as until) u
+    left join cal dc on dc.group_id = '*'
   ),
   cycles as (
-    select e.*, ce.until, ce.cal_key, ce.tz, (${workingSeconds('ce')})::float8 as seconds
-    from cycle_ends e
-    cross join lateral (
-      select e.started_at as entered_at, coalesce(e.ended_at, greatest(${now}, e.started_at)) as until,
-        (select group_id from cal where group_id = '*') as cal_key,
-        (select timezone from cal where group_id = '*') as tz) ce
+    select ce.analytics_id, ce.order_id, ce.code, ce.name, ce.started_at, ce.ended_at,
+      (${workingSeconds('ce')})::float8 as seconds
+    from cycle_spans ce
+    ${calendarDays('ce')}
   )`;
 }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../client.js';
-import { type FigureScope, figureCtes } from './figures.js';
+import { type FigureScope, figureCtes, readingFigures } from './figures.js';
 
 /** The answers of the analytics API, each one statement over the figures of db/analytics/figures.ts. */
 
@@ -70,24 +70,25 @@ export async function orderFigures(db: Db, scope: FigureScope, filter: OrderFilt
     conditions.push(
       sql`(ord.first_seen_at, ord.analytics_id) < (${filter.after.firstSeenAt}::timestamptz, ${filter.after.id}::uuid)`,
     );
-  const result = await sql<{
-    id: string;
-    external_id: string;
-    urgent: boolean;
-    urgent_by_override: boolean;
-    items_state: OrderFigures['itemsState'];
-    first_seen_at: Date;
-    status_id: string | null;
-    status_name: string | null;
-    group_id: string | null;
-    group_name: string | null;
-    since: Date | null;
-    groups: GroupTime[] | null;
-    worst: number | null;
-    cycles:
-      | (Omit<CycleTime, 'startedAt' | 'endedAt'> & { startedAt: string; endedAt: string | null })[]
-      | null;
-  }>`
+  const result = await readingFigures(db, (trx) =>
+    sql<{
+      id: string;
+      external_id: string;
+      urgent: boolean;
+      urgent_by_override: boolean;
+      items_state: OrderFigures['itemsState'];
+      first_seen_at: Date;
+      status_id: string | null;
+      status_name: string | null;
+      group_id: string | null;
+      group_name: string | null;
+      since: Date | null;
+      groups: GroupTime[] | null;
+      worst: number | null;
+      cycles:
+        | (Omit<CycleTime, 'startedAt' | 'endedAt'> & { startedAt: string; endedAt: string | null })[]
+        | null;
+    }>`
     with ${figureCtes(scope)},
     cur as (
       select distinct on (order_id) order_id, status_id, group_id, entered_at
@@ -127,7 +128,8 @@ export async function orderFigures(db: Db, scope: FigureScope, filter: OrderFilt
     where ${sql.join(conditions, sql` and `)}
     order by ord.first_seen_at desc, ord.analytics_id desc
     limit ${filter.limit}
-  `.execute(db);
+  `.execute(trx),
+  );
   return result.rows.map((row) => ({
     id: row.id,
     sourceId,
@@ -183,11 +185,12 @@ export async function orderTimeline(
   scope: FigureScope & { orderIds: readonly [string] },
 ): Promise<{ intervals: TimelineInterval[]; stays: TimelineStay[]; cycles: CycleTime[] }> {
   const { tenantId, sourceId } = scope;
-  const result = await sql<{
-    intervals: TimelineInterval[] | null;
-    stays: TimelineStay[] | null;
-    cycles: CycleTime[] | null;
-  }>`
+  const result = await readingFigures(db, (trx) =>
+    sql<{
+      intervals: TimelineInterval[] | null;
+      stays: TimelineStay[] | null;
+      cycles: CycleTime[] | null;
+    }>`
     with ${figureCtes(scope)}
     select
       (select json_agg(json_build_object('statusId', i.status_id, 'statusName', st.name, 'groupId', i.group_id,
@@ -206,7 +209,8 @@ export async function orderTimeline(
           and sg.group_id = j.group_id) as stays,
       (select json_agg(json_build_object('code', code, 'name', name, 'startedAt', started_at, 'endedAt', ended_at,
           'seconds', seconds) order by code) from cycles) as cycles
-  `.execute(db);
+  `.execute(trx),
+  );
   const row = result.rows[0];
   const times = <
     T extends { enteredAt?: string; leftAt?: string | null; startedAt?: string; endedAt?: string | null },
@@ -280,8 +284,9 @@ export async function kpis(
   const from = sql`${window.from.toISOString()}::timestamptz`;
   const to = sql`${window.to.toISOString()}::timestamptz`;
   const urgency = window.urgent === undefined ? sql`true` : sql`urgent = ${window.urgent}`;
-  const result = await sql<{ figures: RawKpis }>`
-    with ${figureCtes(scope)},
+  const result = await readingFigures(db, (trx) =>
+    sql<{ figures: RawKpis }>`
+    with ${figureCtes({ ...scope, activeIn: { from: window.from, to: window.to } })},
     k as (select * from judged where entered_at >= ${from} and entered_at < ${to} and ${urgency}),
     kc as (
       select c.*, ord.urgent from cycles c join ord on ord.analytics_id = c.analytics_id
@@ -305,8 +310,9 @@ export async function kpis(
     ),
     order_counts as (
       select case when grouping(urgent) = 1 then 'all' when urgent then 'urgent' else 'normal' end as split,
-        count(distinct order_id) as orders
-      from k group by grouping sets ((urgent), ())
+        count(*) as orders
+      from (select order_id, bool_or(urgent) as urgent from k group by order_id) o
+      group by grouping sets ((urgent), ())
     ),
     period_groups as (
       select date_trunc(${window.period}, entered_at at time zone (select timezone from src))
@@ -325,7 +331,8 @@ export async function kpis(
       'periods', (select json_agg(json_build_object('start', start, 'groupId', group_id, 'seconds', seconds)
           order by start, group_id) from period_groups)
     ) as figures
-  `.execute(db);
+  `.execute(trx),
+  );
   return shapeKpis(result.rows[0]?.figures);
 }
 

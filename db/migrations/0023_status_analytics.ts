@@ -113,6 +113,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create index status_events_order_idx on status_events (source_id, order_id, status_changed_at, id)`.execute(
     db,
   );
+  // A period's KPIs start from the orders with an event in it.
+  await sql`create index status_events_time_idx on status_events (source_id, status_changed_at, order_id)`.execute(
+    db,
+  );
 
   await sql`
     create table analytics_orders (
