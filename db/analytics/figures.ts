@@ -66,12 +66,12 @@ function workingSeconds(relation: string): RawBuilder<number> {
       Array.from(
         { length: MAX_WINDOWS },
         (_, i) =>
-          sql`coalesce(extract(epoch from greatest(interval '0', least(${instant}, ${sql.ref(`${cum}.we`)}[${sql.lit(i + 1)}]) - ${sql.ref(`${cum}.ws`)}[${sql.lit(i + 1)}])), 0)`,
+          sql`coalesce(date_part('epoch', greatest(interval '0', least(${instant}, ${sql.ref(`${cum}.we`)}[${sql.lit(i + 1)}]) - ${sql.ref(`${cum}.ws`)}[${sql.lit(i + 1)}])), 0)`,
       ),
       sql` + `,
     );
   return sql<number>`case when ${at('cal_key')} is null
-    then extract(epoch from ${at('until')} - ${at('entered_at')})
+    then date_part('epoch', ${at('until')} - ${at('entered_at')})
     else (c2.before + ${partOfDay('c2', sql`${at('until')}`)}) - (c1.before + ${partOfDay('c1', sql`${at('entered_at')}`)})
     end`;
 }
@@ -125,19 +125,20 @@ export function figureCtes(scope: FigureScope): RawBuilder<unknown> {
     select e.id, e.order_id, e.status_id, g.group_id, e.status_changed_at as entered_at,
       lead(e.status_changed_at) over w as left_at,
       case when g.group_id is distinct from lag(g.group_id) over w then 1 else 0 end as new_stay,
-      coalesce(gc.group_id, dc.group_id) as cal_key, coalesce(gc.timezone, dc.timezone) as tz
+      coalesce(gc.group_id, (select group_id from cal where group_id = '*')) as cal_key,
+      coalesce(gc.timezone, (select timezone from cal where group_id = '*')) as tz
     from status_events e
     left join source_statuses st
       on st.tenant_id = e.tenant_id and st.source_id = e.source_id and st.status_id = e.status_id
     cross join lateral (select coalesce(st.group_id, e.group_hint, '') as group_id) g
     left join cal gc on gc.group_id = g.group_id
-    left join cal dc on dc.group_id = '*'
     where e.tenant_id = ${tenantId} and e.source_id = ${sourceId} ${onlyEvents}
-    window w as (partition by e.order_id order by e.status_changed_at, e.id)
+    -- Bytewise order: the database's collation would compare a million ids char by char.
+    window w as (partition by e.order_id collate "C" order by e.status_changed_at, e.id)
   ),
   evc as (
     select ev.*, until, (ev.entered_at at time zone ev.tz)::date as day_in, (until at time zone ev.tz)::date as day_out,
-      sum(ev.new_stay) over (partition by ev.order_id order by ev.entered_at, ev.id) as stay_no
+      sum(ev.new_stay) over (partition by ev.order_id collate "C" order by ev.entered_at, ev.id) as stay_no
     from ev cross join lateral (select coalesce(ev.left_at, greatest(${now}, ev.entered_at)) as until) u
   ),
   span as materialized (select min(entered_at) as lo, max(until) as hi from evc),
@@ -152,7 +153,7 @@ export function figureCtes(scope: FigureScope): RawBuilder<unknown> {
       interval '1 day') d
     left join lateral (
       select array_agg(b.ws order by b.ws) as ws, array_agg(b.we order by b.ws) as we,
-        sum(extract(epoch from b.we - b.ws)) as seconds
+        sum(date_part('epoch', b.we - b.ws)) as seconds
       from jsonb_array_elements(c.windows -> to_char(d, 'dy')) x
       cross join lateral (
         select (d::date + (x ->> 0)::time) at time zone c.timezone as ws,
@@ -167,7 +168,7 @@ export function figureCtes(scope: FigureScope): RawBuilder<unknown> {
   ),
   ivl as (
     select evc.id, evc.order_id, evc.status_id, evc.group_id, evc.entered_at, evc.left_at, evc.until, evc.stay_no,
-      extract(epoch from evc.until - evc.entered_at)::float8 as elapsed_seconds,
+      date_part('epoch', evc.until - evc.entered_at)::float8 as elapsed_seconds,
       (${workingSeconds('evc')})::float8 as seconds
     from evc
     ${calendarDays('evc')}
@@ -195,27 +196,25 @@ export function figureCtes(scope: FigureScope): RawBuilder<unknown> {
         else 'ok' end as sla
     from stays
   ),
-  cycle_bounds as (
-    select ord.analytics_id, ord.order_id, c.code, c.name,
-      coalesce(ord.cycle_overrides -> c.code -> 'start' ->> 'kind', c.start_kind) as start_kind,
-      coalesce(ord.cycle_overrides -> c.code -> 'start' ->> 'ref', c.start_ref) as start_ref,
-      coalesce(ord.cycle_overrides -> c.code -> 'end' ->> 'kind', c.end_kind) as end_kind,
-      coalesce(ord.cycle_overrides -> c.code -> 'end' ->> 'ref', c.end_ref) as end_ref
-    from ord cross join status_cycles c
-    where c.tenant_id = ${tenantId} and c.source_id = ${sourceId}
+  overridden as (
+    select order_id, cycle_overrides from ord where cycle_overrides <> '{}'::jsonb
   ),
   cycle_hits as (
-    select b.analytics_id, b.order_id, b.code, b.name,
-      min(i.entered_at) filter (where (case b.start_kind when 'group' then i.group_id else i.status_id end) = b.start_ref)
-        as started_at,
-      array_agg(i.entered_at) filter (where (case b.end_kind when 'group' then i.group_id else i.status_id end) = b.end_ref)
-        as ends
-    from cycle_bounds b
-    join ivl i on i.order_id = b.order_id
-    group by b.analytics_id, b.order_id, b.code, b.name
+    select i.order_id, c.code, c.name,
+      min(i.entered_at) filter (where (case coalesce(o.cycle_overrides -> c.code -> 'start' ->> 'kind', c.start_kind)
+        when 'group' then i.group_id else i.status_id end)
+        = coalesce(o.cycle_overrides -> c.code -> 'start' ->> 'ref', c.start_ref)) as started_at,
+      array_agg(i.entered_at) filter (where (case coalesce(o.cycle_overrides -> c.code -> 'end' ->> 'kind', c.end_kind)
+        when 'group' then i.group_id else i.status_id end)
+        = coalesce(o.cycle_overrides -> c.code -> 'end' ->> 'ref', c.end_ref)) as ends
+    from ivl i
+    cross join status_cycles c
+    left join overridden o on o.order_id = i.order_id
+    where c.tenant_id = ${tenantId} and c.source_id = ${sourceId}
+    group by i.order_id, c.code, c.name
   ),
   cycle_ends as (
-    select h.analytics_id, h.order_id, h.code, h.name, h.started_at,
+    select h.order_id, h.code, h.name, h.started_at,
       (select min(e) from unnest(h.ends) e where e >= h.started_at) as ended_at
     from cycle_hits h where h.started_at is not null
   ),
@@ -227,7 +226,7 @@ export function figureCtes(scope: FigureScope): RawBuilder<unknown> {
     left join cal dc on dc.group_id = '*'
   ),
   cycles as (
-    select ce.analytics_id, ce.order_id, ce.code, ce.name, ce.started_at, ce.ended_at,
+    select ce.order_id, ce.code, ce.name, ce.started_at, ce.ended_at,
       (${workingSeconds('ce')})::float8 as seconds
     from cycle_spans ce
     ${calendarDays('ce')}

@@ -289,7 +289,7 @@ export async function kpis(
     with ${figureCtes({ ...scope, activeIn: { from: window.from, to: window.to } })},
     k as (select * from judged where entered_at >= ${from} and entered_at < ${to} and ${urgency}),
     kc as (
-      select c.*, ord.urgent from cycles c join ord on ord.analytics_id = c.analytics_id
+      select c.*, ord.urgent from cycles c join ord on ord.order_id = c.order_id
       where c.started_at >= ${from} and c.started_at < ${to} and ${urgency}
     ),
     group_stats as (
