@@ -11,6 +11,7 @@ import { fieldErrors, problemContent, problemResponse, problemType, validationPr
 import { rateLimit } from './rateLimit.js';
 import { registerAnalyticsRoutes } from './routes/analytics.js';
 import { registerAnalyticsSettingsRoutes } from './routes/analyticsSettings.js';
+import { registerAnalyticsSourceRoutes } from './routes/analyticsSources.js';
 import { registerApiKeyRoutes } from './routes/apiKeys.js';
 import { registerAutomationRoutes } from './routes/automation.js';
 import { registerCodecRoutes } from './routes/codec.js';
@@ -167,6 +168,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerCourierRoutes(app, deps);
   registerOrderRoutes(app, deps);
   registerShipmentRoutes(app, deps);
+  registerAnalyticsSourceRoutes(app, deps);
   registerAnalyticsRoutes(app, deps);
   registerAnalyticsSettingsRoutes(app, deps);
   registerOrderStream(app, deps);

@@ -1,41 +1,20 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { readDictionaries } from '../../db/analytics/dictionaries.js';
 import { flowdeskKpis, kpis, orderFigures, orderTimeline } from '../../db/analytics/reports.js';
 import { readOrderOverride, saveOrderOverride } from '../../db/analytics/settings.js';
-import {
-  changeSource,
-  createSource,
-  findSource,
-  flowdeskSourceId,
-  listSources,
-} from '../../db/analytics/sources.js';
-import { NewSource, OrderOverride, SourceChange } from '../../domain/analytics.schema.js';
-import { outsideUrlRefusal } from '../../integrations/outbound/address.js';
+import { findSource, flowdeskSourceId } from '../../db/analytics/sources.js';
+import { OrderOverride } from '../../domain/analytics.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
-import { changeBy, decodeCursor, encodeCursor, json } from './shared.js';
+import { problemContent, problemJson, problemType } from '../problem.js';
+import { ANALYTICS_READERS } from './analyticsSources.js';
+import { changeBy, decodeCursor, encodeCursor, json, notFoundNamed } from './shared.js';
 
 /**
- * Status analytics (README, "Status analytics"): sources, the orders of a source with their figures, one order's
- * timeline, KPIs and the status dictionaries. Managers read (coordinator, finance, viewer); admins change sources
- * and per-order overrides. Every figure is computed from the status log when asked (db/analytics/figures.ts).
+ * Status analytics (README, "Status analytics"): the orders of a source with their figures, one order's
+ * timeline, KPIs and the status dictionaries. Managers read (coordinator, finance, viewer); admins set
+ * per-order overrides. Every figure is computed from the status log when asked (db/analytics/figures.ts).
  */
-
-export const SourceView = z
-  .object({
-    id: z.uuid(),
-    kind: z.enum(['flowdesk', 'keycrm']),
-    name: z.string(),
-    baseUrl: z.string().nullable(),
-    timezone: z.string(),
-    allowedIps: z.array(z.string()),
-    active: z.boolean(),
-    webhookPath: z.string().nullable().describe('Where the CRM delivers, with `?secret=`'),
-    statusesRefreshedAt: z.iso.datetime().nullable(),
-  })
-  .openapi('StatusSource');
 
 const Sla = z.enum(['ok', 'near', 'over']).nullable();
 const GroupTime = z.object({
@@ -155,16 +134,7 @@ const Kpis = z
 
 const SourceQuery = z.uuid().optional().describe('A source id; absent: the tenant’s own flows');
 const Flag = z.enum(['true', 'false']).transform((value) => value === 'true');
-const READERS = ['coordinator', 'finance', 'viewer'] as const;
 const DAY_MS = 86_400_000;
-
-const notFound = (c: Context, field: string, what: string) =>
-  problemJson(c, 404, {
-    type: problemType('not-found'),
-    title: 'Not found',
-    detail: `No ${what}.`,
-    errors: [{ field, message: `no ${what}` }],
-  });
 
 export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db } = deps;
@@ -177,99 +147,11 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
   app.openapi(
     createRoute({
       method: 'get',
-      path: '/v1/analytics/sources',
-      tags: ['Analytics'],
-      summary: 'The tenant’s status sources: its own flows and outside CRMs',
-      security: [{ apiKey: [] }],
-      middleware: [requireRole(...READERS)] as const,
-      responses: {
-        200: { description: 'Oldest first', content: json(z.object({ sources: z.array(SourceView) })) },
-        401: { description: 'No valid API key', content: problemContent },
-        403: { description: 'Not a manager', content: problemContent },
-      },
-    }),
-    async (c) => c.json({ sources: await listSources(db, c.get('principal').tenantId) }, 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/analytics/sources',
-      tags: ['Analytics'],
-      summary: 'Adds an outside CRM project as a source (admin)',
-      description:
-        'The answer holds the webhook secret, shown this once; KeyCRM is set up with the URL it gives.',
-      security: [{ apiKey: [] }],
-      middleware: [requireRole()] as const,
-      request: { body: { required: true, content: json(NewSource) } },
-      responses: {
-        201: {
-          description: 'Added',
-          content: json(
-            z.object({
-              source: SourceView,
-              webhookSecret: z.string(),
-              webhookUrl: z.string().describe('What KeyCRM’s “Send webhook” action posts to'),
-            }),
-          ),
-        },
-        400: { description: 'Invalid request', content: problemContent },
-        401: { description: 'No valid API key', content: problemContent },
-        403: { description: 'Needs the admin role', content: problemContent },
-      },
-    }),
-    async (c) => {
-      const body = c.req.valid('json');
-      const urlRefusal = await outsideUrlRefusal(body.baseUrl, deps.config.supplierUrls);
-      if (urlRefusal) return invalidField(c, 'body.baseUrl', urlRefusal);
-      const { source, webhookSecret } = await createSource(db, deps.secrets, { ...body, ...changeBy(c) });
-      const webhookUrl = `${deps.config.api.publicUrl}${source.webhookPath}?secret=${webhookSecret}`;
-      return c.json({ source, webhookSecret, webhookUrl }, 201);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'put',
-      path: '/v1/analytics/sources/{sourceId}',
-      tags: ['Analytics'],
-      summary: 'Changes an outside CRM source (admin)',
-      security: [{ apiKey: [] }],
-      middleware: [requireRole()] as const,
-      request: {
-        params: z.object({ sourceId: z.uuid() }),
-        body: { required: true, content: json(SourceChange) },
-      },
-      responses: {
-        200: { description: 'Changed', content: json(SourceView) },
-        400: { description: 'Invalid request', content: problemContent },
-        401: { description: 'No valid API key', content: problemContent },
-        403: { description: 'Needs the admin role', content: problemContent },
-        404: { description: 'No such CRM source', content: problemContent },
-      },
-    }),
-    async (c) => {
-      const { sourceId } = c.req.valid('param');
-      const body = c.req.valid('json');
-      const urlRefusal = body.baseUrl && (await outsideUrlRefusal(body.baseUrl, deps.config.supplierUrls));
-      if (urlRefusal) return invalidField(c, 'body.baseUrl', urlRefusal);
-      const source = await changeSource(db, deps.secrets, {
-        ...body,
-        ...changeBy(c),
-        sourceId,
-      });
-      return source ? c.json(source, 200) : notFound(c, 'path.sourceId', `CRM source ${sourceId}`);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'get',
       path: '/v1/analytics/orders',
       tags: ['Analytics'],
       summary: 'A source’s orders with their current status, time per group, SLA colour and cycles',
       security: [{ apiKey: [] }],
-      middleware: [requireRole(...READERS)] as const,
+      middleware: [requireRole(...ANALYTICS_READERS)] as const,
       request: {
         query: z.object({
           source: SourceQuery,
@@ -304,7 +186,7 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
           errors: [{ field: 'query.cursor', message: 'not a cursor returned by this API' }],
         });
       const source = await sourceOf(tenantId, query.source);
-      if (!source) return notFound(c, 'query.source', `source ${query.source}`);
+      if (!source) return notFoundNamed(c, 'query.source', `source ${query.source}`);
       const rows = await orderFigures(
         db,
         { tenantId, sourceId: source.id, now: new Date() },
@@ -337,7 +219,7 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
       tags: ['Analytics'],
       summary: 'One order’s statuses and stays in time order, with durations and SLA, and its cycles',
       security: [{ apiKey: [] }],
-      middleware: [requireRole(...READERS)] as const,
+      middleware: [requireRole(...ANALYTICS_READERS)] as const,
       request: { params: z.object({ orderId: z.uuid() }) },
       responses: {
         200: {
@@ -384,13 +266,13 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
       const { tenantId } = c.get('principal');
       const { orderId } = c.req.valid('param');
       const override = await readOrderOverride(db, tenantId, orderId);
-      if (!override) return notFound(c, 'path.orderId', `order ${orderId}`);
+      if (!override) return notFoundNamed(c, 'path.orderId', `order ${orderId}`);
       const scope = { tenantId, sourceId: override.sourceId, orderIds: [orderId] as const, now: new Date() };
       const [[order], timeline] = await Promise.all([
         orderFigures(db, scope, { limit: 1 }),
         orderTimeline(db, scope),
       ]);
-      if (!order) return notFound(c, 'path.orderId', `order ${orderId}`);
+      if (!order) return notFoundNamed(c, 'path.orderId', `order ${orderId}`);
       return c.json({ order, ...timeline }, 200);
     },
   );
@@ -426,7 +308,7 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
           { ...change, sourceId: current.sourceId, orderId },
           c.req.valid('json'),
         ));
-      return saved ? c.json(saved, 200) : notFound(c, 'path.orderId', `order ${orderId}`);
+      return saved ? c.json(saved, 200) : notFoundNamed(c, 'path.orderId', `order ${orderId}`);
     },
   );
 
@@ -440,7 +322,7 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
         'Counts the stays and cycles begun in [from, to): averages and medians of the closed ones, SLA colours ' +
         'of all (an open stay judged by its time so far), split into normal and urgent orders.',
       security: [{ apiKey: [] }],
-      middleware: [requireRole(...READERS)] as const,
+      middleware: [requireRole(...ANALYTICS_READERS)] as const,
       request: {
         query: z
           .object({
@@ -467,7 +349,7 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
       const { tenantId } = c.get('principal');
       const query = c.req.valid('query');
       const source = await sourceOf(tenantId, query.source);
-      if (!source) return notFound(c, 'query.source', `source ${query.source}`);
+      if (!source) return notFoundNamed(c, 'query.source', `source ${query.source}`);
       const to = query.to ? new Date(query.to) : new Date();
       const from = query.from ? new Date(query.from) : new Date(to.getTime() - 30 * DAY_MS);
       const [figures, flowdesk] = await Promise.all([
@@ -501,7 +383,7 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
       tags: ['Analytics'],
       summary: 'The status groups and statuses of the tenant’s sources',
       security: [{ apiKey: [] }],
-      middleware: [requireRole(...READERS)] as const,
+      middleware: [requireRole(...ANALYTICS_READERS)] as const,
       request: { query: z.object({ source: z.uuid().optional().describe('Absent: every source') }) },
       responses: {
         200: {
@@ -540,7 +422,7 @@ export function registerAnalyticsRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps)
       const { tenantId } = c.get('principal');
       const { source } = c.req.valid('query');
       if (source && !(await findSource(db, tenantId, source)))
-        return notFound(c, 'query.source', `source ${source}`);
+        return notFoundNamed(c, 'query.source', `source ${source}`);
       return c.json({ sources: await readDictionaries(db, tenantId, source) }, 200);
     },
   );

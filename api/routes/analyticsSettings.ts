@@ -19,8 +19,8 @@ import {
 } from '../../domain/analytics.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { problemContent, problemJson, problemType } from '../problem.js';
-import { changeBy, json } from './shared.js';
+import { problemContent } from '../problem.js';
+import { changeBy, json, notFoundNamed } from './shared.js';
 
 type Change = ReturnType<typeof changeBy> & { sourceId: string };
 
@@ -79,13 +79,6 @@ const PARTS = [
  */
 export function registerAnalyticsSettingsRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps): void {
   const params = z.object({ sourceId: z.uuid() });
-  const notFound = (c: Parameters<typeof problemJson>[0], sourceId: string) =>
-    problemJson(c, 404, {
-      type: problemType('not-found'),
-      title: 'Not found',
-      detail: `No source ${sourceId}.`,
-      errors: [{ field: 'path.sourceId', message: `no source ${sourceId}` }],
-    });
   const failures = {
     401: { description: 'No valid API key', content: problemContent },
     403: { description: 'Needs the admin role', content: problemContent },
@@ -114,7 +107,8 @@ export function registerAnalyticsSettingsRoutes(app: OpenAPIHono<ApiEnv>, { db }
       async (c) => {
         const { tenantId } = c.get('principal');
         const { sourceId } = c.req.valid('param');
-        if (!(await findSource(db, tenantId, sourceId))) return notFound(c, sourceId) as never;
+        if (!(await findSource(db, tenantId, sourceId)))
+          return notFoundNamed(c, 'path.sourceId', `source ${sourceId}`) as never;
         return c.json(await part.read(db, tenantId, sourceId), 200) as never;
       },
     );
@@ -137,7 +131,8 @@ export function registerAnalyticsSettingsRoutes(app: OpenAPIHono<ApiEnv>, { db }
       async (c) => {
         const change = changeBy(c);
         const { sourceId } = c.req.valid('param');
-        if (!(await findSource(db, change.tenantId, sourceId))) return notFound(c, sourceId) as never;
+        if (!(await findSource(db, change.tenantId, sourceId)))
+          return notFoundNamed(c, 'path.sourceId', `source ${sourceId}`) as never;
         return c.json(await part.save(db, { ...change, sourceId }, c.req.valid('json')), 200) as never;
       },
     );

@@ -4,7 +4,9 @@ import { findSource } from '../../db/analytics/sources.js';
 import { type StatusNotice, statusEventsSince } from '../../db/analytics/statusLog.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { problemContent, problemJson, problemType } from '../problem.js';
+import { problemContent } from '../problem.js';
+import { ANALYTICS_READERS } from './analyticsSources.js';
+import { notFoundNamed } from './shared.js';
 
 /** How many missed events a resuming stream is sent; beyond it, it is told to reload (`invalidate`). */
 const RESUME_LIMIT = 1000;
@@ -27,7 +29,7 @@ export function registerOrderStream(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
         '`invalidate` (data: sourceId, reason). Send `Last-Event-ID` to resume; works across API processes ' +
         '(PostgreSQL LISTEN/NOTIFY).',
       security: [{ apiKey: [] }],
-      middleware: [requireRole('coordinator', 'finance', 'viewer')] as const,
+      middleware: [requireRole(...ANALYTICS_READERS)] as const,
       request: {
         query: z.object({ source: z.uuid().optional().describe('Only this source’s orders') }),
         headers: z.object({
@@ -50,12 +52,7 @@ export function registerOrderStream(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): vo
       const { source } = c.req.valid('query');
       const lastEventId = c.req.valid('header')['last-event-id'];
       if (source && !(await findSource(deps.db, tenantId, source)))
-        return problemJson(c, 404, {
-          type: problemType('not-found'),
-          title: 'Not found',
-          detail: `No source ${source}.`,
-          errors: [{ field: 'query.source', message: `no source ${source}` }],
-        });
+        return notFoundNamed(c, 'query.source', `source ${source}`);
       return streamSSE(c, async (stream) => {
         const queue: (StatusNotice | 'heartbeat')[] = [];
         let closed = false;

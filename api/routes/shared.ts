@@ -183,3 +183,13 @@ export function decisionProblem(c: Context, outcome: Exclude<DecisionOutcome<unk
         detail: outcome.unanswered,
       });
 }
+
+/** 404 for something a request names that the tenant does not have, naming the field that named it. */
+export function notFoundNamed(c: Context, field: string, what: string) {
+  return problemJson(c, 404, {
+    type: problemType('not-found'),
+    title: 'Not found',
+    detail: `No ${what}.`,
+    errors: [{ field, message: `no ${what}` }],
+  });
+}

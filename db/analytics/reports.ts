@@ -281,12 +281,21 @@ export async function kpis(
   window: { from: Date; to: Date; period: Period; urgent?: boolean },
 ): Promise<Kpis> {
   const { tenantId, sourceId } = scope;
+  // Narrowed to the period's active orders only when the period is narrower than the log: over the whole log the
+  // narrowing would cost more than it saves.
+  const span = await db
+    .selectFrom('status_events')
+    .select((eb) => [eb.fn.min('status_changed_at').as('first'), eb.fn.max('status_changed_at').as('last')])
+    .where('source_id', '=', sourceId)
+    .executeTakeFirst();
+  const narrower =
+    !span?.first || !span.last || window.from > new Date(span.first) || window.to <= new Date(span.last);
   const from = sql`${window.from.toISOString()}::timestamptz`;
   const to = sql`${window.to.toISOString()}::timestamptz`;
   const urgency = window.urgent === undefined ? sql`true` : sql`urgent = ${window.urgent}`;
   const result = await readingFigures(db, (trx) =>
     sql<{ figures: RawKpis }>`
-    with ${figureCtes({ ...scope, activeIn: { from: window.from, to: window.to } })},
+    with ${figureCtes(narrower ? { ...scope, activeIn: { from: window.from, to: window.to } } : scope)},
     k as (select * from judged where entered_at >= ${from} and entered_at < ${to} and ${urgency}),
     kc as (
       select c.*, ord.urgent from cycles c join ord on ord.order_id = c.order_id
