@@ -9,6 +9,7 @@ import { signingLinkFor, submitSigningForm, waitForFlowRow } from './helpers/flo
 import { recordHistories } from './helpers/histories.js';
 import { CONTRACT, flowPath, projectHelpers, TEST_PROJECT_SETTINGS, unique } from './helpers/projects.js';
 import { type SmtpSink, startSmtpSink } from './helpers/smtp.js';
+import { openStream } from './helpers/sse.js';
 import { type StripeMock, startStripeMock } from './helpers/stripeMock.js';
 import { supplierSimulators } from './helpers/suppliers.js';
 import { startTestWorker, type TestWorker } from './helpers/temporal.js';
@@ -99,6 +100,11 @@ describe('lead to installation', () => {
   it('takes an architect’s lead to a closed project: contract, advance, configurator, two producers at once, crew, final invoice', async () => {
     const lead = newLead();
     const { email } = lead.customer;
+    // A manager watching the own flows' live stream hears this flow's steps as they happen.
+    const stream = await openStream(`${api.url}/v1/stream/orders`, {
+      authorization: `Bearer ${await tenant.key(['viewer'])}`,
+    });
+    await stream.next((e) => e.comment === 'connected');
     const registered = await architect.post('/v1/leads', lead);
     expect(registered.status, registered.text).toBe(201);
     const { flowId } = registered.body;
@@ -268,6 +274,15 @@ describe('lead to installation', () => {
       ['lock_to_scheduled', 1],
       ['scheduled_to_done', 1],
     ]);
+    const heard = stream.events
+      .filter((e) => e.event === 'order_updated')
+      .map((e) => JSON.parse(e.data ?? '{}'))
+      .filter((u) => u.externalOrderId === flowId);
+    expect(heard.map((u) => u.statusId)).toEqual(
+      expect.arrayContaining(['leadToInstall:started', 'leadToInstall:completed']),
+    );
+    expect(new Set(heard.map((u) => u.orderId))).toEqual(new Set([own.id]));
+    await stream.close();
     expect(figures.flowdesk).toMatchObject({
       onTimeDelivery: { completed: 1, onTime: 1, pct: 100 },
       firstPassConfiguration: { locked: 1, firstPass: 1, pct: 100 },

@@ -8,7 +8,7 @@ import type { Db } from '../client.js';
  * - An order's **intervals**: each status event opens one, the next event of the order (by time) closes it
  *   (window functions over `status_changed_at`); the last is open until now. A late event is placed by its
  *   time, and a status entered again later is a new interval, with no special case.
- * - **Stages**: consecutive intervals in the same status group are one stay in that group; leaving the group
+ * - **Stays**: consecutive intervals in the same status group are one stay in that group; leaving the group
  *   and coming back is a new stay. SLA limits judge stays, and the KPIs' time per group is time per stay.
  * - **Working time**: a duration is its overlap with its group's calendar (the source's default `*` calendar
  *   when the group has none, 24/7 when neither exists). For speed it is a difference of running totals: a
@@ -23,18 +23,17 @@ import type { Db } from '../client.js';
 
 /**
  * Runs a figures query in a read-only transaction tuned for it: sorts and hashes of a large source's log kept in
- * memory, and hash joins rather than merge joins, whose row estimates over the CTEs go badly wrong (a merge on the
- * calendar alone, filtering millions of day pairs).
+ * memory; hash joins only, since row estimates over the CTEs go badly wrong (a merge join on the calendar alone
+ * filtered millions of day pairs; nested loops scanned a CTE per row); and no JIT, whose compiling of these large
+ * statements (their estimated costs are high) took seconds of every run.
  */
 export function readingFigures<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
   return db
     .transaction()
     .setAccessMode('read only')
     .execute(async (trx) => {
-      await sql`set local work_mem = '128MB'`.execute(trx);
-      await sql`set local enable_mergejoin = off`.execute(trx);
-      await sql`set local enable_nestloop = off`.execute(trx);
-      await sql`set local jit = off`.execute(trx);
+      await sql`select set_config('work_mem', '128MB', true), set_config('enable_mergejoin', 'off', true),
+        set_config('enable_nestloop', 'off', true), set_config('jit', 'off', true)`.execute(trx);
       return work(trx);
     });
 }

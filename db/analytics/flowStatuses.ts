@@ -1,5 +1,6 @@
+import { sql } from 'kysely';
 import type { Db } from '../client.js';
-import { recordStatusEvents, type StatusEvent } from './statusLog.js';
+import { STATUS_CHANNEL } from './statusLog.js';
 
 /**
  * Flowdesk's own flows as status events of the tenant's `flowdesk` source, so the figures of a flow come from the
@@ -69,7 +70,11 @@ export function flowStatusOf(
   }
 }
 
-/** Records a publication's events as the flow's statuses; call it in the publication's transaction. */
+/**
+ * Records a publication's events as the flow's statuses; call it in the publication's transaction. One statement
+ * (it runs on every publication of every flow): the dictionary entries, the events, the order, and a notice per
+ * new event for the streams (as db/analytics/statusLog.ts announces a CRM's).
+ */
 export async function recordFlowStatuses(
   db: Db,
   input: {
@@ -82,40 +87,45 @@ export async function recordFlowStatuses(
 ): Promise<void> {
   const mapped = input.events.flatMap((event) => {
     const status = flowStatusOf(input.flowType, event, input.currentStep);
-    return status ? [{ status, at: event.occurredAt }] : [];
+    return status ? [{ ...status, at: event.occurredAt }] : [];
   });
   if (mapped.length === 0) return;
-  const source = await db
-    .selectFrom('status_sources')
-    .select('id')
-    .where('tenant_id', '=', input.tenantId)
-    .where('kind', '=', 'flowdesk')
-    .executeTakeFirst();
-  if (!source) return;
-  const scope = { tenant_id: input.tenantId, source_id: source.id };
-  const distinct = <T>(items: T[], key: (item: T) => string) => [
-    ...new Map(items.map((i) => [key(i), i])).values(),
-  ];
-  const statuses = distinct(
-    mapped.map((m) => m.status),
-    (s) => s.statusId,
+  const rows = sql.join(
+    mapped.map(
+      (m, position) =>
+        sql`(${m.statusId}, ${m.name}, ${m.groupId}, ${m.groupName}, ${m.at}::timestamptz, ${position}::int)`,
+    ),
   );
-  await db
-    .insertInto('status_groups')
-    .values(
-      distinct(statuses, (s) => s.groupId).map((s) => ({ ...scope, group_id: s.groupId, name: s.groupName })),
+  const { tenantId, flowId } = input;
+  await sql`
+    with src as (select id from status_sources where tenant_id = ${tenantId} and kind = 'flowdesk'),
+    input (status_id, name, group_id, group_name, changed_at, position) as (values ${rows}),
+    groups as (
+      insert into status_groups (tenant_id, source_id, group_id, name)
+      select distinct on (group_id) ${tenantId}::uuid, src.id, group_id, group_name from input, src
+      on conflict do nothing
+    ),
+    statuses as (
+      insert into source_statuses (tenant_id, source_id, status_id, name, group_id)
+      select distinct on (status_id) ${tenantId}::uuid, src.id, status_id, name, group_id from input, src
+      on conflict do nothing
+    ),
+    events as (
+      insert into status_events (tenant_id, source_id, order_id, status_id, status_changed_at)
+      select ${tenantId}::uuid, src.id, ${flowId}, status_id, changed_at from input, src order by position
+      on conflict do nothing
+      returning id, status_id
+    ),
+    orders as (
+      insert into analytics_orders (tenant_id, source_id, order_id, items_state, items)
+      select ${tenantId}::uuid, src.id, ${flowId}, 'own', '[]'::jsonb from src where exists (select 1 from events)
+      on conflict (tenant_id, source_id, order_id) do update set updated_at = now()
+      returning id
     )
-    .onConflict((oc) => oc.doNothing())
-    .execute();
-  await db
-    .insertInto('source_statuses')
-    .values(statuses.map((s) => ({ ...scope, status_id: s.statusId, name: s.name, group_id: s.groupId })))
-    .onConflict((oc) => oc.doNothing())
-    .execute();
-  const events: StatusEvent[] = mapped.map((m) => ({
-    orderId: input.flowId,
-    statusId: m.status.statusId,
-    changedAt: new Date(m.at),
-  }));
-  await recordStatusEvents(db, { tenantId: input.tenantId, sourceId: source.id, events, itemsKnown: true });
+    select pg_notify(${STATUS_CHANNEL}, json_build_object('kind', 'order_updated', 'id', events.id::text,
+      'tenantId', ${tenantId}::text, 'sourceId', src.id, 'orderId', orders.id, 'externalOrderId', ${flowId}::text,
+      'statusId', events.status_id)::text)
+    from events, src, orders
+    order by events.id
+  `.execute(db);
 }

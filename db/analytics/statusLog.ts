@@ -37,13 +37,10 @@ export type StatusNotice =
 
 export async function recordStatusEvents(
   db: Db,
-  input: { tenantId: string; sourceId: string; events: readonly StatusEvent[]; itemsKnown?: boolean },
+  input: { tenantId: string; sourceId: string; events: readonly StatusEvent[] },
 ): Promise<{ recorded: number; duplicates: number }> {
   if (input.events.length === 0) return { recorded: 0, duplicates: 0 };
-  // Within the caller's transaction when it has one (a flow's publication), else in one of its own.
-  const inTransaction = <T>(work: (trx: Db) => Promise<T>) =>
-    db.isTransaction ? work(db) : db.transaction().execute(work);
-  return inTransaction(async (trx) => {
+  return db.transaction().execute(async (trx) => {
     const inserted = await trx
       .insertInto('status_events')
       .values(
@@ -73,7 +70,6 @@ export async function recordStatusEvents(
           source_id: input.sourceId,
           order_id: orderId,
           created_in_source_at: createdAt,
-          ...(input.itemsKnown && { items_state: 'own', items: JSON.stringify([]) }),
         })),
       )
       .onConflict((oc) =>
