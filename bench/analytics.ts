@@ -324,7 +324,7 @@ try {
   });
 
   notes.push(
-    `intake via the API / direct: ${(rows[0]?.perSecond as number) / (rows[1]?.perSecond as number)} of the rate`,
+    `intake via the API / direct: ${((rows[0]?.perSecond as number) / (rows[1]?.perSecond as number)).toFixed(2)} of the rate`,
     'Intake direct: recordStatusEvents from the harness, same events, same concurrency (no HTTP, no secret check).',
     'The aggregate computes plain elapsed intervals per group; the KPIs add working-hours calendars, stays, SLA, urgency, cycles and periods.',
   );

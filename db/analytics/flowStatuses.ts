@@ -116,11 +116,18 @@ export async function recordFlowStatuses(
       on conflict do nothing
       returning id, status_id
     ),
-    orders as (
+    new_order as (
       insert into analytics_orders (tenant_id, source_id, order_id, items_state, items)
       select ${tenantId}::uuid, src.id, ${flowId}, 'own', '[]'::jsonb from src where exists (select 1 from events)
-      on conflict (tenant_id, source_id, order_id) do update set updated_at = now()
+      on conflict do nothing
       returning id
+    ),
+    -- The flow's order row is written once, not on each publication: most find it there.
+    orders as (
+      select id from new_order
+      union all
+      select o.id from analytics_orders o, src
+      where o.tenant_id = ${tenantId} and o.source_id = src.id and o.order_id = ${flowId}
     )
     select pg_notify(${STATUS_CHANNEL}, json_build_object('kind', 'order_updated', 'id', events.id::text,
       'tenantId', ${tenantId}::text, 'sourceId', src.id, 'orderId', orders.id, 'externalOrderId', ${flowId}::text,
