@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type Insertable, sql } from 'kysely';
 import {
   type CycleSettings,
   type OrderOverride,
@@ -10,6 +10,7 @@ import {
 import type { Actor } from '../../domain/flow.js';
 import type { Db } from '../client.js';
 import { appendEvent } from '../events.js';
+import type { Database } from '../schema.js';
 import { notify } from './statusLog.js';
 
 /**
@@ -161,26 +162,39 @@ async function replacePart<T extends object>(
 
 const inSource = (change: Change) => ({ tenant_id: change.tenantId, source_id: change.sourceId });
 
+type SettingsTable = 'work_calendars' | 'sla_limits' | 'status_cycles' | 'urgent_rules';
+
+/** Replaces a source's rows of one settings table with `rows`. */
+async function replaceRows<T extends SettingsTable>(
+  trx: Db,
+  table: T,
+  change: Change,
+  rows: Insertable<Database[T]>[],
+): Promise<void> {
+  await sql`delete from ${sql.table(table)} where tenant_id = ${change.tenantId} and source_id = ${change.sourceId}`.execute(
+    trx,
+  );
+  if (rows.length > 0)
+    await trx
+      .insertInto(table)
+      .values(rows as never)
+      .execute();
+}
+
 export function saveWorkingHours(db: Db, change: Change, settings: WorkingHoursSettings) {
   return replacePart(db, change, 'working-hours', readWorkingHours, async (trx) => {
-    await trx
-      .deleteFrom('work_calendars')
-      .where('tenant_id', '=', change.tenantId)
-      .where('source_id', '=', change.sourceId)
-      .execute();
-    if (settings.calendars.length > 0)
-      await trx
-        .insertInto('work_calendars')
-        .values(
-          settings.calendars.map((calendar) => ({
-            ...inSource(change),
-            group_id: calendar.groupId,
-            timezone: calendar.timezone,
-            windows: JSON.stringify(calendar.week),
-            holidays: calendar.holidays,
-          })),
-        )
-        .execute();
+    await replaceRows(
+      trx,
+      'work_calendars',
+      change,
+      settings.calendars.map((calendar) => ({
+        ...inSource(change),
+        group_id: calendar.groupId,
+        timezone: calendar.timezone,
+        windows: JSON.stringify(calendar.week),
+        holidays: calendar.holidays,
+      })),
+    );
   });
 }
 
@@ -192,61 +206,50 @@ export function saveSla(db: Db, change: Change, settings: SlaSettings) {
       .where('tenant_id', '=', change.tenantId)
       .where('id', '=', change.sourceId)
       .execute();
-    await trx
-      .deleteFrom('sla_limits')
-      .where('tenant_id', '=', change.tenantId)
-      .where('source_id', '=', change.sourceId)
-      .execute();
-    const limits = settings.profiles.flatMap((profile) =>
-      profile.limits.map((limit) => ({
-        ...inSource(change),
-        profile: profile.profile,
-        group_id: limit.groupId,
-        normal_minutes: minutesOf(limit.normal),
-        urgent_minutes: minutesOf(limit.urgent),
-      })),
+    await replaceRows(
+      trx,
+      'sla_limits',
+      change,
+      settings.profiles.flatMap((profile) =>
+        profile.limits.map((limit) => ({
+          ...inSource(change),
+          profile: profile.profile,
+          group_id: limit.groupId,
+          normal_minutes: minutesOf(limit.normal),
+          urgent_minutes: minutesOf(limit.urgent),
+        })),
+      ),
     );
-    if (limits.length > 0) await trx.insertInto('sla_limits').values(limits).execute();
   });
 }
 
 export function saveCycles(db: Db, change: Change, settings: CycleSettings) {
   return replacePart(db, change, 'cycles', readCycles, async (trx) => {
-    await trx
-      .deleteFrom('status_cycles')
-      .where('tenant_id', '=', change.tenantId)
-      .where('source_id', '=', change.sourceId)
-      .execute();
-    if (settings.cycles.length > 0)
-      await trx
-        .insertInto('status_cycles')
-        .values(
-          settings.cycles.map((cycle) => ({
-            ...inSource(change),
-            code: cycle.code,
-            name: cycle.name,
-            start_kind: cycle.start.kind,
-            start_ref: cycle.start.ref,
-            end_kind: cycle.end.kind,
-            end_ref: cycle.end.ref,
-          })),
-        )
-        .execute();
+    await replaceRows(
+      trx,
+      'status_cycles',
+      change,
+      settings.cycles.map((cycle) => ({
+        ...inSource(change),
+        code: cycle.code,
+        name: cycle.name,
+        start_kind: cycle.start.kind,
+        start_ref: cycle.start.ref,
+        end_kind: cycle.end.kind,
+        end_ref: cycle.end.ref,
+      })),
+    );
   });
 }
 
 export function saveUrgentRules(db: Db, change: Change, settings: UrgentRuleSettings) {
   return replacePart(db, change, 'urgent-rules', readUrgentRules, async (trx) => {
-    await trx
-      .deleteFrom('urgent_rules')
-      .where('tenant_id', '=', change.tenantId)
-      .where('source_id', '=', change.sourceId)
-      .execute();
-    if (settings.rules.length > 0)
-      await trx
-        .insertInto('urgent_rules')
-        .values(settings.rules.map((rule) => ({ ...inSource(change), match: rule.match, value: rule.value })))
-        .execute();
+    await replaceRows(
+      trx,
+      'urgent_rules',
+      change,
+      settings.rules.map((rule) => ({ ...inSource(change), match: rule.match, value: rule.value })),
+    );
   });
 }
 
