@@ -24,7 +24,12 @@ export async function appendEvent(db: Kysely<Database>, event: DomainEvent): Pro
 /** Appends audit events in one statement; each is recorded once by its idempotency key. */
 export async function appendEvents(db: Kysely<Database>, events: readonly DomainEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await db
+  await eventsInsert(db, events).execute();
+}
+
+/** The statement {@link appendEvents} runs, for a caller that makes it part of a larger one. */
+export function eventsInsert(db: Kysely<Database>, events: readonly DomainEvent[]) {
+  return db
     .insertInto('domain_events')
     .values(
       events.map((event) => ({
@@ -45,6 +50,5 @@ export async function appendEvents(db: Kysely<Database>, events: readonly Domain
         idempotency_key: event.idempotencyKey,
       })),
     )
-    .onConflict((oc) => oc.column('idempotency_key').doNothing())
-    .execute();
+    .onConflict((oc) => oc.column('idempotency_key').doNothing());
 }

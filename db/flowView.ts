@@ -103,6 +103,13 @@ export async function followChild(
   );
 }
 
+/** Whether a flow shows what its child wrote on its row: it delegates a step and has no pause, end or problem of its own. */
+export function showsChild(status: FlowStatus): boolean {
+  const delegated = status.steps.some((step) => step.delegatedTo !== undefined && !DONE.includes(step.state));
+  const ownProblem = status.attention !== null && !status.attention.flowId;
+  return delegated && !ownProblem && status.state !== 'paused' && !TERMINAL_STATES.includes(status.state);
+}
+
 /**
  * A parent's own publication while a child does its current steps: those steps stay as the child wrote them
  * (the parent has not heard), and so do the state, wait and attention that follow from them; its own pause, end
@@ -118,11 +125,8 @@ export async function ownView(
     followsChild: boolean;
   }
 > {
-  const delegated = status.steps.some((step) => step.delegatedTo !== undefined && !DONE.includes(step.state));
-  const ownProblem = status.attention !== null && !status.attention.flowId;
   const as = { ...status, done: progressOf(status.steps), followsChild: false };
-  if (!delegated || ownProblem || status.state === 'paused' || TERMINAL_STATES.includes(status.state))
-    return as;
+  if (!showsChild(status)) return as;
   const row = await trx
     .selectFrom('flows')
     .select(['steps', 'current_step', 'waiting_for', 'attention'])

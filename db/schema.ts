@@ -71,6 +71,15 @@ export interface DomainEventsTable {
   schema_version: Generated<number>;
   trace_id: string | null;
   idempotency_key: string;
+  /** The transaction that wrote the event (xid8, as text), which relays read in order (0024). */
+  xact: Generated<string | null>;
+}
+
+/** Where a relay of events has got to: the last (xact, event id) it applied. */
+export interface RelayCursorsTable {
+  name: string;
+  xact: string;
+  event_id: string;
 }
 
 export interface WebhookReceiptsTable {
@@ -721,6 +730,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   flows: FlowsTable;
   domain_events: DomainEventsTable;
+  relay_cursors: RelayCursorsTable;
   webhook_receipts: WebhookReceiptsTable;
   emails: EmailsTable;
   documents: DocumentsTable;

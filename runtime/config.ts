@@ -141,6 +141,7 @@ const environmentSchema = z.object({
   CRM_SYNC_SECONDS: positiveInt(10),
   CRM_STATUS_REFRESH_MINUTES: positiveInt(60),
   STREAM_HEARTBEAT_SECONDS: positiveInt(15),
+  FLOW_STATUS_RELAY_MS: positiveInt(250),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -217,6 +218,8 @@ export interface Config {
   crm: { ratePerMinute: number; syncEveryMs: number; statusRefreshMs: number };
   /** Server-Sent Events streams: a comment every `heartbeatMs` keeps proxies from closing a quiet stream. */
   stream: { heartbeatMs: number };
+  /** How often the worker relays flows' new audit events to the status log (db/analytics/flowStatuses.ts). */
+  flowStatusRelayMs: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -333,6 +336,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): ConfigResul
         statusRefreshMs: e.CRM_STATUS_REFRESH_MINUTES * 60_000,
       },
       stream: { heartbeatMs: e.STREAM_HEARTBEAT_SECONDS * 1000 },
+      flowStatusRelayMs: e.FLOW_STATUS_RELAY_MS,
     },
   };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
+import { startFlowStatusRelay } from '../db/analytics/flowStatuses.js';
 import { expiringUrl } from '../integrations/links/expiringLinks.js';
 import { createLogger } from '../runtime/logger.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
@@ -30,6 +31,8 @@ let architectId: string;
 let panelSku: string;
 let inverterSku: string;
 const CREW_EMAIL = 'crew@installers.example';
+let stopRelay: (() => Promise<void>) | undefined;
+const relayErrors: unknown[] = [];
 
 beforeAll(async () => {
   [smtp, stripeMock] = await Promise.all([startSmtpSink(), startStripeMock()]);
@@ -46,6 +49,8 @@ beforeAll(async () => {
     taskQueue,
     activities: createActivities({ config, db: api.deps.db, logger: createLogger(config, 'worker-test') }),
   });
+  // The worker's relay of flow events to the status log, as a worker process runs it.
+  stopRelay = startFlowStatusRelay(api.deps.db, 100, (error) => relayErrors.push(error));
   tenant = await createTestTenant(api.deps.db);
   admin = apiClient(api.url, await tenant.key(['admin']));
   coordinator = apiClient(api.url, await tenant.key(['coordinator']));
@@ -62,6 +67,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopRelay?.();
   await simulators.stopAll();
   await worker?.stop();
   await api?.stop();
@@ -243,10 +249,13 @@ describe('lead to installation', () => {
 
     // Its steps fed the status log of the tenant's own source: the lead's cycles come from the same engine as a
     // CRM's stage times, with the business's own KPIs beside them.
-    const own = (await coordinator.get('/v1/analytics/orders?limit=200')).body.orders.find(
-      (o: { externalId: string }) => o.externalId === flowId,
-    );
-    expect(own.status.id).toBe('leadToInstall:completed');
+    const ownOrder = async () =>
+      (await coordinator.get('/v1/analytics/orders?limit=200')).body.orders.find(
+        (o: { externalId: string }) => o.externalId === flowId,
+      );
+    await expect.poll(async () => (await ownOrder())?.status.id).toBe('leadToInstall:completed');
+    expect(relayErrors).toEqual([]);
+    const own = await ownOrder();
     expect(
       own.cycles.map((c: { code: string; endedAt: string | null }) => [c.code, c.endedAt !== null]),
     ).toEqual([

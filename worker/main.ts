@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { startFlowStatusRelay } from '../db/analytics/flowStatuses.js';
 import { createDb } from '../db/client.js';
 import { createCrmSync } from '../integrations/crm/crmSync.js';
 import { crmThrottle } from '../integrations/crm/throttle.js';
@@ -62,10 +63,15 @@ const stopCrmSync = createCrmSync({
   refreshEveryMs: config.crm.statusRefreshMs,
 }).start(config.crm.syncEveryMs);
 
+const stopRelayingStatuses = startFlowStatusRelay(db, config.flowStatusRelayMs, (error) =>
+  logger.warn({ err: error }, 'flow status relay pass failed'),
+);
+
 const { running } = workers;
 onShutdown(logger, async () => {
   await stopReconciling();
   await stopCrmSync();
+  await stopRelayingStatuses();
   // In-flight activities get the grace period to finish, then are cancelled; run() settles after that.
   workers.shutdown();
   await running;

@@ -22,6 +22,7 @@ import * as couriers from './0020_couriers.js';
 import * as orders from './0021_orders.js';
 import * as receiptTaskQueue from './0022_receipt_task_queue.js';
 import * as statusAnalytics from './0023_status_analytics.js';
+import * as flowStatusRelay from './0024_flow_status_relay.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -51,6 +52,7 @@ const migrations: Record<string, Migration> = {
   '0021_orders': orders,
   '0022_receipt_task_queue': receiptTaskQueue,
   '0023_status_analytics': statusAnalytics,
+  '0024_flow_status_relay': flowStatusRelay,
 };
 
 export const migrationProvider: MigrationProvider = {

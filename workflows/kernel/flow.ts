@@ -972,7 +972,11 @@ export class Flow<F extends FlowDefinition> {
   private async resume(request: PauseRequest): Promise<FlowStatus> {
     this.status.paused = false;
     this.refreshState();
-    this.publish('flow.resumed', request.actor, { reason: request.reason });
+    // The step it goes back to: the status log reads it from the event (db/analytics/flowStatuses.ts).
+    this.publish('flow.resumed', request.actor, {
+      reason: request.reason,
+      currentStep: this.status.currentStep,
+    });
     await this.flush();
     return this.status;
   }
