@@ -1,20 +1,17 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
 import type { Db } from '../db/client.js';
 import { appendEvent } from '../db/events.js';
 import type { ApiKeysTable, Database } from '../db/schema.js';
 import type { Actor } from '../domain/flow.js';
 import type { Role } from '../domain/roles.js';
+import { hashSecret } from '../runtime/secretHash.js';
 
 /**
  * An API key reads `fdk_<prefix>_<secret>`. The prefix finds the row; only a SHA-256 of the secret is stored
  * (the secret is 256 random bits, so a slow hash adds nothing), and the plain key is shown once at creation.
  */
 const KEY_PATTERN = /^fdk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
-
-function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
 
 /** Whom a key acts for, beyond its tenant: an architect (who sees their own leads) or a crew (its own jobs). */
 export interface KeySubject {

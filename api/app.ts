@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requireApiKey } from './auth.js';
 import { addressList, clientAddress } from './clientAddress.js';
+import { registerConsoleRoutes } from './console/routes.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { type ApiMetrics, metricsEndpoint } from './metrics.js';
 import { PUBLIC_LIMITED_PATHS } from './openapiDocument.js';
@@ -34,6 +35,7 @@ import { registerProjectSetupRoutes } from './routes/projectSetup.js';
 import { registerProposalRoutes } from './routes/proposals.js';
 import { registerShipmentRoutes } from './routes/shipments.js';
 import { registerSigningRoutes } from './routes/signing.js';
+import { registerStaffRoutes } from './routes/staff.js';
 import { registerStripeWebhook } from './routes/stripeWebhook.js';
 import { registerSupplierOrderRoutes } from './routes/supplierOrders.js';
 import { registerSupplierRoutes } from './routes/suppliers.js';
@@ -141,6 +143,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
   registerCourierWebhook(app, deps);
   registerCrmWebhook(app, deps);
   registerCodecRoutes(app, deps);
+  registerConsoleRoutes(app, deps);
 
   app.use('/v1/*', requireApiKey(deps.db));
   if (perKey > 0)
@@ -155,6 +158,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
     );
   registerMeRoute(app);
   registerApiKeyRoutes(app, deps);
+  registerStaffRoutes(app, deps);
   registerProposalRoutes(app, deps);
   registerFlowRoutes(app, deps);
   registerPaymentRoutes(app, deps);

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { routePath } from 'hono/route';
 import { sql } from 'kysely';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../db/client.js';
 import { problemResponse, problemType } from './problem.js';
 
@@ -17,6 +17,7 @@ export function createApiMetrics(db: Db): ApiMetrics {
   stripeInboxGauges(registry, db);
   automationGauges(registry, db);
   fulfillmentGauges(registry, db);
+  businessGauges(registry, db);
   collectDefaultMetrics({ register: registry, prefix: 'flowdesk_api_' });
   const duration = new Histogram({
     name: 'flowdesk_api_http_request_duration_seconds',
@@ -25,11 +26,20 @@ export function createApiMetrics(db: Db): ApiMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  const rejections = new Counter({
+    name: 'flowdesk_webhook_rejections_total',
+    help: 'Webhook deliveries refused (bad signature or secret, bad payload, unknown or switched-off sender), by source and status',
+    labelNames: ['source', 'status'] as const,
+    registers: [registry],
+  });
   const middleware = createMiddleware(async (c, next) => {
     const end = duration.startTimer({ method: c.req.method });
     await next();
     // The route pattern, not the raw path, keeps label cardinality bounded.
     end({ route: routePath(c, -1) || 'unmatched', status: String(c.res.status) });
+    const source = /^\/webhooks\/([a-z]+)/.exec(c.req.path)?.[1];
+    if (source && c.res.status >= 400 && c.res.status < 500)
+      rejections.inc({ source, status: String(c.res.status) });
   });
   return { registry, middleware };
 }
@@ -203,5 +213,70 @@ function fulfillmentGauges(registry: Registry, db: Db): void {
     'flowdesk_shipment_delivery_time_seconds',
     'From handed to the courier to delivered, shipments delivered in the last 30 days',
     'delivery',
+  );
+}
+
+/**
+ * The business as ops watch it (all tenants): flows by type and state, how long the oldest problem has waited
+ * for a person, and payments held unapplied (count and amount, per currency).
+ */
+function businessGauges(registry: Registry, db: Db): void {
+  const figures = oncePerScrape(async () => {
+    const [flows, oldest, unapplied] = await Promise.all([
+      sql<{ flow_type: string; state: string; flows: string }>`
+        select flow_type, state, count(*) as flows from flows group by flow_type, state`.execute(db),
+      sql<{ seconds: number | null }>`
+        select date_part('epoch', now() - min((attention ->> 'since')::timestamptz))::float8 as seconds
+        from flows where jsonb_typeof(attention) = 'object' and ended_at is null`.execute(db),
+      sql<{ currency: string; payments: string; amount: string }>`
+        select currency, count(*) as payments, sum(amount) as amount from payments where state = 'unapplied'
+        group by currency`.execute(db),
+    ]);
+    return { flows: flows.rows, oldest: oldest.rows[0]?.seconds ?? 0, unapplied: unapplied.rows };
+  });
+  new Gauge({
+    name: 'flowdesk_flows',
+    help: 'Flows by type and state',
+    labelNames: ['flow_type', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of (await figures()).flows)
+        this.set({ flow_type: row.flow_type, state: row.state }, Number(row.flows));
+    },
+  });
+  new Gauge({
+    name: 'flowdesk_attention_oldest_seconds',
+    help: 'How long the oldest open problem (needs attention, or retrying) has waited for a person',
+    registers: [registry],
+    async collect() {
+      this.set((await figures()).oldest);
+    },
+  });
+  const unapplied = (
+    name: string,
+    help: string,
+    pick: (row: { payments: string; amount: string }) => string,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['currency'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const row of (await figures()).unapplied)
+          this.set({ currency: row.currency }, Number(pick(row)));
+      },
+    });
+  unapplied(
+    'flowdesk_unapplied_payments',
+    'Payments held unapplied, waiting for finance',
+    (row) => row.payments,
+  );
+  unapplied(
+    'flowdesk_unapplied_payments_amount',
+    'What the unapplied payments add up to, in minor units',
+    (row) => row.amount,
   );
 }

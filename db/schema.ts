@@ -75,6 +75,41 @@ export interface DomainEventsTable {
   xact: Generated<string | null>;
 }
 
+/** A person who signs in to the ops console (0025). */
+export interface StaffUsersTable {
+  id: Generated<string>;
+  tenant_id: string;
+  email: string;
+  name: string;
+  roles: string[];
+  architect_id: string | null;
+  crew_id: string | null;
+  password_hash: string | null;
+  invite_token_hash: string | null;
+  invite_expires_at: Timestamp | null;
+  invited_by: string;
+  created_at: CreatedAt;
+  disabled_at: Timestamp | null;
+}
+
+export interface StaffSessionsTable {
+  id: Generated<string>;
+  token_hash: string;
+  tenant_id: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+}
+
+export interface ConsoleAssignmentsTable {
+  tenant_id: string;
+  item_key: string;
+  user_id: string;
+  assigned_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 /** Where a relay of events has got to: the last (xact, event id) it applied. */
 export interface RelayCursorsTable {
   name: string;
@@ -731,6 +766,9 @@ export interface Database {
   flows: FlowsTable;
   domain_events: DomainEventsTable;
   relay_cursors: RelayCursorsTable;
+  staff_users: StaffUsersTable;
+  staff_sessions: StaffSessionsTable;
+  console_assignments: ConsoleAssignmentsTable;
   webhook_receipts: WebhookReceiptsTable;
   emails: EmailsTable;
   documents: DocumentsTable;

@@ -3,8 +3,9 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createApiKey } from '../api/apiKeys.js';
-import { createDb } from '../db/client.js';
+import { createDb, type Db } from '../db/client.js';
 import { migrateToLatest } from '../db/migrate.js';
+import { inviteStaff } from '../db/staff.js';
 import { ensureTenant } from '../db/tenants.js';
 import { type Config, configOrExit } from '../runtime/config.js';
 import { newPayloadKey } from '../runtime/payloadCodec.js';
@@ -70,6 +71,8 @@ setInterval(() => {
 process.stdout.on('error', () => undefined);
 
 const KEY_FILE = path.join(config.dataDir, 'demo-api-key');
+const CONSOLE_INVITE_FILE = path.join(config.dataDir, 'console-invitation');
+const DEMO_STAFF_EMAIL = 'ops@demo.example';
 const DEMO_KEY_NAME = 'demo admin';
 const SIGNING_SECRET_FILE = path.join(config.dataDir, 'signing-secret');
 const STRIPE_WEBHOOK_SECRET_FILE = path.join(config.dataDir, 'stripe-webhook-secret');
@@ -101,6 +104,7 @@ async function seedDemoTenant(databaseUrl: string): Promise<void> {
   try {
     await migrateToLatest(db);
     const tenant = await ensureTenant(db, 'demo', 'Demo Installations Ltd');
+    await inviteDemoStaff(db, tenant.id);
     if (existsSync(KEY_FILE)) return;
     const revoked = await db
       .updateTable('api_keys')
@@ -120,6 +124,22 @@ async function seedDemoTenant(databaseUrl: string): Promise<void> {
   } finally {
     await db.destroy();
   }
+}
+
+/**
+ * The demo tenant's first console account (admin): invited once, its one-time link written to a 0600 file, where
+ * whoever runs the stack opens it and chooses the password.
+ */
+async function inviteDemoStaff(db: Db, tenantId: string): Promise<void> {
+  const invited = await inviteStaff(
+    db,
+    { tenantId, email: DEMO_STAFF_EMAIL, name: 'Demo operator', roles: ['admin'] },
+    { type: 'system', id: 'npm start' },
+  );
+  if (!invited.invited) return;
+  const link = new URL(`/console/invite/${invited.inviteToken}`, config.api.publicUrl).toString();
+  await writeFile(CONSOLE_INVITE_FILE, `${link}\n`, { mode: 0o600 });
+  say(`  Console invitation for ${DEMO_STAFF_EMAIL} written to ${CONSOLE_INVITE_FILE}`);
 }
 
 /** Source entry points run through tsx; the compiled build (npm run build) runs as plain JavaScript. */
@@ -155,6 +175,7 @@ function banner(
   const api = cfg.api.publicUrl;
   const rows = [
     ['API', api],
+    ['Console', `${api}/console (${DEMO_STAFF_EMAIL}; first time, open the link in ${CONSOLE_INVITE_FILE})`],
     ['API docs', `${api}/docs`],
     ['OpenAPI', `${api}/openapi.json`],
     ['Readiness', `${api}/readyz`],

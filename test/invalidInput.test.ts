@@ -53,6 +53,9 @@ const TENANT_TABLES = [
   'sla_limits',
   'status_cycles',
   'urgent_rules',
+  'staff_users',
+  'staff_sessions',
+  'console_assignments',
 ];
 
 let api: TestApi;
@@ -768,6 +771,14 @@ const CASES: Record<string, BadRequest[] | 'takes no input'> = {
       raw: courierEvent,
       headers: { 'aftership-hmac-sha256': signAfterShip(COURIER_SECRET, courierEvent) },
       fields: ['body.event_id', 'body.msg.tag'],
+    },
+  ],
+  'GET /v1/staff': 'takes no input',
+  'POST /v1/staff': [
+    {
+      path: '/v1/staff',
+      body: { email: 'not an address', name: '', roles: ['architect'] },
+      fields: ['body.email', 'body.name', 'body.architectId'],
     },
   ],
   'GET /v1/api-keys': 'takes no input',

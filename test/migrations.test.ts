@@ -45,6 +45,7 @@ describe('migrations', () => {
       '0022_receipt_task_queue',
       '0023_status_analytics',
       '0024_flow_status_relay',
+      '0025_staff_accounts',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

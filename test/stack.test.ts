@@ -119,8 +119,14 @@ describe('npm start', () => {
     expect(banner).toMatch(new RegExp(`Demo API key\\s+in ${path.join(dataDir, 'demo-api-key')}`));
     expect(banner).not.toContain(key);
     expect(await supervisorLog()).not.toContain(key);
+    // The first console account's one-time link is in its file too, and opens the page that sets its password.
+    const invitation = (await readFile(path.join(dataDir, 'console-invitation'), 'utf8')).trim();
+    expect(banner).toContain(`${apiUrl}/console`);
+    expect(banner).not.toContain(invitation);
+    expect((await fetch(invitation)).status).toBe(200);
     for (const secret of [
       'demo-api-key',
+      'console-invitation',
       'payload-keys',
       'signing-secret',
       'stripe-webhook-secret',
@@ -184,6 +190,7 @@ describe('npm start', () => {
     const secrets = await Promise.all(
       [
         'demo-api-key',
+        'console-invitation',
         'payload-keys',
         'signing-secret',
         'stripe-webhook-secret',

@@ -6,7 +6,34 @@ import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
 import { actorOf, json } from './shared.js';
 
-const ApiKey = z
+/**
+ * A key or an account with the architect role acts for one architect, one with the installer role for one crew:
+ * it names them, and only then.
+ */
+export const namesItsSubject =
+  (what: string) =>
+  (
+    request: { roles: Role[]; architectId?: string; crewId?: string },
+    ctx: { addIssue: (issue: { code: 'custom'; path: string[]; message: string }) => void },
+  ) => {
+    const pairs = [
+      ['architect', 'architectId'],
+      ['installer', 'crewId'],
+    ] as const;
+    for (const [role, field] of pairs) {
+      const has = request.roles.includes(role);
+      if (has !== (request[field] !== undefined))
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message: has
+            ? `${what === 'key' ? 'a key' : 'an account'} with the ${role} role names its ${field.replace('Id', '')}`
+            : `only for the ${role} role`,
+        });
+    }
+  };
+
+export const ApiKey = z
   .object({
     id: z.uuid(),
     name: z.string(),
@@ -34,23 +61,7 @@ const KeyRequest = z
     architectId: z.uuid().optional().describe('Required with the architect role: the architect it acts for'),
     crewId: z.uuid().optional().describe('Required with the installer role: the crew it acts for'),
   })
-  .superRefine((request, ctx) => {
-    const pairs = [
-      ['architect', 'architectId'],
-      ['installer', 'crewId'],
-    ] as const;
-    for (const [role, field] of pairs) {
-      const has = request.roles.includes(role);
-      if (has !== (request[field] !== undefined))
-        ctx.addIssue({
-          code: 'custom',
-          path: [field],
-          message: has
-            ? `a key with the ${role} role names its ${field.replace('Id', '')}`
-            : `only for the ${role} role`,
-        });
-    }
-  })
+  .superRefine(namesItsSubject('key'))
   .openapi('ApiKeyRequest');
 const Rotation = z
   .object({
@@ -70,8 +81,8 @@ const refusals = {
   403: { description: 'Needs the admin role', content: problemContent },
 };
 
-/** The architect or crew a key request names, when it is not one of the tenant's. */
-async function unknownSubject(
+/** The architect or crew a key or account request names, when it is not one of the tenant's. */
+export async function unknownSubject(
   db: ApiDeps['db'],
   tenantId: string,
   request: { architectId?: string; crewId?: string },

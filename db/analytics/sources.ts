@@ -1,8 +1,9 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import type { NewSource, SourceChange, SourceKind } from '../../domain/analytics.schema.js';
 import type { Actor } from '../../domain/flow.js';
 import type { SecretBox } from '../../runtime/secretBox.js';
+import { hashSecret } from '../../runtime/secretHash.js';
 import type { Db } from '../client.js';
 import { appendEvent } from '../events.js';
 
@@ -29,8 +30,6 @@ interface Change {
   actor: Actor;
   requestId: string;
 }
-
-const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
 const columns = [
   'id',

@@ -23,6 +23,7 @@ import * as orders from './0021_orders.js';
 import * as receiptTaskQueue from './0022_receipt_task_queue.js';
 import * as statusAnalytics from './0023_status_analytics.js';
 import * as flowStatusRelay from './0024_flow_status_relay.js';
+import * as staffAccounts from './0025_staff_accounts.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -53,6 +54,7 @@ const migrations: Record<string, Migration> = {
   '0022_receipt_task_queue': receiptTaskQueue,
   '0023_status_analytics': statusAnalytics,
   '0024_flow_status_relay': flowStatusRelay,
+  '0025_staff_accounts': staffAccounts,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -33,8 +33,14 @@ export function conformanceChecker(documentOf: () => Promise<unknown>) {
     parts.map((part) => part.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
 
   async function check(request: { method: string; path: string }, response: Response): Promise<void> {
-    // The document itself, its reference page, and CORS preflights (the codec endpoint's) are not operations.
-    if (request.path === '/openapi.json' || request.path.startsWith('/docs') || request.method === 'OPTIONS')
+    // The document itself, its reference page, the console's pages (for people, not programs), and CORS
+    // preflights (the codec endpoint's) are not operations.
+    if (
+      request.path === '/openapi.json' ||
+      request.path.startsWith('/docs') ||
+      request.path.startsWith('/console') ||
+      request.method === 'OPTIONS'
+    )
       return;
     const { document, ajv, routes } = await load();
     const route = routes.find((candidate) => candidate.pattern.test(request.path));

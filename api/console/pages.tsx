@@ -1,0 +1,217 @@
+import type { NeedsMeFilter, NeedsMeItem, NeedsMeKind } from '../../db/needsMe.js';
+import type { StaffSession } from '../../db/staff.js';
+import { age, CsrfField, Layout } from './layout.js';
+
+export function SignInPage(props: { csrf: string; next: string; error?: string; email?: string }) {
+  return (
+    <Layout title="Sign in">
+      <form method="post" action="/console/sign-in" class="narrow">
+        <CsrfField token={props.csrf} />
+        <input type="hidden" name="next" value={props.next} />
+        {props.error && (
+          <p class="error" role="alert">
+            {props.error}
+          </p>
+        )}
+        <label for="email">Email</label>
+        <input
+          id="email"
+          name="email"
+          type="email"
+          autocomplete="username"
+          required
+          value={props.email ?? ''}
+        />
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required />
+        <p>
+          <button type="submit">Sign in</button>
+        </p>
+      </form>
+    </Layout>
+  );
+}
+
+export function InvitePage(props: { name: string; email: string; csrf: string; error?: string }) {
+  return (
+    <Layout title={`Welcome, ${props.name}`}>
+      <form method="post" class="narrow">
+        <CsrfField token={props.csrf} />
+        <p>
+          Choose a password for <strong>{props.email}</strong>. At least 12 characters; a sentence you will
+          remember is good.
+        </p>
+        {props.error && (
+          <p class="error" role="alert">
+            {props.error}
+          </p>
+        )}
+        <label for="password">Password</label>
+        <input
+          id="password"
+          name="password"
+          type="password"
+          autocomplete="new-password"
+          minlength={12}
+          required
+        />
+        <p>
+          <button type="submit">Set password</button>
+        </p>
+      </form>
+    </Layout>
+  );
+}
+
+/** A page for something that went wrong: what happened, and what to do. */
+export function ErrorPage(props: { title: string; what: string; todo: string; staff?: StaffSession }) {
+  return (
+    <Layout title={props.title} staff={props.staff}>
+      <p>{props.what}</p>
+      <p>{props.todo}</p>
+      <p>
+        <a href="/console/needs-me">Back to what needs you</a>
+      </p>
+    </Layout>
+  );
+}
+
+const KINDS: Record<NeedsMeKind, string> = {
+  attention: 'Needs a decision',
+  retrying: 'Failing, retrying',
+  unapplied_payment: 'Unapplied payment',
+  late_supplier_order: 'Late supplier order',
+};
+
+function Item(props: { item: NeedsMeItem; now: Date; staff: StaffSession }) {
+  const { item, staff } = props;
+  const mine = item.assignee?.userId === staff.userId;
+  const headingId = `item-${item.key.replace(/[^\w-]/g, '-')}`;
+  return (
+    <li class={`item ${item.kind}`} aria-labelledby={headingId}>
+      <h2 id={headingId}>
+        {KINDS[item.kind]}: {item.root ? `${item.root.flowType} ${item.root.businessKey}` : item.why}
+      </h2>
+      <dl>
+        {item.step && (
+          <>
+            <dt>Step</dt>
+            <dd>{item.step}</dd>
+          </>
+        )}
+        <dt>Why</dt>
+        <dd>{item.why}</dd>
+        <dt>Since</dt>
+        <dd>
+          <time datetime={item.since.toISOString()}>{age(item.since, props.now)} ago</time>
+        </dd>
+        {item.attempt !== null && (
+          <>
+            <dt>Attempt</dt>
+            <dd>{item.attempt}</dd>
+          </>
+        )}
+        {item.lastError && (
+          <>
+            <dt>Last error</dt>
+            <dd>{item.lastError}</dd>
+          </>
+        )}
+        {item.decisions.length > 0 && (
+          <>
+            <dt>Decisions</dt>
+            <dd>{item.decisions.join(', ')}</dd>
+          </>
+        )}
+        <dt>Assigned to</dt>
+        <dd>{item.assignee ? (mine ? 'you' : item.assignee.name) : 'nobody'}</dd>
+      </dl>
+      <form method="post" action="/console/needs-me/assign">
+        <CsrfField token={staff.csrfToken} />
+        <input type="hidden" name="item" value={item.key} />
+        <input type="hidden" name="to" value={mine ? 'nobody' : 'me'} />
+        <button type="submit" class="quiet">
+          {mine ? 'Give back' : 'Take it'}
+        </button>
+      </form>
+    </li>
+  );
+}
+
+export function NeedsMePage(props: {
+  staff: StaffSession;
+  items: NeedsMeItem[];
+  filter: NeedsMeFilter;
+  now: Date;
+  url: string;
+}) {
+  const { items, filter } = props;
+  const count = (kind: NeedsMeKind) => items.filter((item) => item.kind === kind).length;
+  return (
+    <Layout title="Needs me now" staff={props.staff} path="/console/needs-me">
+      <form method="get" class="filters" aria-label="Filter and sort">
+        <div>
+          <label for="kind">Type</label>
+          <select id="kind" name="kind">
+            <option value="">Everything</option>
+            {Object.entries(KINDS).map(([value, label]) => (
+              <option value={value} selected={filter.kind === value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="assignee">Assigned to</label>
+          <select id="assignee" name="assignee">
+            <option value="">Anyone</option>
+            <option value="me" selected={filter.assignee === props.staff.userId}>
+              Me
+            </option>
+            <option value="unassigned" selected={filter.assignee === 'unassigned'}>
+              Nobody
+            </option>
+          </select>
+        </div>
+        <div>
+          <label for="sort">Order</label>
+          <select id="sort" name="sort">
+            <option value="oldest" selected={filter.sort !== 'newest'}>
+              Oldest first
+            </option>
+            <option value="newest" selected={filter.sort === 'newest'}>
+              Newest first
+            </option>
+          </select>
+        </div>
+        <button type="submit">Show</button>
+      </form>
+      <section
+        id="needs-me"
+        aria-live="polite"
+        hx-get={props.url}
+        hx-trigger="changed from:body"
+        hx-select="#needs-me"
+        hx-swap="outerHTML"
+      >
+        <ul class="counts" aria-label="Counts">
+          {(Object.keys(KINDS) as NeedsMeKind[]).map((kind) => (
+            <li>
+              {KINDS[kind]}: <strong>{count(kind)}</strong>
+            </li>
+          ))}
+        </ul>
+        {items.length === 0 ? (
+          <p>Nothing needs you now.</p>
+        ) : (
+          <ul class="items">
+            {items.map((item) => (
+              <Item item={item} now={props.now} staff={props.staff} />
+            ))}
+          </ul>
+        )}
+      </section>
+      <script src="/console/assets/live.js" defer />
+    </Layout>
+  );
+}

@@ -1,0 +1,213 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { type Context, Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { assignItem, type NeedsMeFilter, type NeedsMeKind, needsMe } from '../../db/needsMe.js';
+import { acceptInvitation, invitation, type StaffSession, signIn, signOut } from '../../db/staff.js';
+import type { ApiDeps, ApiEnv } from '../context.js';
+import { ErrorPage, InvitePage, NeedsMePage, SignInPage } from './pages.js';
+import {
+  type ConsoleEnv,
+  clearSessionCookie,
+  requireSession,
+  setSessionCookie,
+  signInCsrfHolds,
+  signInCsrfToken,
+} from './session.js';
+
+const require = createRequire(import.meta.url);
+const ASSETS: Record<string, string> = {
+  'htmx.min.js': readFileSync(require.resolve('htmx.org/dist/htmx.min.js'), 'utf8'),
+  // Live updates: the server says something changed, and htmx fetches the page's live parts again.
+  'live.js': `const stream = new EventSource('/console/stream');
+stream.addEventListener('changed', () => document.body.dispatchEvent(new Event('changed')));
+`,
+};
+const KINDS: readonly NeedsMeKind[] = ['attention', 'retrying', 'unapplied_payment', 'late_supplier_order'];
+/** Architects and installers have pages of their own (their leads, their jobs), not the operations pages. */
+const OPERATIONS_ROLES = ['admin', 'coordinator', 'finance', 'warehouse', 'viewer'];
+
+/** Only a path inside the console is a place to come back to after signing in. */
+const safeNext = (next: unknown) =>
+  typeof next === 'string' && /^\/console\/[\w\-/?=&%.]*$/.test(next) ? next : '/console/needs-me';
+
+function refuse(c: Context, status: 403 | 404, what: string, staff?: StaffSession) {
+  const title = status === 403 ? 'Not allowed' : 'Not found';
+  const todo =
+    status === 403
+      ? 'Reload the page you came from and try again; if it keeps happening, sign out and in again.'
+      : 'Check the address, or start again from the list.';
+  return c.html(<ErrorPage title={title} what={what} todo={todo} staff={staff} />, status);
+}
+
+/**
+ * The ops console (server-rendered pages with htmx), under /console: people sign in with their own accounts, and
+ * every change a page makes is a form carrying its session's CSRF token.
+ */
+export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
+  const { db } = deps;
+  const pages = new Hono<ConsoleEnv>();
+
+  pages.get('/assets/:file', (c) => {
+    const body = ASSETS[c.req.param('file')];
+    if (!body) return refuse(c, 404, 'There is no such file.');
+    return c.body(body, 200, {
+      'content-type': 'text/javascript; charset=utf-8',
+      'cache-control': 'public, max-age=3600',
+    });
+  });
+  pages.get('/', (c) => c.redirect('/console/needs-me', 303));
+
+  pages.get('/sign-in', (c) =>
+    c.html(<SignInPage csrf={signInCsrfToken(c)} next={safeNext(c.req.query('next'))} />),
+  );
+  pages.post('/sign-in', async (c) => {
+    if (!(await signInCsrfHolds(c))) return refuse(c, 403, 'The sign-in form was not sent from its page.');
+    const form = await c.req.parseBody();
+    const email = typeof form.email === 'string' ? form.email : '';
+    const password = typeof form.password === 'string' ? form.password : '';
+    const next = safeNext(form.next);
+    const session = await signIn(db, email, password, c.get('requestId'));
+    if (!session)
+      return c.html(
+        <SignInPage
+          csrf={signInCsrfToken(c)}
+          next={next}
+          email={email}
+          error="That email and password do not match an account. Check them and try again, or ask an admin for a new invitation."
+        />,
+        401,
+      );
+    setSessionCookie(c, session.token);
+    return c.redirect(next, 303);
+  });
+
+  pages.get('/invite/:token', async (c) => {
+    const invited = await invitation(db, c.req.param('token'));
+    if (!invited)
+      return refuse(
+        c,
+        404,
+        'This invitation link is unknown, used already, or expired. Ask an admin for a new one.',
+      );
+    return c.html(<InvitePage name={invited.name} email={invited.email} csrf={signInCsrfToken(c)} />);
+  });
+  pages.post('/invite/:token', async (c) => {
+    if (!(await signInCsrfHolds(c))) return refuse(c, 403, 'The form was not sent from its page.');
+    const invited = await invitation(db, c.req.param('token'));
+    if (!invited)
+      return refuse(
+        c,
+        404,
+        'This invitation link is unknown, used already, or expired. Ask an admin for a new one.',
+      );
+    const { password } = await c.req.parseBody();
+    if (typeof password !== 'string' || [...password].length < 12)
+      return c.html(
+        <InvitePage
+          name={invited.name}
+          email={invited.email}
+          csrf={signInCsrfToken(c)}
+          error="The password needs at least 12 characters."
+        />,
+        400,
+      );
+    await acceptInvitation(db, c.req.param('token'), password);
+    return c.redirect('/console/sign-in', 303);
+  });
+
+  pages.use(
+    '*',
+    requireSession(db, (c, status, why) => refuse(c, status, why)),
+  );
+
+  pages.post('/sign-out', async (c) => {
+    await signOut(db, c.get('staff').sessionId);
+    clearSessionCookie(c);
+    return c.redirect('/console/sign-in', 303);
+  });
+
+  pages.use('/needs-me', async (c, next) => {
+    const staff = c.get('staff');
+    if (!staff.roles.some((role) => OPERATIONS_ROLES.includes(role)))
+      return refuse(
+        c,
+        403,
+        'This page is for operations staff; your account sees its own leads and jobs.',
+        staff,
+      );
+    await next();
+  });
+  pages.get('/needs-me', async (c) => {
+    const staff = c.get('staff');
+    const query = c.req.query();
+    const filter: NeedsMeFilter = {
+      kind: KINDS.find((kind) => kind === query.kind),
+      assignee:
+        query.assignee === 'me' ? staff.userId : query.assignee === 'unassigned' ? 'unassigned' : undefined,
+      sort: query.sort === 'newest' ? 'newest' : 'oldest',
+    };
+    const now = new Date();
+    const items = await needsMe(db, staff.tenantId, { ...filter, now });
+    const url = new URL(c.req.url);
+    return c.html(
+      <NeedsMePage staff={staff} items={items} filter={filter} now={now} url={url.pathname + url.search} />,
+    );
+  });
+  pages.post('/needs-me/assign', async (c) => {
+    const staff = c.get('staff');
+    const { item, to } = await c.req.parseBody();
+    if (typeof item !== 'string' || !/^[a-z_]+:.{1,300}$/.test(item))
+      return refuse(c, 404, 'That item is not one of this list’s.', staff);
+    await assignItem(db, staff.tenantId, item, to === 'me' ? staff.userId : null);
+    return c.redirect('/console/needs-me', 303);
+  });
+
+  // Something changed in the tenant's flows: the page fetches its live parts again (a burst is one message).
+  pages.get('/stream', (c) => {
+    const staff = c.get('staff');
+    return streamSSE(c, async (stream) => {
+      let pending = false;
+      let beat = false;
+      let closed = false;
+      let wake: (() => void) | undefined;
+      const unsubscribe = deps.statusHub.subscribe({ tenantId: staff.tenantId }, (notice) => {
+        if (notice === 'closed') closed = true;
+        else pending = true;
+        wake?.();
+      });
+      const heartbeat = setInterval(() => {
+        beat = true;
+        wake?.();
+      }, deps.config.stream.heartbeatMs);
+      stream.onAbort(() => {
+        closed = true;
+        wake?.();
+      });
+      try {
+        await stream.write(': connected\n\n');
+        while (!closed) {
+          if (!pending && !beat)
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+          wake = undefined;
+          if (closed) break;
+          beat = false;
+          if (pending) {
+            pending = false;
+            await stream.writeSSE({ event: 'changed', data: '{}' });
+            await stream.sleep(250);
+          } else await stream.write(': heartbeat\n\n');
+        }
+      } finally {
+        clearInterval(heartbeat);
+        unsubscribe();
+      }
+    });
+  });
+
+  pages.all('*', (c) => refuse(c, 404, `There is no console page ${c.req.path}.`, c.get('staff')));
+  app.route('/console', pages as never);
+}

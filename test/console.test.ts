@@ -1,0 +1,334 @@
+import { mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flowActivities } from '../activities/flows.js';
+import { startFlowStatusRelay } from '../db/analytics/flowStatuses.js';
+import { recordPayment } from '../db/payments.js';
+import { type FlowChanges, type FlowStatus, SYSTEM } from '../domain/flow.js';
+import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
+import { launchChromium } from './helpers/browser.js';
+
+let api: TestApi;
+let tenant: TestTenant;
+let other: TestTenant;
+let stopRelay: () => Promise<void>;
+const PASSWORD = 'correct horse battery staple';
+
+beforeAll(async () => {
+  api = await startTestApi();
+  tenant = await createTestTenant(api.deps.db);
+  other = await createTestTenant(api.deps.db);
+  // The worker's relay: a flow's new problem reaches the live stream through the status log.
+  stopRelay = startFlowStatusRelay(api.deps.db, 100, () => {});
+});
+afterAll(async () => {
+  await stopRelay?.();
+  await api?.stop();
+});
+
+/** A console visitor: keeps its cookies, and reads the CSRF token of the last page it got. */
+function visitor() {
+  const cookies = new Map<string, string>();
+  let csrf = '';
+  async function go(method: 'GET' | 'POST', path: string, form?: Record<string, string>) {
+    const response = await fetch(`${api.url}${path}`, {
+      method,
+      redirect: 'manual',
+      headers: {
+        cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; '),
+        ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      body: form ? new URLSearchParams(form).toString() : undefined,
+    });
+    for (const header of response.headers.getSetCookie()) {
+      const [pair] = header.split(';');
+      const [name, value] = (pair ?? '').split('=');
+      if (name) cookies.set(name, value ?? '');
+    }
+    const text = await response.text();
+    csrf = /name="_csrf" value="([^"]+)"/.exec(text)?.[1] ?? csrf;
+    return {
+      status: response.status,
+      text,
+      location: response.headers.get('location'),
+      headers: response.headers,
+    };
+  }
+  return { go, cookies, csrf: () => csrf };
+}
+
+/** An account invited by an admin of `who`, with its password set through the invitation page. */
+async function account(who: TestTenant, roles: string[], subject: { architectId?: string } = {}) {
+  const email = `${roles[0]}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}@${who.slug}.example`;
+  const admin = apiClient(api.url, await who.key(['admin']));
+  const invited = await admin.post('/v1/staff', { email, name: `${roles[0]} person`, roles, ...subject });
+  expect(invited.status, invited.text).toBe(201);
+  const person = visitor();
+  const path = new URL(invited.body.inviteUrl).pathname;
+  expect((await person.go('GET', path)).status).toBe(200);
+  const set = await person.go('POST', path, { _csrf: person.csrf(), password: PASSWORD });
+  expect(set.status).toBe(303);
+  return { email, person };
+}
+
+async function signedIn(email: string) {
+  const person = visitor();
+  await person.go('GET', '/console/sign-in');
+  const answer = await person.go('POST', '/console/sign-in', {
+    _csrf: person.csrf(),
+    email,
+    password: PASSWORD,
+  });
+  expect(answer.status).toBe(303);
+  await person.go('GET', '/console/needs-me');
+  return person;
+}
+
+/** A child flow's step failing and retrying, as the kernel publishes it: on its own row and on its parent's. */
+async function failingChild(tenantId: string, name: string, error: string) {
+  const now = new Date().toISOString();
+  const parentId = `proposal:${name}`;
+  const childId = `invoice:${name}`;
+  const status = (flowId: string, flowType: string, extra: Partial<FlowStatus>): FlowStatus => ({
+    flowId,
+    flowType,
+    businessKey: name,
+    tenantId,
+    state: 'running',
+    currentStep: null,
+    steps: [],
+    progress: { done: 0, total: 1 },
+    waitingFor: null,
+    attention: null,
+    paused: false,
+    activeChildren: [],
+    parentFlowId: null,
+    rootFlowId: null,
+    startedAt: now,
+    updatedAt: now,
+    ...extra,
+  });
+  const change = (state: FlowStatus['state']): FlowChanges['events'][number] => ({
+    type: 'flow.started',
+    actor: SYSTEM,
+    payload: {},
+    key: `flow.started#1`,
+    occurredAt: now,
+    state,
+    progress: { done: 0, total: 1 },
+  });
+  const { publishFlowChanges } = flowActivities({ db: api.deps.db });
+  await publishFlowChanges({
+    status: status(parentId, 'proposalToPayment', {
+      currentStep: 'invoice',
+      steps: [{ name: 'invoice', state: 'running', attempts: 1, delegatedTo: childId }],
+    }),
+    runId: 'run-parent',
+    sequence: 1,
+    events: [change('running')],
+  });
+  await publishFlowChanges({
+    status: status(childId, 'invoicePayment', {
+      state: 'retrying',
+      currentStep: 'sendInvoice',
+      steps: [{ name: 'sendInvoice', state: 'retrying', attempts: 3, lastError: error }],
+      attention: {
+        step: 'sendInvoice',
+        reason: 'retrying',
+        error,
+        since: now,
+        options: ['retry', 'skip'],
+        attempt: 3,
+      },
+      parentFlowId: parentId,
+      rootFlowId: parentId,
+    }),
+    runId: 'run-child',
+    sequence: 1,
+    events: [{ ...change('retrying'), type: 'flow.needs_attention', key: 'flow.needs_attention#1' }],
+    parent: { flowId: parentId, runId: 'run-parent', milestones: { sendInvoice: 'invoice' } },
+  });
+  return { parentId, childId };
+}
+
+describe('ops console', () => {
+  it('signs staff in with their own accounts, refuses forms without their CSRF token, and signs them out', async () => {
+    const { email } = await account(tenant, ['coordinator']);
+    const person = visitor();
+    const page = await person.go('GET', '/console/sign-in');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<label for="email">Email</label>');
+
+    // A sign-in posted from elsewhere (no token, or another's) is refused, and opens no session.
+    const forged = visitor();
+    expect((await forged.go('POST', '/console/sign-in', { email, password: PASSWORD })).status).toBe(403);
+    expect(forged.cookies.has('flowdesk_session')).toBe(false);
+
+    const wrong = await person.go('POST', '/console/sign-in', {
+      _csrf: person.csrf(),
+      email,
+      password: 'not it at all',
+    });
+    const nobody = await person.go('POST', '/console/sign-in', {
+      _csrf: person.csrf(),
+      email: 'nobody@nowhere.example',
+      password: PASSWORD,
+    });
+    expect([wrong.status, nobody.status]).toEqual([401, 401]);
+    expect(wrong.text).toContain('do not match an account');
+    expect(nobody.text).toContain('do not match an account');
+
+    const ok = await person.go('POST', '/console/sign-in', {
+      _csrf: person.csrf(),
+      email,
+      password: PASSWORD,
+    });
+    expect(ok).toMatchObject({ status: 303, location: '/console/needs-me' });
+    const cookie = ok.headers.getSetCookie().find((c) => c.startsWith('flowdesk_session='));
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Lax/);
+    expect(cookie).toMatch(/Path=\/console/);
+    expect(cookie).not.toMatch(/Secure/);
+    const stored = await api.deps.db
+      .selectFrom('staff_users')
+      .select('password_hash')
+      .where('email', '=', email)
+      .executeTakeFirstOrThrow();
+    expect(stored.password_hash).toMatch(/^scrypt\$131072\$8\$1\$/);
+    expect(stored.password_hash).not.toContain(PASSWORD);
+
+    const home = await person.go('GET', '/console/needs-me');
+    expect(home.status).toBe(200);
+    // A change without the session's token is refused with a page that says what to do, and changes nothing.
+    const { childId } = await failingChild(tenant.tenantId, `csrf-${Date.now()}`, 'SMTP 451');
+    const refused = await person.go('POST', '/console/needs-me/assign', {
+      item: `flow:${childId}`,
+      to: 'me',
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain('security token did not match');
+    expect(
+      await api.deps.db
+        .selectFrom('console_assignments')
+        .selectAll()
+        .where('item_key', '=', `flow:${childId}`)
+        .execute(),
+    ).toEqual([]);
+    const taken = await person.go('POST', '/console/needs-me/assign', {
+      _csrf: person.csrf(),
+      item: `flow:${childId}`,
+      to: 'me',
+    });
+    expect(taken.status).toBe(303);
+    expect(
+      await api.deps.db
+        .selectFrom('console_assignments')
+        .select('item_key')
+        .where('item_key', '=', `flow:${childId}`)
+        .execute(),
+    ).toHaveLength(1);
+
+    expect((await person.go('POST', '/console/sign-out', { _csrf: person.csrf() })).status).toBe(303);
+    expect((await person.go('GET', '/console/needs-me')).location).toBe(
+      '/console/sign-in?next=%2Fconsole%2Fneeds-me',
+    );
+  });
+
+  it('lists one item per problem, retrying steps included, with root, step, age, attempt and last error; nothing of another tenant', async () => {
+    const name = `list-${Date.now()}`;
+    const { parentId, childId } = await failingChild(tenant.tenantId, name, 'SMTP 451 mailbox busy');
+    await failingChild(other.tenantId, `theirs-${Date.now()}`, 'their secret trouble');
+    const { email } = await account(tenant, ['coordinator']);
+    const person = await signedIn(email);
+    const page = (await person.go('GET', '/console/needs-me?kind=retrying')).text;
+    // The parent shows its child's trouble on its row; the list shows it once, under the root flow.
+    expect(page.split(`value="flow:${childId}"`)).toHaveLength(2);
+    expect(page).not.toContain(`value="flow:${parentId}"`);
+    expect(page).toContain(`proposalToPayment ${name}`);
+    expect(page).toContain('sendInvoice');
+    expect(page).toContain('SMTP 451 mailbox busy');
+    expect(page).toMatch(/<dt>Attempt<\/dt><dd>3<\/dd>/);
+    expect(page).not.toContain('their secret trouble');
+
+    // An architect has pages of their own, not the operations list.
+    const admin = apiClient(api.url, await tenant.key(['admin']));
+    const added = await admin.post('/v1/architects', {
+      name: 'Lina Bo Bardi',
+      email: `lina-${Date.now()}@architects.example`,
+    });
+    expect(added.status, added.text).toBe(200);
+    const architect = await account(tenant, ['architect'], { architectId: added.body.architectId });
+    const theirs = await (await signedIn(architect.email)).go('GET', '/console/needs-me');
+    expect(theirs.status).toBe(403);
+    expect(theirs.text).toContain('for operations staff');
+    expect(theirs.text).not.toContain(childId);
+  });
+
+  it('shows an unapplied payment as an item, and /metrics has the business gauges', async () => {
+    const reference = `BANK-${Date.now()}`;
+    const held = await recordPayment(api.deps.db, {
+      tenantId: tenant.tenantId,
+      source: 'bank_transfer',
+      externalId: reference,
+      amount: 12_345,
+      currency: 'EUR',
+      receivedAt: new Date(Date.now() - 3_600_000),
+      actor: SYSTEM,
+    });
+    expect(held.outcome).toBe('unapplied');
+    const { email } = await account(tenant, ['finance']);
+    const page = (await (await signedIn(email)).go('GET', '/console/needs-me?kind=unapplied_payment')).text;
+    expect(page).toContain('EUR 12345 from bank_transfer');
+    expect(page).toMatch(/1 h 0 min ago|59 min ago/);
+
+    const metricsOf = async () => (await fetch(`${api.url}/metrics`)).text();
+    const value = (text: string, series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}".]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 'NaN');
+    const before = await metricsOf();
+    const refused = await fetch(`${api.url}/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': 't=1,v1=00' },
+      body: '{}',
+    });
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    const after = await metricsOf();
+    const series = `flowdesk_webhook_rejections_total{source="stripe",status="${refused.status}"}`;
+    expect(value(after, series) - (Number.isNaN(value(before, series)) ? 0 : value(before, series))).toBe(1);
+    expect(
+      value(after, 'flowdesk_flows{flow_type="invoicePayment",state="retrying"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(value(after, 'flowdesk_attention_oldest_seconds')).toBeGreaterThan(0);
+    expect(value(after, 'flowdesk_unapplied_payments{currency="EUR"}')).toBeGreaterThanOrEqual(1);
+    expect(value(after, 'flowdesk_unapplied_payments_amount{currency="EUR"}')).toBeGreaterThanOrEqual(12_345);
+  });
+
+  it('in a real browser: sign in, find the item, take it, and see a new problem arrive without reloading', async () => {
+    const { email } = await account(tenant, ['admin']);
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+      await page.goto(`${api.url}/console/needs-me`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(/\/console\/needs-me$/);
+      const first = await failingChild(tenant.tenantId, `browser-${Date.now()}`, 'Stripe 500');
+      await page.reload();
+      const item = page.locator('li.item', { has: page.locator(`input[value="flow:${first.childId}"]`) });
+      await expect.poll(() => item.count()).toBe(1);
+      await item.getByRole('button', { name: 'Take it' }).click();
+      await expect.poll(() => item.locator('dd', { hasText: 'you' }).count()).toBe(1);
+
+      // A new problem is published while the page stays open: it arrives over the stream.
+      const second = await failingChild(tenant.tenantId, `live-${Date.now()}`, 'courier API down');
+      await expect
+        .poll(() => page.locator(`input[value="flow:${second.childId}"]`).count(), { timeout: 10_000 })
+        .toBe(1);
+      if (process.env.SCREENSHOTS) {
+        mkdirSync('docs/screenshots', { recursive: true });
+        await page.screenshot({ path: 'docs/screenshots/console-needs-me.png', fullPage: true });
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+});
