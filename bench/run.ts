@@ -10,6 +10,7 @@ const ALL = [
   'openFlows',
   'listing',
   'analytics',
+  'console',
 ];
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 let failed = 0;

@@ -76,6 +76,9 @@ export function ErrorPage(props: { title: string; what: string; todo: string; st
   );
 }
 
+/** Items on one page: a person works through them from the top; the counts say how many there are. */
+const PAGE = 100;
+
 const KINDS: Record<NeedsMeKind, string> = {
   attention: 'Needs a decision',
   retrying: 'Failing, retrying',
@@ -204,11 +207,18 @@ export function NeedsMePage(props: {
         {items.length === 0 ? (
           <p>Nothing needs you now.</p>
         ) : (
-          <ul class="items">
-            {items.map((item) => (
-              <Item item={item} now={props.now} staff={props.staff} />
-            ))}
-          </ul>
+          <>
+            {items.length > PAGE && (
+              <p>
+                Showing the first {PAGE} of {items.length}: filter by type or assignee to see the others.
+              </p>
+            )}
+            <ul class="items">
+              {items.slice(0, PAGE).map((item) => (
+                <Item item={item} now={props.now} staff={props.staff} />
+              ))}
+            </ul>
+          </>
         )}
       </section>
       <script src="/console/assets/live.js" defer />
