@@ -42,6 +42,9 @@ import { registerSupplierRoutes } from './routes/suppliers.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** A path as the log keeps it: an invitation's one-time token would let whoever reads the log take the account. */
+const loggedPath = (path: string) => path.replace(/^\/console\/invite\/[^/]+/, '/console/invite/…');
+
 export interface AppOptions {
   metrics: ApiMetrics;
   version: string;
@@ -78,7 +81,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
         requestId,
         clientRequestId,
         method: c.req.method,
-        path: c.req.path,
+        path: loggedPath(c.req.path),
         status: c.res.status,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         tenantId: c.get('principal')?.tenantId,
@@ -215,7 +218,10 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
         instance: c.req.path,
       });
     }
-    logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
+    logger.error(
+      { err: error, requestId: c.get('requestId'), path: loggedPath(c.req.path) },
+      'unhandled error',
+    );
     return problemResponse({
       type: problemType('internal'),
       title: 'Internal error',

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { sql } from 'kysely';
+import { flowCountsByState, listFlows } from '../db/flowList.js';
 import { needsMe } from '../db/needsMe.js';
 import { acceptInvitation, inviteStaff, signIn } from '../db/staff.js';
 import { startBenchStack } from './lib/stack.js';
@@ -62,6 +63,21 @@ const pages = [
     label: 'needs me now (retrying)',
     path: '/console/needs-me?kind=retrying',
     direct: () => needsMe(stack.db, tenant, { kind: 'retrying' }),
+  },
+  {
+    label: 'flows (newest first, counts per state)',
+    path: '/console/flows',
+    direct: () =>
+      Promise.all([listFlows(stack.db, tenant, {}, { limit: 50 }), flowCountsByState(stack.db, tenant, {})]),
+  },
+  {
+    label: 'flows (text search)',
+    path: '/console/flows?q=B-4242',
+    direct: () =>
+      Promise.all([
+        listFlows(stack.db, tenant, { q: 'B-4242' }, { limit: 50 }),
+        flowCountsByState(stack.db, tenant, { q: 'B-4242' }),
+      ]),
   },
 ];
 

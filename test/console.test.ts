@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flowActivities } from '../activities/flows.js';
 import { startFlowStatusRelay } from '../db/analytics/flowStatuses.js';
@@ -6,11 +7,14 @@ import { recordPayment } from '../db/payments.js';
 import { type FlowChanges, type FlowStatus, SYSTEM } from '../domain/flow.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { launchChromium } from './helpers/browser.js';
+import { waitForFlowRow } from './helpers/flows.js';
+import { startTestWorker, type TestWorker } from './helpers/temporal.js';
 
 let api: TestApi;
 let tenant: TestTenant;
 let other: TestTenant;
 let stopRelay: () => Promise<void>;
+let worker: TestWorker;
 const PASSWORD = 'correct horse battery staple';
 
 beforeAll(async () => {
@@ -19,9 +23,14 @@ beforeAll(async () => {
   other = await createTestTenant(api.deps.db);
   // The worker's relay: a flow's new problem reaches the live stream through the status log.
   stopRelay = startFlowStatusRelay(api.deps.db, 100, () => {});
+  worker = await startTestWorker({
+    workflows: { workflowsPath: fileURLToPath(new URL('./fixtures/awaitsAnswer.ts', import.meta.url)) },
+    activities: flowActivities({ db: api.deps.db }),
+  });
 });
 afterAll(async () => {
   await stopRelay?.();
+  await worker?.stop();
   await api?.stop();
 });
 
@@ -327,6 +336,60 @@ describe('ops console', () => {
         mkdirSync('docs/screenshots', { recursive: true });
         await page.screenshot({ path: 'docs/screenshots/console-needs-me.png', fullPage: true });
       }
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('in a real browser: bulk-pauses three flows, each reported, and resumes them', async () => {
+    const batch = `bulk-${Date.now()}`;
+    const ids = [1, 2, 3].map((n) => `awaits:${tenant.slug}:${batch}-${n}`);
+    for (const flowId of ids)
+      await worker.client.workflow.start('awaitsAnswer', {
+        taskQueue: worker.taskQueue,
+        workflowId: flowId,
+        args: [{ tenantId: tenant.tenantId, businessKey: flowId.split(':').at(-1) }],
+      });
+    for (const flowId of ids) await waitForFlowRow(api.deps.db, flowId, (row) => row?.state === 'waiting');
+    const { email } = await account(tenant, ['coordinator']);
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+      await page.goto(`${api.url}/console/flows?q=${batch}`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(/\/console\/flows\?q=/);
+      for (const action of ['pause', 'resume'] as const) {
+        for (const flowId of ids)
+          await page.getByRole('checkbox', { name: `Pick awaitsAnswer ${flowId.split(':').at(-1)}` }).check();
+        await page.getByLabel('Action').selectOption(action);
+        await page.getByLabel('Reason').fill(`customer asked to ${action}`);
+        await page.getByRole('button', { name: 'Do it' }).click();
+        await expect.poll(() => page.locator('#bulk-result h2').textContent()).toBe(`${action}: 3 of 3 done`);
+        for (const flowId of ids)
+          expect(await page.locator(`#bulk-result li[data-flow="${flowId}"]`).textContent()).toContain(
+            'done',
+          );
+        if (action === 'pause' && process.env.SCREENSHOTS)
+          await page.screenshot({ path: 'docs/screenshots/console-bulk-pause.png', fullPage: true });
+        for (const flowId of ids)
+          await waitForFlowRow(
+            api.deps.db,
+            flowId,
+            (row) => row?.state === (action === 'pause' ? 'paused' : 'waiting'),
+          );
+        await page.goto(`${api.url}/console/flows?q=${batch}`);
+      }
+      // Each action is on each flow's history, with who and why.
+      const events = await api.deps.db
+        .selectFrom('domain_events')
+        .select(['flow_id', 'type', 'actor', 'payload'])
+        .where('flow_id', 'in', ids)
+        .where('type', 'in', ['flow.paused', 'flow.resumed'])
+        .execute();
+      expect(events).toHaveLength(6);
+      expect(events.every((e) => (e.actor as { id: string }).id === email)).toBe(true);
     } finally {
       await browser.close();
     }

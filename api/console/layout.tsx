@@ -44,10 +44,16 @@ button.quiet { background: #fff; color: var(--accent); }
 .item form { display: inline; }
 .error { color: var(--bad); font-weight: 600; }
 .narrow { max-width: 26rem; }
+table { width: 100%; border-collapse: collapse; display: block; overflow-x: auto; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); }
+fieldset { border: 1px solid var(--line); border-radius: 6px; }
 @media (max-width: 40rem) { .item dl { grid-template-columns: 1fr; } header form { margin-left: 0; } }
 `;
 
-const PAGES = [{ href: '/console/needs-me', label: 'Needs me now' }] as const;
+const PAGES = [
+  { href: '/console/needs-me', label: 'Needs me now' },
+  { href: '/console/flows', label: 'Flows' },
+] as const;
 
 export function Layout(props: { title: string; staff?: StaffSession; path?: string; children: Child }) {
   const { staff } = props;

@@ -225,3 +225,185 @@ export function NeedsMePage(props: {
     </Layout>
   );
 }
+
+export interface FlowRow {
+  id: string;
+  flowType: string;
+  businessKey: string;
+  state: string;
+  currentStep: string | null;
+  startedAt: Date;
+  updatedAt: Date;
+  temporalUiUrl: string | null;
+}
+
+export interface BulkResult {
+  flowId: string;
+  ok: boolean;
+  said: string;
+}
+
+const STATES = [
+  'running',
+  'waiting',
+  'retrying',
+  'needs_attention',
+  'paused',
+  'stuck',
+  'completed',
+  'cancelled',
+  'failed',
+  'terminated',
+];
+
+export function FlowsPage(props: {
+  staff: StaffSession;
+  rows: FlowRow[];
+  counts: Record<string, number>;
+  filter: { type?: string; state?: string; q?: string; from?: string; to?: string };
+  types: string[];
+  now: Date;
+}) {
+  const { filter, staff } = props;
+  return (
+    <Layout title="Flows" staff={staff} path="/console/flows">
+      <form method="get" class="filters" aria-label="Filter flows">
+        <div>
+          <label for="type">Type</label>
+          <select id="type" name="type">
+            <option value="">Every type</option>
+            {props.types.map((type) => (
+              <option value={type} selected={filter.type === type}>
+                {type}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="state">State</label>
+          <select id="state" name="state">
+            <option value="">Every state</option>
+            {STATES.map((state) => (
+              <option value={state} selected={filter.state === state}>
+                {state}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label for="q">Text</label>
+          <input id="q" name="q" value={filter.q ?? ''} />
+        </div>
+        <div>
+          <label for="from">Started from</label>
+          <input id="from" name="from" type="date" value={filter.from ?? ''} />
+        </div>
+        <div>
+          <label for="to">Started before</label>
+          <input id="to" name="to" type="date" value={filter.to ?? ''} />
+        </div>
+        <button type="submit">Show</button>
+      </form>
+      <ul class="counts" aria-label="Flows per state">
+        {Object.entries(props.counts).map(([state, count]) => (
+          <li>
+            {state}: <strong>{count}</strong>
+          </li>
+        ))}
+      </ul>
+      <form
+        method="post"
+        action="/console/flows/bulk"
+        hx-post="/console/flows/bulk"
+        hx-target="#bulk-result"
+        hx-select="#bulk-result"
+        hx-swap="outerHTML"
+        hx-indicator="#working"
+      >
+        <CsrfField token={staff.csrfToken} />
+        <fieldset class="filters">
+          <legend>With the flows ticked below</legend>
+          <div>
+            <label for="action">Action</label>
+            <select id="action" name="action">
+              <option value="pause">Pause</option>
+              <option value="resume">Resume</option>
+              <option value="cancel">Cancel</option>
+            </select>
+          </div>
+          <div>
+            <label for="reason">Reason</label>
+            <input id="reason" name="reason" required maxlength={500} />
+          </div>
+          <button type="submit">Do it</button>
+          <span id="working" class="htmx-indicator" role="status">
+            Working on the flows…
+          </span>
+        </fieldset>
+        <div id="bulk-result" />
+        <table>
+          <caption class="skip">Flows, most recently changed first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Pick</th>
+              <th scope="col">Flow</th>
+              <th scope="col">State</th>
+              <th scope="col">Step</th>
+              <th scope="col">Changed</th>
+              <th scope="col">Temporal</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.rows.map((row) => (
+              <tr>
+                <td>
+                  <input
+                    type="checkbox"
+                    name="flow"
+                    value={row.id}
+                    id={`pick-${row.id}`}
+                    aria-label={`Pick ${row.flowType} ${row.businessKey}`}
+                  />
+                </td>
+                <td>
+                  <label for={`pick-${row.id}`}>
+                    {row.flowType} {row.businessKey}
+                  </label>
+                </td>
+                <td>{row.state}</td>
+                <td>{row.currentStep ?? '—'}</td>
+                <td>
+                  <time datetime={row.updatedAt.toISOString()}>{age(row.updatedAt, props.now)} ago</time>
+                </td>
+                <td>{row.temporalUiUrl ? <a href={row.temporalUiUrl}>history</a> : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </form>
+    </Layout>
+  );
+}
+
+export function BulkResultPage(props: { staff: StaffSession; action: string; results: BulkResult[] }) {
+  const done = props.results.filter((result) => result.ok).length;
+  return (
+    <Layout title="Flows" staff={props.staff} path="/console/flows">
+      <section id="bulk-result" aria-live="polite">
+        <h2>
+          {props.action}: {done} of {props.results.length} done
+        </h2>
+        <ul>
+          {props.results.map((result) => (
+            <li data-flow={result.flowId}>
+              {result.flowId}: {result.ok ? 'done' : 'not done'} — {result.said}
+            </li>
+          ))}
+        </ul>
+        <p>
+          <a href="/console/flows">Back to the list</a>
+        </p>
+      </section>
+    </Layout>
+  );
+}

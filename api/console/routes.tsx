@@ -2,11 +2,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type Context, Hono } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { streamSSE } from 'hono/streaming';
+import { flowCountsByState, listFlows } from '../../db/flowList.js';
 import { assignItem, type NeedsMeFilter, type NeedsMeKind, needsMe } from '../../db/needsMe.js';
 import { acceptInvitation, invitation, type StaffSession, signIn, signOut } from '../../db/staff.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { ErrorPage, InvitePage, NeedsMePage, SignInPage } from './pages.js';
+import { ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
+import { temporalUiUrl } from '../routes/flows.js';
+import { BulkResultPage, ErrorPage, FlowsPage, InvitePage, NeedsMePage, SignInPage } from './pages.js';
 import {
   type ConsoleEnv,
   clearSessionCookie,
@@ -27,6 +31,8 @@ stream.addEventListener('changed', () => document.body.dispatchEvent(new Event('
 const KINDS: readonly NeedsMeKind[] = ['attention', 'retrying', 'unapplied_payment', 'late_supplier_order'];
 /** Architects and installers have pages of their own (their leads, their jobs), not the operations pages. */
 const OPERATIONS_ROLES = ['admin', 'coordinator', 'finance', 'warehouse', 'viewer'];
+/** Who may pause, resume and cancel flows, as through the API. */
+const ACTING_ROLES = ['admin', 'coordinator', 'finance'];
 
 /** Only a path inside the console is a place to come back to after signing in. */
 const safeNext = (next: unknown) =>
@@ -128,7 +134,7 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     return c.redirect('/console/sign-in', 303);
   });
 
-  pages.use('/needs-me', async (c, next) => {
+  const operationsOnly = createMiddleware<ConsoleEnv>(async (c, next) => {
     const staff = c.get('staff');
     if (!staff.roles.some((role) => OPERATIONS_ROLES.includes(role)))
       return refuse(
@@ -139,6 +145,8 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
       );
     await next();
   });
+  pages.use('/needs-me', operationsOnly);
+  pages.use('/needs-me/*', operationsOnly);
   pages.get('/needs-me', async (c) => {
     const staff = c.get('staff');
     const query = c.req.query();
@@ -162,6 +170,106 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
       return refuse(c, 404, 'That item is not one of this list’s.', staff);
     await assignItem(db, staff.tenantId, item, to === 'me' ? staff.userId : null);
     return c.redirect('/console/needs-me', 303);
+  });
+
+  pages.use('/flows', operationsOnly);
+  pages.use('/flows/*', operationsOnly);
+  pages.get('/flows', async (c) => {
+    const staff = c.get('staff');
+    const query = c.req.query();
+    const day = (value: string | undefined) =>
+      value && /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)) ? value : undefined;
+    const filter = {
+      type: query.type || undefined,
+      state: query.state || undefined,
+      q: query.q?.slice(0, 200) || undefined,
+      from: day(query.from),
+      to: day(query.to),
+    };
+    const asked = {
+      ...filter,
+      from: filter.from ? new Date(filter.from) : undefined,
+      to: filter.to ? new Date(filter.to) : undefined,
+    };
+    const [rows, counts, types] = await Promise.all([
+      listFlows(db, staff.tenantId, asked, { limit: 50 }),
+      flowCountsByState(db, staff.tenantId, asked),
+      db.selectFrom('flows').select('flow_type').distinct().where('tenant_id', '=', staff.tenantId).execute(),
+    ]);
+    return c.html(
+      <FlowsPage
+        staff={staff}
+        rows={rows.map((row) => ({
+          id: row.id,
+          flowType: row.flow_type,
+          businessKey: row.business_key,
+          state: row.state,
+          currentStep: row.current_step,
+          startedAt: row.started_at,
+          updatedAt: row.updated_at,
+          temporalUiUrl: row.run_id ? temporalUiUrl(deps, row.id, row.run_id) : null,
+        }))}
+        counts={counts}
+        filter={filter}
+        types={types.map((t) => t.flow_type).sort()}
+        now={new Date()}
+      />,
+    );
+  });
+  // Each flow in turn, each answered on its own: one that refuses (already ended, say) does not stop the others.
+  pages.post('/flows/bulk', async (c) => {
+    const staff = c.get('staff');
+    if (!staff.roles.some((role) => ACTING_ROLES.includes(role)))
+      return refuse(
+        c,
+        403,
+        'Pausing, resuming and cancelling flows needs the coordinator or finance role.',
+        staff,
+      );
+    const form = await c.req.parseBody({ all: true });
+    const action = form.action;
+    const reason = typeof form.reason === 'string' ? form.reason.trim().slice(0, 500) : '';
+    const flows = ([] as unknown[])
+      .concat(form.flow ?? [])
+      .filter((id): id is string => typeof id === 'string');
+    if (action !== 'pause' && action !== 'resume' && action !== 'cancel')
+      return refuse(c, 404, 'There is no such action.', staff);
+    if (!reason || flows.length === 0 || flows.length > 50)
+      return c.html(
+        <ErrorPage
+          staff={staff}
+          title="Nothing done"
+          what={reason ? 'Tick between 1 and 50 flows.' : 'Say why: the reason goes on each flow’s history.'}
+          todo="Go back to the list, and try again."
+        />,
+        400,
+      );
+    const actor = { type: 'user' as const, id: staff.email, name: staff.name };
+    const results = [];
+    for (const flowId of flows) {
+      if (!(await ownedFlow(deps, staff.tenantId, flowId))) {
+        results.push({ flowId, ok: false, said: 'no such flow' });
+        continue;
+      }
+      if (action === 'cancel') {
+        const refusal = await requestCancellation(
+          deps,
+          { tenantId: staff.tenantId, actor },
+          flowId,
+          reason,
+          `${c.get('requestId')}/${flowId}`,
+        );
+        results.push({ flowId, ok: !refusal, said: refusal?.refused ?? 'cancelling' });
+        continue;
+      }
+      const outcome = await pauseOrResume(deps, flowId, action, { actor, reason });
+      results.push(
+        'status' in outcome
+          ? { flowId, ok: true, said: `now ${outcome.status.state}` }
+          : { flowId, ok: false, said: 'refused' in outcome ? outcome.refused : outcome.unanswered },
+      );
+    }
+    return c.html(<BulkResultPage staff={staff} action={action} results={results} />);
   });
 
   // Something changed in the tenant's flows: the page fetches its live parts again (a burst is one message).

@@ -1,27 +1,15 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { sql } from 'kysely';
-import {
-  pauseFlow,
-  type ResolveRequest,
-  resolveStep,
-  resumeFlow,
-  TERMINAL_STATES,
-} from '../../domain/flow.js';
+import { listFlows } from '../../db/flowList.js';
+import { type ResolveRequest, resolveStep, TERMINAL_STATES } from '../../domain/flow.js';
 import { FlowState, FlowStatus } from '../../domain/flow.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
+import { ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
 import { checkDecision, DECISION_NAMES, DECISIONS_BY_TYPE } from '../flowTypes.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
 import { readFlow } from '../readFlow.js';
-import {
-  actorOf,
-  askFlow,
-  decisionProblem,
-  decodeCursor,
-  encodeCursor,
-  requestCancellation,
-} from './shared.js';
+import { actorOf, askFlow, decisionProblem, decodeCursor, encodeCursor } from './shared.js';
 
 const FlowIdParam = z.object({
   flowId: z.string().min(1).max(300).openapi({ example: 'proposal:demo:P-1001' }),
@@ -119,17 +107,7 @@ function conflict(c: Context, detail: string) {
   return problemJson(c, 409, { type: problemType('conflict'), title: 'Not possible now', detail });
 }
 
-/** The flow's row if it belongs to the caller's tenant: another tenant's flow does not exist for them. */
-async function ownedFlow(deps: ApiDeps, tenantId: string, flowId: string) {
-  return deps.db
-    .selectFrom('flows')
-    .selectAll()
-    .where('id', '=', flowId)
-    .where('tenant_id', '=', tenantId)
-    .executeTakeFirst();
-}
-
-function temporalUiUrl(deps: ApiDeps, flowId: string, runId: string): string {
+export function temporalUiUrl(deps: Pick<ApiDeps, 'config'>, flowId: string, runId: string): string {
   const { uiUrl, namespace } = deps.config.temporal;
   return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(flowId)}/${encodeURIComponent(runId)}/history`;
 }
@@ -153,16 +131,6 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
     async (c) => {
       const query = c.req.valid('query');
       const { tenantId } = c.get('principal');
-      let select = db.selectFrom('flows').selectAll().where('tenant_id', '=', tenantId);
-      if (query.type) select = select.where('flow_type', '=', query.type);
-      if (query.state) select = select.where('state', '=', query.state);
-      if (query.step) select = select.where('current_step', '=', query.step);
-      if (query.q) {
-        const pattern = `%${query.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-        select = select.where((eb) =>
-          eb.or([eb('id', 'ilike', pattern), eb('business_key', 'ilike', pattern)]),
-        );
-      }
       const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
       if (query.cursor && !cursor) {
         return problemJson(c, 400, {
@@ -172,16 +140,7 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
           errors: [{ field: 'query.cursor', message: 'not a cursor returned by this API' }],
         });
       }
-      if (cursor) {
-        select = select.where(
-          sql<boolean>`(updated_at, id) < (${cursor.updatedAt}::timestamptz, ${cursor.id})`,
-        );
-      }
-      const rows = await select
-        .orderBy('updated_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(query.limit + 1)
-        .execute();
+      const rows = await listFlows(db, tenantId, query, { limit: query.limit + 1, after: cursor });
       const page = rows.slice(0, query.limit);
       const last = page.at(-1);
       return c.json(
@@ -252,9 +211,9 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
     },
   );
 
-  for (const [action, update, summary] of [
-    ['pause', pauseFlow, 'Pause at the next step boundary (reminders are silenced; a running step finishes)'],
-    ['resume', resumeFlow, 'Resume a paused flow'],
+  for (const [action, summary] of [
+    ['pause', 'Pause at the next step boundary (reminders are silenced; a running step finishes)'],
+    ['resume', 'Resume a paused flow'],
   ] as const) {
     app.openapi(
       createRoute({
@@ -281,17 +240,11 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
         const principal = c.get('principal');
         if (!(await ownedFlow(deps, principal.tenantId, flowId))) return notFound(c, flowId);
         const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
-        const request = { actor: actorOf(principal), reason: body.reason };
-        const outcome = await askFlow(deps, flowId, (handle) =>
-          handle.executeUpdate(update, { args: [request] }),
-        );
+        const outcome = await pauseOrResume(deps, flowId, action, {
+          actor: actorOf(principal),
+          reason: body.reason,
+        });
         if (!('status' in outcome)) return decisionProblem(c, outcome);
-        // The children doing the current work (their reminders, their waits) pause and resume with their parent.
-        await Promise.all(
-          outcome.status.activeChildren.map((child) =>
-            askFlow(deps, child, (handle) => handle.executeUpdate(update, { args: [request] })),
-          ),
-        );
         return c.json(outcome.status, 200);
       },
     );
@@ -372,7 +325,13 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       if (TERMINAL_STATES.includes(row.state as FlowState))
         return conflict(c, `the flow is already ${row.state}`);
       const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
-      const refusal = await requestCancellation(deps, principal, flowId, body.reason, c.get('requestId'));
+      const refusal = await requestCancellation(
+        deps,
+        { tenantId: principal.tenantId, actor: actorOf(principal) },
+        flowId,
+        body.reason,
+        c.get('requestId'),
+      );
       if (refusal) return decisionProblem(c, refusal);
       return c.json({ flowId, state: 'cancelling' as const }, 202);
     },

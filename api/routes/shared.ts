@@ -8,8 +8,6 @@ import {
 } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/workflow';
 import type { Context } from 'hono';
-import { cancelRefusal } from '../../db/cancelRules.js';
-import { appendEvent } from '../../db/events.js';
 import type { Actor, FlowStatus } from '../../domain/flow.js';
 import type { Principal } from '../apiKeys.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
@@ -73,46 +71,6 @@ export async function signalIfRunning<Args extends unknown[]>(
   } catch (error) {
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }
-}
-
-/**
- * Asks a flow to cancel, on record with who asked and why; the flow compensates and reaches `cancelled`. Returns
- * why it cannot (its flow type's rule: shipped goods are never cancelled, say; or its execution has closed in
- * Temporal already): nothing is recorded.
- */
-export async function requestCancellation(
-  deps: Pick<ApiDeps, 'db' | 'temporal'>,
-  principal: Principal,
-  flowId: string,
-  reason: string | undefined,
-  requestId: string,
-): Promise<{ refused: string } | undefined> {
-  const flow = await deps.db
-    .selectFrom('flows')
-    .select(['id', 'flow_type'])
-    .where('tenant_id', '=', principal.tenantId)
-    .where('id', '=', flowId)
-    .executeTakeFirst();
-  const rule = flow && (await cancelRefusal(deps.db, principal.tenantId, flow));
-  if (rule) return { refused: rule };
-  const handle = deps.temporal.workflow.getHandle(flowId);
-  const { status } = await handle.describe();
-  if (status.name !== 'RUNNING') {
-    return {
-      refused: `the flow's execution is ${status.name.toLowerCase()} in Temporal; there is nothing to cancel`,
-    };
-  }
-  await appendEvent(deps.db, {
-    tenantId: principal.tenantId,
-    type: 'flow.cancel.requested',
-    actor: actorOf(principal),
-    entity: { type: 'flow', id: flowId },
-    flowId,
-    payload: { reason },
-    idempotencyKey: `${flowId}/cancel.requested/${requestId}`,
-  });
-  await handle.cancel();
-  return undefined;
 }
 
 /** An Update's validator rejection is the flow saying "not now", with its reason. */

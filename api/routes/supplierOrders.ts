@@ -23,18 +23,11 @@ import {
 import type { supplierOrder } from '../../workflows/supplierOrder.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
+import { requestCancellation } from '../flowActions.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
 import { FlowStarted, flowStarted, startFlow } from '../startFlow.js';
 import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
-import {
-  actorOf,
-  askFlow,
-  decisionProblem,
-  decodeCursor,
-  encodeCursor,
-  requestCancellation,
-  signalIfRunning,
-} from './shared.js';
+import { actorOf, askFlow, decisionProblem, decodeCursor, encodeCursor, signalIfRunning } from './shared.js';
 import { supplierByCode } from './suppliers.js';
 
 const OrderIdParam = z.object({ orderId: StartSupplierOrder.shape.orderId });
@@ -449,7 +442,13 @@ export function registerSupplierOrderRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiD
           detail: `Order ${orderId} is already cancelled.`,
         });
       }
-      const refusal = await requestCancellation(deps, principal, row.flow_id, reason, c.get('requestId'));
+      const refusal = await requestCancellation(
+        deps,
+        { tenantId: principal.tenantId, actor: actorOf(principal) },
+        row.flow_id,
+        reason,
+        c.get('requestId'),
+      );
       if (refusal) return decisionProblem(c, refusal);
       return c.json({ flowId: row.flow_id, state: 'cancelling' as const }, 202);
     },
