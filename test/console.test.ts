@@ -7,7 +7,7 @@ import { recordPayment } from '../db/payments.js';
 import { type FlowChanges, type FlowStatus, SYSTEM } from '../domain/flow.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { launchChromium } from './helpers/browser.js';
-import { waitForFlowRow } from './helpers/flows.js';
+import { flowStatusOf, waitForFlowRow } from './helpers/flows.js';
 import { startTestWorker, type TestWorker } from './helpers/temporal.js';
 
 let api: TestApi;
@@ -97,25 +97,13 @@ async function failingChild(tenantId: string, name: string, error: string) {
   const now = new Date().toISOString();
   const parentId = `proposal:${name}`;
   const childId = `invoice:${name}`;
-  const status = (flowId: string, flowType: string, extra: Partial<FlowStatus>): FlowStatus => ({
-    flowId,
-    flowType,
-    businessKey: name,
-    tenantId,
-    state: 'running',
-    currentStep: null,
-    steps: [],
-    progress: { done: 0, total: 1 },
-    waitingFor: null,
-    attention: null,
-    paused: false,
-    activeChildren: [],
-    parentFlowId: null,
-    rootFlowId: null,
-    startedAt: now,
-    updatedAt: now,
-    ...extra,
-  });
+  const status = (flowId: string, flowType: string, extra: Partial<FlowStatus>) =>
+    flowStatusOf(flowId, tenantId, {
+      flowType,
+      businessKey: name,
+      progress: { done: 0, total: 1 },
+      ...extra,
+    });
   const change = (state: FlowStatus['state']): FlowChanges['events'][number] => ({
     type: 'flow.started',
     actor: SYSTEM,

@@ -6,6 +6,7 @@ import { createDb, type Db } from '../db/client.js';
 import { eventsInsert } from '../db/events.js';
 import { ensureTenant } from '../db/tenants.js';
 import { type FlowChange, type FlowPublication, type FlowStatus, SYSTEM } from '../domain/flow.js';
+import { flowStatusOf } from './helpers/flows.js';
 
 let db: Db;
 let tenantId: string;
@@ -29,24 +30,7 @@ function publication(
     eventKey,
     occurredAt: now,
     event: { type: 'flow.completed', actor: SYSTEM, payload: {} },
-    status: {
-      flowId,
-      flowType: 'test',
-      businessKey: flowId,
-      tenantId,
-      state,
-      currentStep: null,
-      steps: [],
-      progress: { done: 0, total: 0 },
-      waitingFor: null,
-      attention: null,
-      paused: false,
-      activeChildren: [],
-      parentFlowId: null,
-      rootFlowId: null,
-      startedAt: now,
-      updatedAt: now,
-    },
+    status: flowStatusOf(flowId, tenantId, { state }),
   };
 }
 

@@ -76,7 +76,8 @@ const Rotation = z
   })
   .openapi('ApiKeyRotation');
 const KeyParam = z.object({ keyId: z.uuid() });
-const refusals = {
+/** What an admin-only route answers a key that is not valid, or not an admin's. */
+export const adminRefusals = {
   401: { description: 'No valid API key', content: problemContent },
   403: { description: 'Needs the admin role', content: problemContent },
 };
@@ -119,7 +120,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps):
       middleware: [requireRole()] as const,
       responses: {
         200: { description: 'Newest first', content: json(z.object({ keys: z.array(ApiKey) })) },
-        ...refusals,
+        ...adminRefusals,
       },
     }),
     async (c) => c.json({ keys: await listApiKeys(db, c.get('principal').tenantId) }, 200),
@@ -137,7 +138,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps):
       responses: {
         201: { description: 'Created', content: json(NewApiKey) },
         400: { description: 'Invalid request', content: problemContent },
-        ...refusals,
+        ...adminRefusals,
       },
     }),
     async (c) => {
@@ -171,7 +172,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps):
         200: { description: 'Revoked (or already was)', content: json(ApiKey) },
         400: { description: 'Invalid request', content: problemContent },
         404: { description: 'No such key in this tenant', content: problemContent },
-        ...refusals,
+        ...adminRefusals,
       },
     }),
     async (c) => {
@@ -200,7 +201,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps):
         400: { description: 'Invalid request', content: problemContent },
         404: { description: 'No such key in this tenant', content: problemContent },
         409: { description: 'The key is revoked or expired', content: problemContent },
-        ...refusals,
+        ...adminRefusals,
       },
     }),
     async (c) => {

@@ -5,7 +5,7 @@ import { listApiKeys } from '../apiKeys.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
-import { ApiKey, namesItsSubject, unknownSubject } from './apiKeys.js';
+import { ApiKey, adminRefusals, namesItsSubject, unknownSubject } from './apiKeys.js';
 import { actorOf, json } from './shared.js';
 
 const Person = z
@@ -38,11 +38,6 @@ const Invited = z
     expiresAt: z.iso.datetime(),
   })
   .openapi('StaffInvited');
-const refusals = {
-  401: { description: 'No valid API key', content: problemContent },
-  403: { description: 'Needs the admin role', content: problemContent },
-};
-
 /**
  * Admins invite the people who sign in to the ops console, and see them beside the tenant's API keys: people use
  * sessions, programs use keys.
@@ -61,7 +56,7 @@ export function registerStaffRoutes(app: OpenAPIHono<ApiEnv>, { db, config }: Ap
           description: 'Newest first',
           content: json(z.object({ people: z.array(Person), keys: z.array(ApiKey) })),
         },
-        ...refusals,
+        ...adminRefusals,
       },
     }),
     async (c) => {
@@ -84,7 +79,7 @@ export function registerStaffRoutes(app: OpenAPIHono<ApiEnv>, { db, config }: Ap
         201: { description: 'Invited', content: json(Invited) },
         400: { description: 'Invalid request', content: problemContent },
         409: { description: 'The address has an account already', content: problemContent },
-        ...refusals,
+        ...adminRefusals,
       },
     }),
     async (c) => {

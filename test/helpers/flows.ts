@@ -3,6 +3,7 @@ import type { Insertable } from 'kysely';
 import Stripe from 'stripe';
 import type { Db } from '../../db/client.js';
 import type { Database } from '../../db/schema.js';
+import type { FlowStatus } from '../../domain/flow.js';
 import type { SmtpSink } from './smtp.js';
 
 /**
@@ -153,4 +154,28 @@ export async function deliverStripeEvent(
   if (response.status !== 200)
     throw new Error(`Stripe's webhook answered ${response.status}: ${await response.text()}`);
   return stripeEventSettled(api.deps.db, JSON.parse(payload).id);
+}
+
+/** A flow's status as the kernel publishes it, running and with nothing to show, changed by `extra`. */
+export function flowStatusOf(flowId: string, tenantId: string, extra: Partial<FlowStatus> = {}): FlowStatus {
+  const now = new Date().toISOString();
+  return {
+    flowId,
+    flowType: 'test',
+    businessKey: flowId,
+    tenantId,
+    state: 'running',
+    currentStep: null,
+    steps: [],
+    progress: { done: 0, total: 0 },
+    waitingFor: null,
+    attention: null,
+    paused: false,
+    activeChildren: [],
+    parentFlowId: null,
+    rootFlowId: null,
+    startedAt: now,
+    updatedAt: now,
+    ...extra,
+  };
 }
