@@ -44,6 +44,20 @@ describe('rate limits', () => {
     expect(first.map((answer) => answer.status)).toEqual([403, 403, 429]);
     expect((await page('198.51.100.23')).status).toBe(403);
   });
+
+  it('count each address trying passwords on the console', async () => {
+    const signIn = () =>
+      fetch(`${api.url}/console/sign-in`, {
+        method: 'POST',
+        headers: {
+          'x-forwarded-for': '203.0.113.99, 127.0.0.1',
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'email=ops%40example.com&password=guess',
+      });
+    const answers = [await signIn(), await signIn(), await signIn()];
+    expect(answers.map((answer) => answer.status)).toEqual([403, 403, 429]);
+  });
 });
 
 describe('the client address', () => {

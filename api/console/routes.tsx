@@ -34,6 +34,9 @@ const OPERATIONS_ROLES = ['admin', 'coordinator', 'finance', 'warehouse', 'viewe
 /** Who may pause, resume and cancel flows, as through the API. */
 const ACTING_ROLES = ['admin', 'coordinator', 'finance'];
 
+/** Where passwords are tried or set: counted per client address, as the customers' pages are. */
+export const CONSOLE_LIMITED_PATHS = ['/console/sign-in', '/console/invite/*'] as const;
+
 /** Only a path inside the console is a place to come back to after signing in. */
 const safeNext = (next: unknown) =>
   typeof next === 'string' && /^\/console\/[\w\-/?=&%.]*$/.test(next) ? next : '/console/needs-me';
