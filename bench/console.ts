@@ -79,6 +79,21 @@ const pages = [
         flowCountsByState(stack.db, tenant, { q: 'B-4242' }),
       ]),
   },
+  {
+    label: 'one flow (steps, children, timeline)',
+    path: `/console/flows/${encodeURIComponent('bench:parent:200')}`,
+    direct: () =>
+      Promise.all([
+        stack.db.selectFrom('flows').selectAll().where('id', '=', 'bench:parent:200').executeTakeFirst(),
+        stack.db.selectFrom('flows').select('id').where('parent_id', '=', 'bench:parent:200').execute(),
+        stack.db
+          .selectFrom('domain_events')
+          .selectAll()
+          .where('flow_id', '=', 'bench:parent:200')
+          .limit(200)
+          .execute(),
+      ]),
+  },
 ];
 
 async function page(path: string) {

@@ -369,6 +369,22 @@ describe('ops console', () => {
           );
         await page.goto(`${api.url}/console/flows?q=${batch}`);
       }
+      // The flow's own page: its step, and the pause and resume on its timeline, with who and why.
+      const [first] = ids;
+      await page.getByRole('link', { name: `awaitsAnswer ${first?.split(':').at(-1)}` }).click();
+      await page.waitForURL(/\/console\/flows\/awaits/);
+      expect(await page.locator('table').textContent()).toContain('awaitAnswer');
+      const timeline = (await page.locator('#timeline').textContent()) ?? '';
+      expect(timeline).toContain('flow.paused by coordinator person — customer asked to pause');
+      expect(timeline).toContain('flow.resumed by coordinator person — customer asked to resume');
+      expect(
+        await page.getByRole('link', { name: 'history in the Temporal UI' }).getAttribute('href'),
+      ).toContain(encodeURIComponent(first ?? ''));
+      // Another tenant's flow does not exist here.
+      const theirs = await failingChild(other.tenantId, `their-flow-${Date.now()}`, 'their own trouble');
+      const refused = await page.goto(`${api.url}/console/flows/${encodeURIComponent(theirs.childId)}`);
+      expect(refused?.status()).toBe(404);
+      expect(await page.content()).not.toContain('their own trouble');
       // Each action is on each flow's history, with who and why.
       const events = await api.deps.db
         .selectFrom('domain_events')

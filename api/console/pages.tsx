@@ -366,9 +366,9 @@ export function FlowsPage(props: {
                   />
                 </td>
                 <td>
-                  <label for={`pick-${row.id}`}>
+                  <a href={`/console/flows/${encodeURIComponent(row.id)}`}>
                     {row.flowType} {row.businessKey}
-                  </label>
+                  </a>
                 </td>
                 <td>{row.state}</td>
                 <td>{row.currentStep ?? '—'}</td>
@@ -404,6 +404,94 @@ export function BulkResultPage(props: { staff: StaffSession; action: string; res
           <a href="/console/flows">Back to the list</a>
         </p>
       </section>
+    </Layout>
+  );
+}
+
+export interface FlowDetail {
+  id: string;
+  flowType: string;
+  businessKey: string;
+  state: string;
+  currentStep: string | null;
+  steps: { name: string; state: string; attempts: number; lastError?: string }[];
+  attention: { step: string; reason: string; error: string; options: string[] } | null;
+  parentId: string | null;
+  children: { id: string; flowType: string; state: string }[];
+  events: { type: string; occurredAt: Date; actor: string; note: string | null }[];
+  temporalUiUrl: string | null;
+}
+
+export function FlowPage(props: { staff: StaffSession; flow: FlowDetail; now: Date }) {
+  const { flow } = props;
+  return (
+    <Layout title={`${flow.flowType} ${flow.businessKey}`} staff={props.staff} path="/console/flows">
+      <p>
+        <strong>{flow.state}</strong>
+        {flow.currentStep && <> at {flow.currentStep}</>}
+        {flow.temporalUiUrl && (
+          <>
+            {' · '}
+            <a href={flow.temporalUiUrl}>history in the Temporal UI</a>
+          </>
+        )}
+        {flow.parentId && (
+          <>
+            {' · part of '}
+            <a href={`/console/flows/${encodeURIComponent(flow.parentId)}`}>{flow.parentId}</a>
+          </>
+        )}
+      </p>
+      {flow.attention && (
+        <p class="error" role="status">
+          {flow.attention.step}: {flow.attention.reason} — {flow.attention.error} (decisions:{' '}
+          {flow.attention.options.join(', ')})
+        </p>
+      )}
+      <h2>Steps</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Step</th>
+            <th scope="col">State</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Last error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {flow.steps.map((step) => (
+            <tr>
+              <td>{step.name}</td>
+              <td>{step.state}</td>
+              <td>{step.attempts}</td>
+              <td>{step.lastError ?? '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {flow.children.length > 0 && (
+        <>
+          <h2>Child flows</h2>
+          <ul>
+            {flow.children.map((child) => (
+              <li>
+                <a href={`/console/flows/${encodeURIComponent(child.id)}`}>{child.id}</a> ({child.flowType},{' '}
+                {child.state})
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      <h2>Timeline</h2>
+      <ol id="timeline">
+        {flow.events.map((event) => (
+          <li>
+            <time datetime={event.occurredAt.toISOString()}>{age(event.occurredAt, props.now)} ago</time>{' '}
+            <strong>{event.type}</strong> by {event.actor}
+            {event.note && <> — {event.note}</>}
+          </li>
+        ))}
+      </ol>
     </Layout>
   );
 }

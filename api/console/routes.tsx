@@ -10,7 +10,16 @@ import { acceptInvitation, invitation, type StaffSession, signIn, signOut } from
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
 import { temporalUiUrl } from '../routes/flows.js';
-import { BulkResultPage, ErrorPage, FlowsPage, InvitePage, NeedsMePage, SignInPage } from './pages.js';
+import {
+  BulkResultPage,
+  ErrorPage,
+  type FlowDetail,
+  FlowPage,
+  FlowsPage,
+  InvitePage,
+  NeedsMePage,
+  SignInPage,
+} from './pages.js';
 import {
   type ConsoleEnv,
   clearSessionCookie,
@@ -216,6 +225,64 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
         filter={filter}
         types={types.map((t) => t.flow_type).sort()}
         now={new Date()}
+      />,
+    );
+  });
+  // One flow: its steps, its children, who did what and why, and where to read its history in Temporal.
+  pages.get('/flows/:flowId', async (c) => {
+    const staff = c.get('staff');
+    const flowId = c.req.param('flowId');
+    const row = await ownedFlow(deps, staff.tenantId, flowId);
+    if (!row) return refuse(c, 404, `There is no flow ${flowId} in your tenant.`, staff);
+    const [children, events] = await Promise.all([
+      db
+        .selectFrom('flows')
+        .select(['id', 'flow_type', 'state'])
+        .where('tenant_id', '=', staff.tenantId)
+        .where('parent_id', '=', flowId)
+        .orderBy('started_at')
+        .execute(),
+      db
+        .selectFrom('domain_events')
+        .select(['type', 'occurred_at', 'actor', 'payload'])
+        .where('tenant_id', '=', staff.tenantId)
+        .where('flow_id', '=', flowId)
+        .orderBy('occurred_at', 'desc')
+        .orderBy('position', 'desc')
+        .limit(200)
+        .execute(),
+    ]);
+    const attention = row.attention as FlowDetail['attention'];
+    const text = (value: unknown) => (typeof value === 'string' && value ? value : null);
+    return c.html(
+      <FlowPage
+        staff={staff}
+        now={new Date()}
+        flow={{
+          id: row.id,
+          flowType: row.flow_type,
+          businessKey: row.business_key,
+          state: row.state,
+          currentStep: row.current_step,
+          steps: row.steps ?? [],
+          attention: attention && typeof attention === 'object' ? attention : null,
+          parentId: row.parent_id,
+          children: children.map((child) => ({
+            id: child.id,
+            flowType: child.flow_type,
+            state: child.state,
+          })),
+          events: events.map((event) => {
+            const actor = event.actor as { id?: string; name?: string };
+            return {
+              type: event.type,
+              occurredAt: event.occurred_at,
+              actor: actor.name ?? actor.id ?? 'someone',
+              note: text(event.payload.reason) ?? text(event.payload.note),
+            };
+          }),
+          temporalUiUrl: row.run_id ? temporalUiUrl(deps, row.id, row.run_id) : null,
+        }}
       />,
     );
   });
