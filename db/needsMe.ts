@@ -38,51 +38,12 @@ export interface NeedsMeFilter {
 
 export async function needsMe(db: Db, tenantId: string, filter: NeedsMeFilter = {}): Promise<NeedsMeItem[]> {
   const now = filter.now ?? new Date();
+  // Only the sources of the kind asked for are read.
+  const wants = (...kinds: NeedsMeKind[]) => !filter.kind || kinds.includes(filter.kind);
   const [flows, payments, orders, assigned] = await Promise.all([
-    sql<{
-      owner: string;
-      attention: Attention;
-      root_id: string;
-      root_type: string;
-      root_key: string;
-    }>`
-      with problems as (
-        select distinct on (coalesce(f.attention ->> 'flowId', f.id))
-          coalesce(f.attention ->> 'flowId', f.id) as owner, f.attention, coalesce(f.root_id, f.id) as root_id
-        from flows f
-        where f.tenant_id = ${tenantId} and jsonb_typeof(f.attention) = 'object' and f.ended_at is null
-        order by coalesce(f.attention ->> 'flowId', f.id), f.id = coalesce(f.attention ->> 'flowId', f.id) desc
-      )
-      select p.owner, p.attention, p.root_id, r.flow_type as root_type, r.business_key as root_key
-      from problems p join flows r on r.id = p.root_id and r.tenant_id = ${tenantId}
-    `.execute(db),
-    db
-      .selectFrom('payments')
-      .select(['id', 'amount', 'currency', 'unapplied_reason', 'received_at', 'source'])
-      .where('tenant_id', '=', tenantId)
-      .where('state', '=', 'unapplied')
-      .execute(),
-    db
-      .selectFrom('supplier_orders as o')
-      .innerJoin('flows as f', (join) =>
-        join.onRef('f.id', '=', 'o.flow_id').onRef('f.tenant_id', '=', 'o.tenant_id'),
-      )
-      .select([
-        'o.id',
-        'o.order_key',
-        'o.flow_id',
-        'o.expected_ship_at',
-        'o.state',
-        'f.root_id',
-        'f.flow_type',
-        'f.business_key',
-      ])
-      .where('o.tenant_id', '=', tenantId)
-      .where('o.expected_ship_at', '<', now)
-      .where('o.shipped_at', 'is', null)
-      .where('o.received_at', 'is', null)
-      .where('o.cancelled_at', 'is', null)
-      .execute(),
+    wants('attention', 'retrying') ? flowProblems(db, tenantId) : [],
+    wants('unapplied_payment') ? unappliedPayments(db, tenantId) : [],
+    wants('late_supplier_order') ? lateSupplierOrders(db, tenantId, now) : [],
     db
       .selectFrom('console_assignments as a')
       .innerJoin('staff_users as u', (join) =>
@@ -94,7 +55,7 @@ export async function needsMe(db: Db, tenantId: string, filter: NeedsMeFilter = 
   ]);
   const assignees = new Map(assigned.map((a) => [a.item_key, { userId: a.id, name: a.name }]));
   const items: Omit<NeedsMeItem, 'assignee'>[] = [
-    ...flows.rows.map(({ owner, attention, root_id, root_type, root_key }) => ({
+    ...flows.map(({ owner, attention, root_id, root_type, root_key }) => ({
       key: `flow:${owner}`,
       kind: (attention.reason === 'retrying' ? 'retrying' : 'attention') as NeedsMeKind,
       flowId: owner,
@@ -170,5 +131,59 @@ export async function assignItem(
     .onConflict((oc) =>
       oc.columns(['tenant_id', 'item_key']).doUpdateSet({ user_id: userId, assigned_at: new Date() }),
     )
+    .execute();
+}
+
+async function flowProblems(db: Db, tenantId: string) {
+  const { rows } = await sql<{
+    owner: string;
+    attention: Attention;
+    root_id: string;
+    root_type: string;
+    root_key: string;
+  }>`
+      with problems as (
+        select distinct on (coalesce(f.attention ->> 'flowId', f.id))
+          coalesce(f.attention ->> 'flowId', f.id) as owner, f.attention, coalesce(f.root_id, f.id) as root_id
+        from flows f
+        where f.tenant_id = ${tenantId} and jsonb_typeof(f.attention) = 'object' and f.ended_at is null
+        order by coalesce(f.attention ->> 'flowId', f.id), f.id = coalesce(f.attention ->> 'flowId', f.id) desc
+      )
+      select p.owner, p.attention, p.root_id, r.flow_type as root_type, r.business_key as root_key
+      from problems p join flows r on r.id = p.root_id and r.tenant_id = ${tenantId}
+    `.execute(db);
+  return rows;
+}
+
+function unappliedPayments(db: Db, tenantId: string) {
+  return db
+    .selectFrom('payments')
+    .select(['id', 'amount', 'currency', 'unapplied_reason', 'received_at', 'source'])
+    .where('tenant_id', '=', tenantId)
+    .where('state', '=', 'unapplied')
+    .execute();
+}
+
+function lateSupplierOrders(db: Db, tenantId: string, now: Date) {
+  return db
+    .selectFrom('supplier_orders as o')
+    .innerJoin('flows as f', (join) =>
+      join.onRef('f.id', '=', 'o.flow_id').onRef('f.tenant_id', '=', 'o.tenant_id'),
+    )
+    .select([
+      'o.id',
+      'o.order_key',
+      'o.flow_id',
+      'o.expected_ship_at',
+      'o.state',
+      'f.root_id',
+      'f.flow_type',
+      'f.business_key',
+    ])
+    .where('o.tenant_id', '=', tenantId)
+    .where('o.expected_ship_at', '<', now)
+    .where('o.shipped_at', 'is', null)
+    .where('o.received_at', 'is', null)
+    .where('o.cancelled_at', 'is', null)
     .execute();
 }

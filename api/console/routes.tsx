@@ -9,6 +9,7 @@ import { assignItem, type NeedsMeFilter, type NeedsMeKind, needsMe } from '../..
 import { acceptInvitation, invitation, type StaffSession, signIn, signOut } from '../../db/staff.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
+import { FLOW_TYPES } from '../flowTypes.js';
 import { temporalUiUrl } from '../routes/flows.js';
 import {
   BulkResultPage,
@@ -40,6 +41,8 @@ stream.addEventListener('changed', () => document.body.dispatchEvent(new Event('
 const KINDS: readonly NeedsMeKind[] = ['attention', 'retrying', 'unapplied_payment', 'late_supplier_order'];
 /** Architects and installers have pages of their own (their leads, their jobs), not the operations pages. */
 const OPERATIONS_ROLES = ['admin', 'coordinator', 'finance', 'warehouse', 'viewer'];
+/** The flow types the Flows page filters by: those the API runs. */
+const FLOW_TYPE_NAMES = FLOW_TYPES.map((type) => type.definition.type).sort();
 /** Who may pause, resume and cancel flows, as through the API. */
 const ACTING_ROLES = ['admin', 'coordinator', 'finance'];
 
@@ -203,10 +206,9 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
       from: filter.from ? new Date(filter.from) : undefined,
       to: filter.to ? new Date(filter.to) : undefined,
     };
-    const [rows, counts, types] = await Promise.all([
+    const [rows, counts] = await Promise.all([
       listFlows(db, staff.tenantId, asked, { limit: 50 }),
       flowCountsByState(db, staff.tenantId, asked),
-      db.selectFrom('flows').select('flow_type').distinct().where('tenant_id', '=', staff.tenantId).execute(),
     ]);
     return c.html(
       <FlowsPage
@@ -223,7 +225,7 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
         }))}
         counts={counts}
         filter={filter}
-        types={types.map((t) => t.flow_type).sort()}
+        types={FLOW_TYPE_NAMES}
         now={new Date()}
       />,
     );
