@@ -1,7 +1,9 @@
 import { cancelRefusal } from '../db/cancelRules.js';
 import { appendEvent } from '../db/events.js';
-import { type Actor, pauseFlow, resumeFlow } from '../domain/flow.js';
+import { type Actor, pauseFlow, type ResolveRequest, resolveStep, resumeFlow } from '../domain/flow.js';
 import type { ApiDeps } from './context.js';
+import { checkDecision } from './flowTypes.js';
+import { readFlow } from './readFlow.js';
 import { askFlow, type DecisionOutcome } from './routes/shared.js';
 
 /**
@@ -39,6 +41,31 @@ export async function pauseOrResume(
     ),
   );
   return outcome;
+}
+
+/**
+ * A decision about the step that needs attention (retry with corrected input, skip, a flow type's own), checked
+ * against the type of the flow it goes to: a child's, when the step is the child's, and the answer is then the
+ * parent's status as it now reads (the child's decision moved the parent's row in the same transaction).
+ */
+export async function decideAboutFlow(
+  deps: Pick<ApiDeps, 'db' | 'temporal' | 'config'>,
+  who: Who,
+  flowId: string,
+  decision: Omit<ResolveRequest, 'actor'>,
+): Promise<DecisionOutcome | { notFound: true } | { invalid: { field: string; message: string } }> {
+  const row = await ownedFlow(deps, who.tenantId, flowId);
+  if (!row) return { notFound: true };
+  const request: ResolveRequest = { ...decision, actor: who.actor };
+  const childId = (row.attention as { flowId?: string } | null)?.flowId;
+  const target = childId ? await ownedFlow(deps, who.tenantId, childId) : row;
+  const check = checkDecision(target?.flow_type ?? row.flow_type, request);
+  if (!check.ok) return { invalid: { field: check.field, message: check.message } };
+  const outcome = await askFlow(deps, target?.id ?? flowId, (handle) =>
+    handle.executeUpdate(resolveStep, { args: [request] }),
+  );
+  if (!('status' in outcome)) return outcome;
+  return { status: (await readFlow(deps.db, who.tenantId, flowId)) ?? outcome.status };
 }
 
 /**

@@ -50,13 +50,17 @@ export type DecisionCheck = { ok: true } | { ok: false; field: string; message: 
  */
 export function checkDecision(
   flowType: string,
-  decision: { action: string; input?: Record<string, unknown> },
+  decision: { action: string; input?: Record<string, unknown>; note?: string },
 ): DecisionCheck {
   // A type declared nowhere here takes the kernel's decisions, with no input.
   const type = FLOW_TYPES.find((candidate) => candidate.definition.type === flowType);
   const taken = [...KERNEL_DECISIONS, ...(type?.definition.decisions ?? [])] as string[];
   if (!taken.includes(decision.action)) {
     return { ok: false, field: 'body.action', message: `${flowType} takes ${taken.join(', ')}` };
+  }
+  // Going on without the step, or doing it by hand, is on record with why.
+  if ((decision.action === 'skip' || decision.action === 'fallback') && !decision.note?.trim()) {
+    return { ok: false, field: 'body.note', message: `${decision.action} needs a note saying why` };
   }
   const schema: z.ZodType | { route: string } = type?.decisions[decision.action] ?? NoInput;
   if ('route' in schema) {

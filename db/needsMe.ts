@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Attention } from '../domain/flow.js';
+import { formatMoney } from '../domain/money.js';
 import type { Db } from './client.js';
 
 /**
@@ -74,7 +75,7 @@ export async function needsMe(db: Db, tenantId: string, filter: NeedsMeFilter = 
       root: null,
       step: null,
       why: payment.unapplied_reason ?? 'unapplied',
-      lastError: `${payment.currency} ${payment.amount} from ${payment.source}`,
+      lastError: `${formatMoney(Number(payment.amount), payment.currency)} from ${payment.source}`,
       since: payment.received_at,
       attempt: null,
       decisions: ['apply', 'refund'],

@@ -5,6 +5,7 @@ import { flowStatusQuery } from '../domain/flow.js';
 import { createLogger } from '../runtime/logger.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
 import { testConfig } from './helpers/config.js';
+import { account, signedIn } from './helpers/console.js';
 import {
   checkoutCompletedEvent,
   postStripeWebhook,
@@ -197,6 +198,24 @@ describe('proposalToPayment through the API', () => {
     expect(
       smtp.messages.filter((m) => m.envelope.to.includes(email)).map((m) => m.parsed.subject?.split(' ')[0]),
     ).toEqual(['Your', 'Invoice', 'Receipt']);
+
+    // The console's page of the proposal shows what it worked on: the contract's version with its SHA-256, the
+    // invoice and its payment, read from its children's flows.
+    const contract = await api.deps.db
+      .selectFrom('documents')
+      .select(['sha256', 'entity_id'])
+      .where('tenant_id', '=', tenant.tenantId)
+      .where('kind', '=', 'contract')
+      .where('entity_id', 'like', `%${body.proposal.proposalId}%`)
+      .executeTakeFirstOrThrow();
+    const { email: staffEmail } = await account(api.url, tenant, ['finance']);
+    const page = (
+      await (await signedIn(api.url, staffEmail)).go('GET', `/console/flows/${encodeURIComponent(flowId)}`)
+    ).text;
+    expect(page).toContain(`Contract ${contract.entity_id} — SIGNED`);
+    expect(page).toContain(`<code class="hash">${contract.sha256}</code>`);
+    expect(page).toContain(`Invoice ${invoice.number} — PAID: €7,000.00, paid €7,000.00`);
+    expect(page).toMatch(/€7,000\.00 from stripe, [\d-]+ [\d:]+ \(\s*applied/);
   });
 
   it('shows a child’s trouble on the parent and sends the operator’s decision to the child', async () => {

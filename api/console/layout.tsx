@@ -1,5 +1,6 @@
 import type { Child } from 'hono/jsx';
 import type { StaffSession } from '../../db/staff.js';
+import type { Role } from '../../domain/roles.js';
 import { CSRF_FIELD, CSRF_HEADER } from './session.js';
 
 /** How long ago, for people: "3 d 4 h", "2 h 5 min", "40 s". */
@@ -14,6 +15,8 @@ export function age(since: Date, now: Date): string {
   if (h > 0) return `${h} h ${m} min`;
   return m > 0 ? `${m} min` : `${seconds} s`;
 }
+
+export const flowHref = (flowId: string) => `/console/flows/${encodeURIComponent(flowId)}`;
 
 const STYLE = `
 :root { color-scheme: light; --ink: #1d232b; --muted: #5a6573; --line: #d5dbe3; --accent: #0b57d0; --warn: #a15c00; --bad: #b3261e; }
@@ -39,21 +42,40 @@ button.quiet { background: #fff; color: var(--accent); }
 .item { border: 1px solid var(--line); border-left: 4px solid var(--warn); border-radius: 6px; padding: .75rem 1rem; }
 .item.attention { border-left-color: var(--bad); }
 .item h2 { font-size: 1.05rem; margin: 0 0 .25rem; }
-.item dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; margin: .5rem 0; }
-.item dt { color: var(--muted); } .item dd { margin: 0; overflow-wrap: anywhere; }
+.item dl, dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; margin: .5rem 0; }
+.item dt, .facts dt { color: var(--muted); } .item dd, .facts dd { margin: 0; overflow-wrap: anywhere; }
 .item form { display: inline; }
 .error { color: var(--bad); font-weight: 600; }
+.notice { color: #0d652d; font-weight: 600; }
+.hint { display: block; color: var(--muted); }
+.decisions { display: grid; gap: .75rem; }
+.decisions fieldset { margin: 0; }
+textarea { font: inherit; width: 100%; min-height: 4rem; }
+code.hash { overflow-wrap: anywhere; font-size: .85rem; }
 .narrow { max-width: 26rem; }
 table { width: 100%; border-collapse: collapse; display: block; overflow-x: auto; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); }
 fieldset { border: 1px solid var(--line); border-radius: 6px; }
-@media (max-width: 40rem) { .item dl { grid-template-columns: 1fr; } header form { margin-left: 0; } }
+@media (max-width: 40rem) { .item dl, dl.facts { grid-template-columns: 1fr; } header form { margin-left: 0; } }
 `;
 
-const PAGES = [
-  { href: '/console/needs-me', label: 'Needs me now' },
-  { href: '/console/flows', label: 'Flows' },
-] as const;
+const OPERATIONS: readonly Role[] = ['admin', 'coordinator', 'finance', 'warehouse', 'viewer'];
+
+/**
+ * The console's pages and who opens each: operations staff work on flows; architects see their own leads, crews
+ * their own jobs (each page scopes what it lists by the same rule as the API, `api/scopes.ts`).
+ */
+export const PAGES = [
+  { href: '/console/needs-me', label: 'Needs me now', roles: OPERATIONS },
+  { href: '/console/flows', label: 'Flows', roles: OPERATIONS },
+  { href: '/console/leads', label: 'Leads', roles: [...OPERATIONS, 'architect'] },
+  { href: '/console/jobs', label: 'Jobs', roles: ['admin', 'coordinator', 'installer'] },
+] as const satisfies readonly { href: string; label: string; roles: readonly Role[] }[];
+
+export type PagePath = (typeof PAGES)[number]['href'];
+
+export const pagesFor = (staff: Pick<StaffSession, 'roles'>) =>
+  PAGES.filter((page) => page.roles.some((role) => staff.roles.includes(role)));
 
 export function Layout(props: { title: string; staff?: StaffSession; path?: string; children: Child }) {
   const { staff } = props;
@@ -76,7 +98,7 @@ export function Layout(props: { title: string; staff?: StaffSession; path?: stri
             <>
               <nav aria-label="Console">
                 <ul>
-                  {PAGES.map((page) => (
+                  {pagesFor(staff).map((page) => (
                     <li>
                       <a href={page.href} aria-current={props.path === page.href ? 'page' : undefined}>
                         {page.label}

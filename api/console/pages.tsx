@@ -1,6 +1,6 @@
 import type { NeedsMeFilter, NeedsMeItem, NeedsMeKind } from '../../db/needsMe.js';
 import type { StaffSession } from '../../db/staff.js';
-import { age, CsrfField, Layout } from './layout.js';
+import { age, CsrfField, flowHref, Layout } from './layout.js';
 
 export function SignInPage(props: { csrf: string; next: string; error?: string; email?: string }) {
   return (
@@ -93,9 +93,24 @@ function Item(props: { item: NeedsMeItem; now: Date; staff: StaffSession }) {
   return (
     <li class={`item ${item.kind}`} aria-labelledby={headingId}>
       <h2 id={headingId}>
-        {KINDS[item.kind]}: {item.root ? `${item.root.flowType} ${item.root.businessKey}` : item.why}
+        {KINDS[item.kind]}:{' '}
+        {item.root ? (
+          <a href={flowHref(item.root.flowId)}>
+            {item.root.flowType} {item.root.businessKey}
+          </a>
+        ) : (
+          item.why
+        )}
       </h2>
       <dl>
+        {item.flowId && item.flowId !== item.root?.flowId && (
+          <>
+            <dt>Flow</dt>
+            <dd>
+              <a href={flowHref(item.flowId)}>{item.flowId}</a>
+            </dd>
+          </>
+        )}
         {item.step && (
           <>
             <dt>Step</dt>
@@ -366,7 +381,7 @@ export function FlowsPage(props: {
                   />
                 </td>
                 <td>
-                  <a href={`/console/flows/${encodeURIComponent(row.id)}`}>
+                  <a href={flowHref(row.id)}>
                     {row.flowType} {row.businessKey}
                   </a>
                 </td>
@@ -404,94 +419,6 @@ export function BulkResultPage(props: { staff: StaffSession; action: string; res
           <a href="/console/flows">Back to the list</a>
         </p>
       </section>
-    </Layout>
-  );
-}
-
-export interface FlowDetail {
-  id: string;
-  flowType: string;
-  businessKey: string;
-  state: string;
-  currentStep: string | null;
-  steps: { name: string; state: string; attempts: number; lastError?: string }[];
-  attention: { step: string; reason: string; error: string; options: string[] } | null;
-  parentId: string | null;
-  children: { id: string; flowType: string; state: string }[];
-  events: { type: string; occurredAt: Date; actor: string; note: string | null }[];
-  temporalUiUrl: string | null;
-}
-
-export function FlowPage(props: { staff: StaffSession; flow: FlowDetail; now: Date }) {
-  const { flow } = props;
-  return (
-    <Layout title={`${flow.flowType} ${flow.businessKey}`} staff={props.staff} path="/console/flows">
-      <p>
-        <strong>{flow.state}</strong>
-        {flow.currentStep && <> at {flow.currentStep}</>}
-        {flow.temporalUiUrl && (
-          <>
-            {' · '}
-            <a href={flow.temporalUiUrl}>history in the Temporal UI</a>
-          </>
-        )}
-        {flow.parentId && (
-          <>
-            {' · part of '}
-            <a href={`/console/flows/${encodeURIComponent(flow.parentId)}`}>{flow.parentId}</a>
-          </>
-        )}
-      </p>
-      {flow.attention && (
-        <p class="error" role="status">
-          {flow.attention.step}: {flow.attention.reason} — {flow.attention.error} (decisions:{' '}
-          {flow.attention.options.join(', ')})
-        </p>
-      )}
-      <h2>Steps</h2>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Step</th>
-            <th scope="col">State</th>
-            <th scope="col">Attempts</th>
-            <th scope="col">Last error</th>
-          </tr>
-        </thead>
-        <tbody>
-          {flow.steps.map((step) => (
-            <tr>
-              <td>{step.name}</td>
-              <td>{step.state}</td>
-              <td>{step.attempts}</td>
-              <td>{step.lastError ?? '—'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {flow.children.length > 0 && (
-        <>
-          <h2>Child flows</h2>
-          <ul>
-            {flow.children.map((child) => (
-              <li>
-                <a href={`/console/flows/${encodeURIComponent(child.id)}`}>{child.id}</a> ({child.flowType},{' '}
-                {child.state})
-              </li>
-            ))}
-          </ul>
-        </>
-      )}
-      <h2>Timeline</h2>
-      <ol id="timeline">
-        {flow.events.map((event) => (
-          <li>
-            <time datetime={event.occurredAt.toISOString()}>{age(event.occurredAt, props.now)} ago</time>{' '}
-            <strong>{event.type}</strong> by {event.actor}
-            {event.note && <> — {event.note}</>}
-          </li>
-        ))}
-      </ol>
     </Layout>
   );
 }

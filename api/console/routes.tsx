@@ -8,19 +8,14 @@ import { flowCountsByState, listFlows } from '../../db/flowList.js';
 import { assignItem, type NeedsMeFilter, type NeedsMeKind, needsMe } from '../../db/needsMe.js';
 import { acceptInvitation, invitation, type StaffSession, signIn, signOut } from '../../db/staff.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
-import { FLOW_TYPES } from '../flowTypes.js';
+import { decideAboutFlow, ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
+import { DECISION_NAMES, FLOW_TYPES } from '../flowTypes.js';
 import { temporalUiUrl } from '../routes/flows.js';
-import {
-  BulkResultPage,
-  ErrorPage,
-  type FlowDetail,
-  FlowPage,
-  FlowsPage,
-  InvitePage,
-  NeedsMePage,
-  SignInPage,
-} from './pages.js';
+import { decisionFromForm } from './decisionForms.js';
+import { FlowPage, readFlowView } from './flowPage.js';
+import { PAGES, pagesFor } from './layout.js';
+import { registerOwnPages } from './ownPages.js';
+import { BulkResultPage, ErrorPage, FlowsPage, InvitePage, NeedsMePage, SignInPage } from './pages.js';
 import {
   type ConsoleEnv,
   clearSessionCookie,
@@ -28,6 +23,7 @@ import {
   setSessionCookie,
   signInCsrfHolds,
   signInCsrfToken,
+  staffActor,
 } from './session.js';
 
 const require = createRequire(import.meta.url);
@@ -39,8 +35,6 @@ stream.addEventListener('changed', () => document.body.dispatchEvent(new Event('
 `,
 };
 const KINDS: readonly NeedsMeKind[] = ['attention', 'retrying', 'unapplied_payment', 'late_supplier_order'];
-/** Architects and installers have pages of their own (their leads, their jobs), not the operations pages. */
-const OPERATIONS_ROLES = ['admin', 'coordinator', 'finance', 'warehouse', 'viewer'];
 /** The flow types the Flows page filters by: those the API runs. */
 const FLOW_TYPE_NAMES = FLOW_TYPES.map((type) => type.definition.type).sort();
 /** Who may pause, resume and cancel flows, as through the API. */
@@ -51,7 +45,7 @@ export const CONSOLE_LIMITED_PATHS = ['/console/sign-in', '/console/invite/*'] a
 
 /** Only a path inside the console is a place to come back to after signing in. */
 const safeNext = (next: unknown) =>
-  typeof next === 'string' && /^\/console\/[\w\-/?=&%.]*$/.test(next) ? next : '/console/needs-me';
+  typeof next === 'string' && /^\/console(\/[\w\-/?=&%.]*)?$/.test(next) ? next : '/console';
 
 function refuse(c: Context, status: 403 | 404, what: string, staff?: StaffSession) {
   const title = status === 403 ? 'Not allowed' : 'Not found';
@@ -78,7 +72,6 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
       'cache-control': 'public, max-age=3600',
     });
   });
-  pages.get('/', (c) => c.redirect('/console/needs-me', 303));
 
   pages.get('/sign-in', (c) =>
     c.html(<SignInPage csrf={signInCsrfToken(c)} next={safeNext(c.req.query('next'))} />),
@@ -143,25 +136,39 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     requireSession(db, (c, status, why) => refuse(c, status, why)),
   );
 
+  // Home is the first page the person's roles open.
+  pages.get('/', (c) => {
+    const staff = c.get('staff');
+    const [home] = pagesFor(staff);
+    if (!home) return refuse(c, 403, 'Your account has no pages yet: ask an admin for a role.', staff);
+    return c.redirect(home.href, 303);
+  });
   pages.post('/sign-out', async (c) => {
     await signOut(db, c.get('staff').sessionId);
     clearSessionCookie(c);
     return c.redirect('/console/sign-in', 303);
   });
 
-  const operationsOnly = createMiddleware<ConsoleEnv>(async (c, next) => {
-    const staff = c.get('staff');
-    if (!staff.roles.some((role) => OPERATIONS_ROLES.includes(role)))
-      return refuse(
-        c,
-        403,
-        'This page is for operations staff; your account sees its own leads and jobs.',
-        staff,
-      );
-    await next();
-  });
-  pages.use('/needs-me', operationsOnly);
-  pages.use('/needs-me/*', operationsOnly);
+  // Each page for the roles that open it (PAGES); the others are told which pages are theirs.
+  for (const page of PAGES) {
+    const opens = createMiddleware<ConsoleEnv>(async (c, next) => {
+      const staff = c.get('staff');
+      if (!pagesFor(staff).includes(page)) {
+        const theirs = pagesFor(staff).map((mine) => mine.label);
+        return refuse(
+          c,
+          403,
+          `${page.label} is not among your pages; ${theirs.length ? `yours: ${theirs.join(', ')}` : 'your account has none yet: ask an admin for a role'}.`,
+          staff,
+        );
+      }
+      await next();
+    });
+    const under = page.href.replace('/console', '');
+    pages.use(under, opens);
+    pages.use(`${under}/*`, opens);
+  }
+  registerOwnPages(pages, deps);
   pages.get('/needs-me', async (c) => {
     const staff = c.get('staff');
     const query = c.req.query();
@@ -187,8 +194,6 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     return c.redirect('/console/needs-me', 303);
   });
 
-  pages.use('/flows', operationsOnly);
-  pages.use('/flows/*', operationsOnly);
   pages.get('/flows', async (c) => {
     const staff = c.get('staff');
     const query = c.req.query();
@@ -230,63 +235,55 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
       />,
     );
   });
-  // One flow: its steps, its children, who did what and why, and where to read its history in Temporal.
+  // One flow: its steps, its children, what it works on, who did what and why, and the decisions it allows now.
   pages.get('/flows/:flowId', async (c) => {
     const staff = c.get('staff');
     const flowId = c.req.param('flowId');
-    const row = await ownedFlow(deps, staff.tenantId, flowId);
-    if (!row) return refuse(c, 404, `There is no flow ${flowId} in your tenant.`, staff);
-    const [children, events] = await Promise.all([
-      db
-        .selectFrom('flows')
-        .select(['id', 'flow_type', 'state'])
-        .where('tenant_id', '=', staff.tenantId)
-        .where('parent_id', '=', flowId)
-        .orderBy('started_at')
-        .execute(),
-      db
-        .selectFrom('domain_events')
-        .select(['type', 'occurred_at', 'actor', 'payload'])
-        .where('tenant_id', '=', staff.tenantId)
-        .where('flow_id', '=', flowId)
-        .orderBy('occurred_at', 'desc')
-        .orderBy('position', 'desc')
-        .limit(200)
-        .execute(),
-    ]);
-    const attention = row.attention as FlowDetail['attention'];
-    const text = (value: unknown) => (typeof value === 'string' && value ? value : null);
-    return c.html(
-      <FlowPage
-        staff={staff}
-        now={new Date()}
-        flow={{
-          id: row.id,
-          flowType: row.flow_type,
-          businessKey: row.business_key,
-          state: row.state,
-          currentStep: row.current_step,
-          steps: row.steps ?? [],
-          attention: attention && typeof attention === 'object' ? attention : null,
-          parentId: row.parent_id,
-          children: children.map((child) => ({
-            id: child.id,
-            flowType: child.flow_type,
-            state: child.state,
-          })),
-          events: events.map((event) => {
-            const actor = event.actor as { id?: string; name?: string };
-            return {
-              type: event.type,
-              occurredAt: event.occurred_at,
-              actor: actor.name ?? actor.id ?? 'someone',
-              note: text(event.payload.reason) ?? text(event.payload.note),
-            };
-          }),
-          temporalUiUrl: row.run_id ? temporalUiUrl(deps, row.id, row.run_id) : null,
-        }}
-      />,
+    const flow = await readFlowView(deps, staff.tenantId, flowId);
+    if (!flow) return refuse(c, 404, `There is no flow ${flowId} in your tenant.`, staff);
+    const decided = DECISION_NAMES.find((name) => name === c.req.query('decided'));
+    const notice = decided
+      ? { ok: true, text: `Decision taken: ${decided}. The flow goes on from here; this page follows it.` }
+      : undefined;
+    return c.html(<FlowPage staff={staff} flow={flow} now={new Date()} notice={notice} />);
+  });
+  // A decision from one of the flow page's forms, checked and sent as POST /v1/flows/{flowId}/resolve sends it.
+  pages.post('/flows/:flowId/decide', async (c) => {
+    const staff = c.get('staff');
+    const flowId = c.req.param('flowId');
+    if (!staff.roles.some((role) => ACTING_ROLES.includes(role)))
+      return refuse(c, 403, 'Deciding about a flow needs the coordinator or finance role.', staff);
+    const flow = await readFlowView(deps, staff.tenantId, flowId);
+    if (!flow) return refuse(c, 404, `There is no flow ${flowId} in your tenant.`, staff);
+    const body = await c.req.parseBody();
+    const again = (status: 400 | 409 | 503, page: Partial<Parameters<typeof FlowPage>[0]>) =>
+      c.html(<FlowPage staff={staff} flow={flow} now={new Date()} {...page} />, status);
+    const form = flow.decisions.find((candidate) => candidate.action === body.action && !candidate.route);
+    if (!form)
+      return again(409, {
+        notice: {
+          ok: false,
+          text: 'That decision is not possible now: the flow has moved on. Here it is as it is.',
+        },
+      });
+    const values = Object.fromEntries(
+      Object.entries(body).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
     );
+    const decision = decisionFromForm(form, body);
+    if ('field' in decision) return again(400, { failed: { action: form.action, values, ...decision } });
+    const outcome = await decideAboutFlow(
+      deps,
+      { tenantId: staff.tenantId, actor: staffActor(staff) },
+      flowId,
+      decision,
+    );
+    if ('notFound' in outcome) return refuse(c, 404, `There is no flow ${flowId} in your tenant.`, staff);
+    if ('invalid' in outcome)
+      return again(400, { failed: { action: form.action, values, ...outcome.invalid } });
+    if ('refused' in outcome)
+      return again(409, { notice: { ok: false, text: `The flow did not take it: ${outcome.refused}` } });
+    if ('unanswered' in outcome) return again(503, { notice: { ok: false, text: outcome.unanswered } });
+    return c.redirect(`/console/flows/${encodeURIComponent(flowId)}?decided=${form.action}`, 303);
   });
   // Each flow in turn, each answered on its own: one that refuses (already ended, say) does not stop the others.
   pages.post('/flows/bulk', async (c) => {
@@ -316,7 +313,7 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
         />,
         400,
       );
-    const actor = { type: 'user' as const, id: staff.email, name: staff.name };
+    const actor = staffActor(staff);
     const results = [];
     for (const flowId of flows) {
       if (!(await ownedFlow(deps, staff.tenantId, flowId))) {
@@ -389,5 +386,6 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
   });
 
   pages.all('*', (c) => refuse(c, 404, `There is no console page ${c.req.path}.`, c.get('staff')));
+  app.get('/console/', (c) => c.redirect('/console', 301));
   app.route('/console', pages as never);
 }

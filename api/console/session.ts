@@ -4,6 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { createMiddleware } from 'hono/factory';
 import type { Db } from '../../db/client.js';
 import { SESSION_HOURS, type StaffSession, sessionOf } from '../../db/staff.js';
+import type { Actor } from '../../domain/flow.js';
 
 /**
  * Console sessions: the cookie holds a random token (HttpOnly, SameSite=Lax, Secure over TLS, only for /console);
@@ -86,3 +87,10 @@ export function requireSession(
     await next();
   });
 }
+
+/** Who a signed-in person is on a flow's history. */
+export const staffActor = (staff: StaffSession): Actor => ({
+  type: 'user',
+  id: staff.email,
+  name: staff.name,
+});

@@ -1,12 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { listFlows } from '../../db/flowList.js';
-import { type ResolveRequest, resolveStep, TERMINAL_STATES } from '../../domain/flow.js';
+import { TERMINAL_STATES } from '../../domain/flow.js';
 import { FlowState, FlowStatus } from '../../domain/flow.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
-import { checkDecision, DECISION_NAMES, DECISIONS_BY_TYPE } from '../flowTypes.js';
+import { decideAboutFlow, ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
+import { DECISION_NAMES, DECISIONS_BY_TYPE } from '../flowTypes.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
 import { readFlow } from '../readFlow.js';
 import { actorOf, askFlow, decisionProblem, decodeCursor, encodeCursor } from './shared.js';
@@ -87,11 +87,6 @@ const ResolveBody = z
       ),
     extendBy: z.string().max(50).optional(),
     extendUntil: z.iso.datetime({ offset: true }).optional(),
-  })
-  .superRefine((body, ctx) => {
-    if ((body.action === 'skip' || body.action === 'fallback') && !body.note?.trim()) {
-      ctx.addIssue({ code: 'custom', path: ['note'], message: `${body.action} needs a note saying why` });
-    }
   })
   .openapi('ResolveStep');
 
@@ -274,23 +269,16 @@ export function registerFlowRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
     async (c) => {
       const { flowId } = c.req.valid('param');
       const principal = c.get('principal');
-      const row = await ownedFlow(deps, principal.tenantId, flowId);
-      if (!row) return notFound(c, flowId);
-      const request: ResolveRequest = { ...c.req.valid('json'), actor: actorOf(principal) };
-      // Checked against the type of the flow the decision goes to (a child's, when its step needs attention).
-      const childId = (row.attention as { flowId?: string } | null)?.flowId;
-      const target = childId ? await ownedFlow(deps, principal.tenantId, childId) : row;
-      const check = checkDecision(target?.flow_type ?? row.flow_type, request);
-      if (!check.ok) {
-        return invalidField(c, check.field, check.message);
-      }
-      // When the step belongs to a child flow, the decision goes there; the answer is this flow's status.
-      const outcome = await askFlow(deps, target?.id ?? flowId, (handle) =>
-        handle.executeUpdate(resolveStep, { args: [request] }),
+      const outcome = await decideAboutFlow(
+        deps,
+        { tenantId: principal.tenantId, actor: actorOf(principal) },
+        flowId,
+        c.req.valid('json'),
       );
+      if ('notFound' in outcome) return notFound(c, flowId);
+      if ('invalid' in outcome) return invalidField(c, outcome.invalid.field, outcome.invalid.message);
       if (!('status' in outcome)) return decisionProblem(c, outcome);
-      // A child's decision moved the parent's row with it (same transaction): the parent as it now reads.
-      return c.json((await readFlow(db, principal.tenantId, flowId)) ?? outcome.status, 200);
+      return c.json(outcome.status, 200);
     },
   );
 

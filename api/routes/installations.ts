@@ -10,11 +10,11 @@ import {
 import { type ProjectNews, projectNews } from '../../domain/leadToInstall.js';
 import { CompleteInstallation, ReportProblem, SiteAddress } from '../../domain/leadToInstall.schema.js';
 import { BusinessId } from '../../domain/proposal.js';
-import type { Principal } from '../apiKeys.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
-import { actorOf, json, NOBODY, signalIfRunning } from './shared.js';
+import { crewScope } from '../scopes.js';
+import { actorOf, json, signalIfRunning } from './shared.js';
 
 const JobParam = z.object({ projectId: BusinessId });
 const Job = z
@@ -39,12 +39,6 @@ const responses = {
   404: { description: 'No such job for this crew', content: problemContent },
   409: { description: 'The job is not in a state for this', content: problemContent },
 };
-
-/** A crew's key works on its own crew's jobs; coordinators on any. */
-const crewOf = (principal: Principal) =>
-  principal.roles.some((role) => role === 'admin' || role === 'coordinator')
-    ? null
-    : (principal.crewId ?? NOBODY);
 
 /** The crews' side of an installation: their jobs, starting one, completing it with its checklist, problems. */
 export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
@@ -84,7 +78,7 @@ export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDe
     async (c) => {
       const principal = c.get('principal');
       return c.json(
-        { jobs: await listJobs(db, { tenantId: principal.tenantId, crewId: crewOf(principal) }) },
+        { jobs: await listJobs(db, { tenantId: principal.tenantId, crewId: crewScope(principal) }) },
         200,
       );
     },
@@ -107,7 +101,7 @@ export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDe
       const report = await startInstallation(db, {
         tenantId: principal.tenantId,
         projectKey: projectId,
-        crewId: crewOf(principal),
+        crewId: crewScope(principal),
         actor: actorOf(principal),
       });
       return answer(c, projectId, report, 'jobStarted');
@@ -132,7 +126,7 @@ export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDe
       const report = await completeInstallation(db, {
         tenantId: principal.tenantId,
         projectKey: projectId,
-        crewId: crewOf(principal),
+        crewId: crewScope(principal),
         checklist: body.checklist,
         notes: body.notes,
         actor: actorOf(principal),
@@ -158,7 +152,7 @@ export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDe
       const report = await reportProblem(db, {
         tenantId: principal.tenantId,
         projectKey: projectId,
-        crewId: crewOf(principal),
+        crewId: crewScope(principal),
         description: c.req.valid('json').description,
         actor: actorOf(principal),
       });

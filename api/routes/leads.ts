@@ -12,12 +12,12 @@ import {
 } from '../../domain/leadToInstall.schema.js';
 import { BusinessId } from '../../domain/proposal.js';
 import type { leadToInstall } from '../../workflows/leadToInstall.js';
-import type { Principal } from '../apiKeys.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
+import { leadScope } from '../scopes.js';
 import { startFlow } from '../startFlow.js';
-import { actorOf, json, NOBODY, signalIfRunning } from './shared.js';
+import { actorOf, json, signalIfRunning } from './shared.js';
 
 const LeadParam = z.object({ leadId: BusinessId });
 const LeadState = z.enum(LEAD_STATES);
@@ -71,15 +71,6 @@ const refusals = {
   403: { description: 'Not allowed for this key’s roles', content: problemContent },
 };
 
-/** An architect's key reads and registers its own architect's leads; staff keys see every lead of the tenant. */
-const onlyOwnLeads = (principal: Principal) =>
-  principal.roles.includes('architect') &&
-  !principal.roles.some((role) => ['admin', 'coordinator', 'viewer', 'finance'].includes(role));
-
-/** Whose leads a key reads: its architect's, or (staff) everyone's. An architect key naming nobody reads none. */
-const leadScope = (principal: Principal) =>
-  onlyOwnLeads(principal) ? (principal.architectId ?? NOBODY) : undefined;
-
 /**
  * Leads: architects (their own) and staff register them, each starting its leadToInstall flow; coordinators
  * convert the qualified ones into projects or mark them lost.
@@ -117,7 +108,7 @@ export function registerLeadRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): voi
       const principal = c.get('principal');
       const { tenantId, tenantSlug } = principal;
       let architectId = body.architectId ?? null;
-      if (onlyOwnLeads(principal)) {
+      if (leadScope(principal) !== undefined) {
         if (body.architectId)
           return invalidField(c, 'body.architectId', 'an architect’s key registers its own leads');
         if (!principal.architectId)
