@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requireApiKey } from './auth.js';
 import { addressList, clientAddress } from './clientAddress.js';
-import { CONSOLE_LIMITED_PATHS, registerConsoleRoutes } from './console/routes.js';
+import { CONSOLE_LIMITED_PATHS, registerConsoleRoutes, tooManyTries } from './console/routes.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { type ApiMetrics, metricsEndpoint } from './metrics.js';
 import { PUBLIC_LIMITED_PATHS } from './openapiDocument.js';
@@ -136,6 +136,7 @@ export function createApp(deps: ApiDeps, options: AppOptions): OpenAPIHono<ApiEn
       limit: perAddress,
       windowSeconds: 60,
       keyOf: (c) => c.get('clientAddress'),
+      pageFor: (c, detail) => (c.req.path.startsWith('/console/') ? tooManyTries(c, detail) : undefined),
     });
     for (const path of [...PUBLIC_LIMITED_PATHS, ...CONSOLE_LIMITED_PATHS]) app.use(path, perClient);
   }

@@ -5,13 +5,15 @@ import { problemResponse, problemType } from './problem.js';
  * A fixed-window rate limit per key (an API key, a client address), in this API process: each replica counts
  * its own requests. Every answer says where the caller stands, in the IETF RateLimit fields
  * (`RateLimit-Policy: "name";q=limit;w=window`, `RateLimit: "name";r=remaining;t=seconds`); over the limit it is
- * 429 problem+json with `Retry-After`.
+ * 429 with `Retry-After`: problem+json, or a page for people (`pageFor`).
  */
 export function rateLimit(options: {
   name: string;
   limit: number;
   windowSeconds: number;
   keyOf: (c: Context) => string;
+  /** Answers over the limit for people rather than programs (a page); problem+json when it gives none. */
+  pageFor?: (c: Context, detail: string) => Response | Promise<Response> | undefined;
 }): MiddlewareHandler {
   const { name, limit, windowSeconds } = options;
   const windows = new Map<string, { count: number; endsAt: number }>();
@@ -33,17 +35,25 @@ export function rateLimit(options: {
       'ratelimit-policy': policy,
       ratelimit: `"${name}";r=${Math.max(0, limit - window.count)};t=${resetIn}`,
     };
-    if (window.count > limit)
+    if (window.count > limit) {
+      const detail = `At most ${limit} requests per ${windowSeconds} s (${name}); try again in ${resetIn} s.`;
+      const headers = { ...fields, 'retry-after': String(resetIn) };
+      const page = await options.pageFor?.(c, detail);
+      if (page) {
+        for (const [field, value] of Object.entries(headers)) page.headers.set(field, value);
+        return page;
+      }
       return problemResponse(
         {
           type: problemType('rate-limited'),
           title: 'Too many requests',
           status: 429,
-          detail: `At most ${limit} requests per ${windowSeconds} s (${name}); try again in ${resetIn} s.`,
+          detail,
           instance: c.req.path,
         },
-        { ...fields, 'retry-after': String(resetIn) },
+        headers,
       );
+    }
     await next();
     for (const [field, value] of Object.entries(fields)) c.res.headers.set(field, value);
   };

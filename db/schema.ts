@@ -75,6 +75,14 @@ export interface DomainEventsTable {
   xact: Generated<string | null>;
 }
 
+/** The console dashboard's figures of a tenant, as last computed (0026). */
+export interface DashboardSnapshotsTable {
+  tenant_id: string;
+  computed_at: Timestamp | null;
+  figures: Json<Record<string, unknown>> | null;
+  claimed_at: Timestamp | null;
+}
+
 /** A person who signs in to the ops console (0025). */
 export interface StaffUsersTable {
   id: Generated<string>;
@@ -761,6 +769,7 @@ export interface UrgentRulesTable {
 }
 
 export interface Database {
+  dashboard_snapshots: DashboardSnapshotsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
   flows: FlowsTable;

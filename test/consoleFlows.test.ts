@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { startFlowStatusRelay } from '../db/analytics/flowStatuses.js';
+import { flowdeskSourceId } from '../db/analytics/sources.js';
+import { recordPayment } from '../db/payments.js';
+import { SYSTEM } from '../domain/flow.js';
 import { createLogger } from '../runtime/logger.js';
 import { type LegacySimulator, startLegacySimulator } from '../scripts/simulators/legacy.js';
 import { apiClient, createTestTenant, startTestApi, type TestApi, type TestTenant } from './helpers/api.js';
@@ -227,5 +230,159 @@ describe('ops console on real flows', () => {
     const installer = await signedIn(api.url, installerEmail, '/console/jobs');
     expect((await installer.go('GET', '/console/jobs')).status).toBe(200);
     expect((await installer.go('GET', '/console/leads')).status).toBe(403);
+  });
+
+  it('draws the dashboard from a snapshot computed in the background: flows per day, success per type, time per stage, SLA, unapplied payments', async () => {
+    const db = api.deps.db;
+    const sourceId = await flowdeskSourceId(db, tenant.tenantId);
+    const admin = apiClient(api.url, await tenant.key(['admin']));
+    const sla = await admin.put(`/v1/analytics/sources/${sourceId}/settings/sla`, {
+      nearFraction: 0.8,
+      profiles: [
+        {
+          profile: 'default',
+          limits: [{ groupId: 'automationStep:runScenario', normal: '1:00', urgent: null }],
+        },
+      ],
+    });
+    expect(sla.status, sla.text).toBe(200);
+    const held = await recordPayment(db, {
+      tenantId: tenant.tenantId,
+      source: 'bank_transfer',
+      externalId: unique('BANK'),
+      amount: 5_000,
+      currency: 'EUR',
+      receivedAt: new Date(),
+      actor: SYSTEM,
+    });
+    expect(held.outcome).toBe('unapplied');
+    const flowId = await refusedAutomationStep();
+    const retried = await coordinator.post(`/v1/flows/${encodeURIComponent(flowId)}/resolve`, {
+      action: 'retry',
+      input: { device: { serial: unique('SN-FIXED') } },
+    });
+    expect(retried.status, retried.text).toBe(200);
+    await waitForFlowRow(db, flowId, (row) => row?.state === 'completed');
+    // The relay has put the completed automation step on the status log.
+    await expect
+      .poll(
+        async () =>
+          (
+            await db
+              .selectFrom('status_events')
+              .select('id')
+              .where('source_id', '=', sourceId)
+              .where('status_id', '=', 'automationStep:completed')
+              .execute()
+          ).length,
+      )
+      .toBeGreaterThanOrEqual(1);
+
+    const { email } = await account(api.url, tenant, ['viewer']);
+    const person = await signedIn(api.url, email, '/console/dashboard');
+    const first = await person.go('GET', '/console/dashboard');
+    expect(first.status).toBe(200);
+    expect(first.text).toContain('The figures are being computed');
+    let page = '';
+    await expect
+      .poll(
+        async () => {
+          page = (await person.go('GET', '/console/dashboard')).text;
+          return page.includes('class="dashboard"');
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(true);
+    const total = (series: string) =>
+      [...page.matchAll(new RegExp(`<td data-series="${series}">(\\d+)</td>`, 'g'))].reduce(
+        (sum, match) => sum + Number(match[1]),
+        0,
+      );
+    // As the tenant's flows are: its automation steps needed a person, and the one retried completed.
+    const flows = await db
+      .selectFrom('flows')
+      .select(['flow_type', 'state', 'ended_at'])
+      .where('tenant_id', '=', tenant.tenantId)
+      .execute();
+    const ended = flows.filter((flow) => flow.flow_type === 'automationStep' && flow.ended_at);
+    const completed = ended.filter((flow) => flow.state === 'completed');
+    expect(completed.length).toBeGreaterThanOrEqual(1);
+    expect(page.match(/<tr data-day=/g)).toHaveLength(31);
+    expect(total('started')).toBe(flows.length);
+    expect(total('completed')).toBe(flows.filter((flow) => flow.state === 'completed').length);
+    expect(total('attention')).toBeGreaterThanOrEqual(
+      flows.filter((flow) => flow.flow_type === 'automationStep').length,
+    );
+    expect(page).toMatch(/<polyline[^>]+stroke="#0b57d0"/);
+    expect(page).toContain(
+      `<li data-flow-type="automationStep">automationStep: ${completed.length} of ${ended.length} completed</li>`,
+    );
+    expect(page).toContain('automationStep: runScenario');
+    expect(page).toMatch(/<li data-sla="ok">.*Within SLA: [1-9]\d*/s);
+    expect(page).toMatch(/<li data-currency="EUR">1 payment, €50\.00<\/li>/);
+    // Read again within the minute: the same snapshot, not computed again.
+    const computedAt = await db
+      .selectFrom('dashboard_snapshots')
+      .select('computed_at')
+      .where('tenant_id', '=', tenant.tenantId)
+      .executeTakeFirstOrThrow();
+    await person.go('GET', '/console/dashboard');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(
+      (
+        await db
+          .selectFrom('dashboard_snapshots')
+          .select('computed_at')
+          .where('tenant_id', '=', tenant.tenantId)
+          .executeTakeFirstOrThrow()
+      ).computed_at,
+    ).toEqual(computedAt.computed_at);
+  });
+
+  it('in a real browser, on a laptop and on a phone: every page fits, every control has a label, and the keyboard reaches it with a visible focus', async () => {
+    const flowId = await refusedAutomationStep();
+    const { email } = await account(api.url, tenant, ['coordinator']);
+    const browser = await launchChromium();
+    try {
+      for (const viewport of [
+        { name: 'laptop', width: 1280, height: 800 },
+        { name: 'phone', width: 390, height: 844 },
+      ]) {
+        const page = await (await browser.newContext({ viewport })).newPage();
+        await signInInBrowser(page, `${api.url}/console/needs-me`, email);
+        for (const [name, path] of [
+          ['needs-me', '/console/needs-me'],
+          ['flows', '/console/flows'],
+          ['flow', flowPage(flowId)],
+          ['dashboard', '/console/dashboard'],
+          ['leads', '/console/leads'],
+          ['jobs', '/console/jobs'],
+        ] as const) {
+          await page.goto(`${api.url}${path}`);
+          const fits = await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth');
+          expect(fits, `${path} is wider than a ${viewport.name}`).toBe(true);
+          const unlabelled =
+            await page.evaluate(`[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+            .filter((control) => !(control.labels?.length || control.getAttribute('aria-label') || (control.tagName === 'BUTTON' && control.textContent.trim())))
+            .map((control) => control.outerHTML)`);
+          expect(unlabelled, path).toEqual([]);
+          // The first Tab reaches the skip link, the next ones the navigation: each focus is drawn.
+          await page.keyboard.press('Tab');
+          expect(await page.evaluate('document.activeElement.textContent.trim()')).toBe('Skip to content');
+          await page.keyboard.press('Tab');
+          const focus = (await page.evaluate(
+            'getComputedStyle(document.activeElement).outlineStyle + " " + getComputedStyle(document.activeElement).outlineWidth',
+          )) as string;
+          expect(focus, path).toMatch(/^solid [1-9]/);
+          if (process.env.SCREENSHOTS)
+            await page.screenshot({
+              path: `docs/screenshots/console-${name}${viewport.name === 'phone' ? '-phone' : ''}.png`,
+              fullPage: true,
+            });
+        }
+      }
+    } finally {
+      await browser.close();
+    }
   });
 });

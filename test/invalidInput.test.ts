@@ -15,6 +15,7 @@ const COURIER_SECRET = 'courier-sweep-webhook-secret';
 const SUPPLIER_SECRET = 'supplier-sweep-secret-0123456789';
 const TENANT_TABLES = [
   'flows',
+  'dashboard_snapshots',
   'domain_events',
   'emails',
   'payments',

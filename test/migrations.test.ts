@@ -46,6 +46,7 @@ describe('migrations', () => {
       '0023_status_analytics',
       '0024_flow_status_relay',
       '0025_staff_accounts',
+      '0026_dashboard_snapshots',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

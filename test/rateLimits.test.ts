@@ -57,6 +57,13 @@ describe('rate limits', () => {
       });
     const answers = [await signIn(), await signIn(), await signIn()];
     expect(answers.map((answer) => answer.status)).toEqual([403, 403, 429]);
+    // People get a page saying what happened and how long to wait, not a program's problem+json.
+    const refused = answers[2];
+    expect(refused?.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(0);
+    const page = (await refused?.text()) ?? '';
+    expect(page).toContain('Too many tries');
+    expect(page).toMatch(/try again in \d+ s/);
   });
 });
 

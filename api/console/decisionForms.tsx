@@ -98,7 +98,7 @@ export function decisionForms(flowType: string, options: readonly string[]): Dec
         : []),
       {
         name: 'note',
-        label: onRecord ? 'Why (goes on the flow’s history)' : 'Note (goes on the flow’s history)',
+        label: onRecord ? 'Why, for the flow’s history' : 'Note for the flow’s history',
         kind: 'text',
         required: onRecord,
       },

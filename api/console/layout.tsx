@@ -3,9 +3,9 @@ import type { StaffSession } from '../../db/staff.js';
 import type { Role } from '../../domain/roles.js';
 import { CSRF_FIELD, CSRF_HEADER } from './session.js';
 
-/** How long ago, for people: "3 d 4 h", "2 h 5 min", "40 s". */
-export function age(since: Date, now: Date): string {
-  const seconds = Math.max(0, Math.round((now.getTime() - since.getTime()) / 1000));
+/** A duration for people: "3 d 4 h", "2 h 5 min", "40 s". */
+export function duration(totalSeconds: number): string {
+  const seconds = Math.max(0, Math.round(totalSeconds));
   const [d, h, m] = [
     Math.floor(seconds / 86_400),
     Math.floor(seconds / 3600) % 24,
@@ -15,6 +15,9 @@ export function age(since: Date, now: Date): string {
   if (h > 0) return `${h} h ${m} min`;
   return m > 0 ? `${m} min` : `${seconds} s`;
 }
+
+/** How long ago, for people. */
+export const age = (since: Date, now: Date) => duration((now.getTime() - since.getTime()) / 1000);
 
 export const flowHref = (flowId: string) => `/console/flows/${encodeURIComponent(flowId)}`;
 
@@ -56,6 +59,10 @@ code.hash { overflow-wrap: anywhere; font-size: .85rem; }
 table { width: 100%; border-collapse: collapse; display: block; overflow-x: auto; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); }
 fieldset { border: 1px solid var(--line); border-radius: 6px; }
+.chart { width: 100%; max-width: 48rem; height: auto; display: block; }
+.axis { font-size: 12px; fill: var(--muted); }
+.legend { display: flex; flex-wrap: wrap; gap: .25rem 1rem; list-style: none; padding: 0; }
+.dashboard section { margin-bottom: 1.5rem; }
 @media (max-width: 40rem) { .item dl, dl.facts { grid-template-columns: 1fr; } header form { margin-left: 0; } }
 `;
 
@@ -68,6 +75,7 @@ const OPERATIONS: readonly Role[] = ['admin', 'coordinator', 'finance', 'warehou
 export const PAGES = [
   { href: '/console/needs-me', label: 'Needs me now', roles: OPERATIONS },
   { href: '/console/flows', label: 'Flows', roles: OPERATIONS },
+  { href: '/console/dashboard', label: 'Dashboard', roles: OPERATIONS },
   { href: '/console/leads', label: 'Leads', roles: [...OPERATIONS, 'architect'] },
   { href: '/console/jobs', label: 'Jobs', roles: ['admin', 'coordinator', 'installer'] },
 ] as const satisfies readonly { href: string; label: string; roles: readonly Role[] }[];

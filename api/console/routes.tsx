@@ -4,6 +4,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { type Context, Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { streamSSE } from 'hono/streaming';
+import { dashboardSnapshot } from '../../db/dashboard.js';
 import { flowCountsByState, listFlows } from '../../db/flowList.js';
 import { assignItem, type NeedsMeFilter, type NeedsMeKind, needsMe } from '../../db/needsMe.js';
 import { acceptInvitation, invitation, type StaffSession, signIn, signOut } from '../../db/staff.js';
@@ -11,6 +12,7 @@ import type { ApiDeps, ApiEnv } from '../context.js';
 import { decideAboutFlow, ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
 import { DECISION_NAMES, FLOW_TYPES } from '../flowTypes.js';
 import { temporalUiUrl } from '../routes/flows.js';
+import { DashboardPage } from './dashboardPage.js';
 import { decisionFromForm } from './decisionForms.js';
 import { FlowPage, readFlowView } from './flowPage.js';
 import { PAGES, pagesFor } from './layout.js';
@@ -54,6 +56,18 @@ function refuse(c: Context, status: 403 | 404, what: string, staff?: StaffSessio
       ? 'Reload the page you came from and try again; if it keeps happening, sign out and in again.'
       : 'Check the address, or start again from the list.';
   return c.html(<ErrorPage title={title} what={what} todo={todo} staff={staff} />, status);
+}
+
+/** Past the per-address limit on sign-in and invitations: a page saying how long to wait. */
+export function tooManyTries(c: Context, detail: string) {
+  return c.html(
+    <ErrorPage
+      title="Too many tries"
+      what={`This address has tried too often. ${detail}`}
+      todo="Wait a minute, then try again. If the password is lost, ask an admin for a new invitation."
+    />,
+    429,
+  );
 }
 
 /**
@@ -169,6 +183,14 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     pages.use(`${under}/*`, opens);
   }
   registerOwnPages(pages, deps);
+  pages.get('/dashboard', async (c) => {
+    const staff = c.get('staff');
+    const snapshot = await dashboardSnapshot(db, staff.tenantId, {
+      onError: (error) =>
+        deps.logger.warn({ err: error, tenantId: staff.tenantId }, 'dashboard figures failed'),
+    });
+    return c.html(<DashboardPage staff={staff} snapshot={snapshot} now={new Date()} />);
+  });
   pages.get('/needs-me', async (c) => {
     const staff = c.get('staff');
     const query = c.req.query();

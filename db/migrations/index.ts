@@ -24,6 +24,7 @@ import * as receiptTaskQueue from './0022_receipt_task_queue.js';
 import * as statusAnalytics from './0023_status_analytics.js';
 import * as flowStatusRelay from './0024_flow_status_relay.js';
 import * as staffAccounts from './0025_staff_accounts.js';
+import * as dashboardSnapshots from './0026_dashboard_snapshots.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -55,6 +56,7 @@ const migrations: Record<string, Migration> = {
   '0023_status_analytics': statusAnalytics,
   '0024_flow_status_relay': flowStatusRelay,
   '0025_staff_accounts': staffAccounts,
+  '0026_dashboard_snapshots': dashboardSnapshots,
 };
 
 export const migrationProvider: MigrationProvider = {
