@@ -41,3 +41,21 @@ export const NewAddress = SiteAddress.extend({
 export type NewAddress = z.infer<typeof NewAddress>;
 
 export const CompanyId = BusinessId;
+
+/** A courier's code: how shipments and tracking name it. */
+export const CourierCode = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,39}$/, { error: 'must be 2-40 lowercase letters, digits or "-"' });
+/** A courier a tenant ships with, as its admins set it. */
+export const CourierSettings = z.object({
+  code: z.string(),
+  name: z.string().trim().min(1).max(100),
+  // A template, not a URL yet: its braces are not URL characters.
+  trackingUrlTemplate: z
+    .string()
+    .max(500)
+    .regex(/^https:\/\/[^\s/]+\/\S*\{tracking\}\S*$/, { error: 'must be an https URL holding {tracking}' })
+    .describe('The tracking page; {tracking} is replaced by the tracking number'),
+  adapter: z.enum(['aftership', 'poll']).describe('Tracking by AfterShip webhooks, or by polling'),
+});
+export type CourierSettings = z.infer<typeof CourierSettings>;

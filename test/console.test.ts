@@ -343,4 +343,105 @@ describe('ops console', () => {
       await browser.close();
     }
   });
+
+  it('lets admins change settings through forms over the admin API: the same checks, nothing written on bad input, secrets never shown', async () => {
+    const { email } = await account(tenant, ['admin']);
+    const admin = await signedIn(email);
+    const couriers = await admin.go('GET', '/console/settings/couriers');
+    expect(couriers.status).toBe(200);
+    expect(couriers.text).toContain('usps');
+    expect(couriers.text).toMatch(
+      /<label for="setting-couriers-value-trackingUrlTemplate">Tracking url template<\/label>/,
+    );
+
+    const code = `ship-${Date.now()}`;
+    const bad = await admin.go('POST', '/console/settings/couriers', {
+      _csrf: admin.csrf(),
+      key: code,
+      'value.name': 'Ship Fast',
+      'value.trackingUrlTemplate': 'http://track.example/no-placeholder',
+      'value.adapter': 'poll',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.text).toContain('must be an https URL holding {tracking}');
+    expect(bad.text).toContain('Nothing was changed');
+    const api_ = apiClient(api.url, await tenant.key(['admin']));
+    const listed = async () =>
+      (await api_.get('/v1/couriers')).body.couriers as { code: string; name: string }[];
+    expect((await listed()).some((courier) => courier.code === code)).toBe(false);
+    const good = await admin.go('POST', '/console/settings/couriers', {
+      _csrf: admin.csrf(),
+      key: code,
+      'value.name': 'Ship Fast',
+      'value.trackingUrlTemplate': 'https://track.example/t/{tracking}',
+      'value.adapter': 'poll',
+    });
+    expect(good).toMatchObject({ status: 303 });
+    expect((await listed()).find((courier) => courier.code === code)).toMatchObject({ name: 'Ship Fast' });
+    const saved = await api.deps.db
+      .selectFrom('domain_events')
+      .select('actor')
+      .where('tenant_id', '=', tenant.tenantId)
+      .where('type', '=', 'courier.saved')
+      .where('entity_id', '=', code)
+      .execute();
+    expect(saved.map((event) => (event.actor as { id: string }).id)).toEqual([email]);
+
+    // A supplier's credentials go in and never come back out: not on its page, not in the list.
+    const supplier = `SUP-${Date.now()}`;
+    const registered = await admin.go('POST', '/console/settings/suppliers', {
+      _csrf: admin.csrf(),
+      key: supplier,
+      'value.name': 'Panels by Post',
+      'value.protocol': 'manual',
+      'value.credentials': 'very-secret-credential-42',
+      'value.orderEmail': 'orders@panels.example',
+      'value.leadTime': '10 days',
+    });
+    expect(registered.status, registered.text).toBe(303);
+    const page = await admin.go('GET', `/console/settings/suppliers?key=${supplier}`);
+    expect(page.text).toContain('Panels by Post');
+    expect(page.text).toContain('value="10 days"');
+    expect(page.text).not.toContain('very-secret-credential-42');
+    expect((await api_.get(`/v1/suppliers/${supplier}`)).body).toMatchObject({
+      hasCredentials: true,
+      leadTime: '10 days',
+    });
+
+    // Working hours and SLA grids are a source's whole settings, as the analytics API takes them.
+    const sla = await admin.go('GET', '/console/settings/sla');
+    const source = /name="key" value="([^"]+)"/.exec(sla.text)?.[1] ?? '';
+    const limits = JSON.stringify([
+      {
+        profile: 'default',
+        limits: [{ groupId: 'invoicePayment:sendInvoice', normal: '4:00', urgent: null }],
+      },
+    ]);
+    const grid = await admin.go('POST', '/console/settings/sla', {
+      _csrf: admin.csrf(),
+      key: source,
+      'value.nearFraction': '0.7',
+      'value.profiles': limits,
+    });
+    expect(grid.status, grid.text).toBe(303);
+    const read = await api_.get(`/v1/analytics/sources/${source}/settings/sla`);
+    expect(read.body).toMatchObject({
+      nearFraction: 0.7,
+      profiles: [{ profile: 'default', limits: [{ groupId: 'invoicePayment:sendInvoice', normal: '4:00' }] }],
+    });
+
+    // Settings are for admins; without the session's token nothing is saved.
+    const { email: coordinatorEmail } = await account(tenant, ['coordinator']);
+    expect((await (await signedIn(coordinatorEmail)).go('GET', '/console/settings/couriers')).status).toBe(
+      403,
+    );
+    const forged = await admin.go('POST', '/console/settings/couriers', {
+      key: code,
+      'value.name': 'Forged',
+      'value.trackingUrlTemplate': 'https://track.example/t/{tracking}',
+      'value.adapter': 'poll',
+    });
+    expect(forged.status).toBe(403);
+    expect((await listed()).find((courier) => courier.code === code)).toMatchObject({ name: 'Ship Fast' });
+  });
 });

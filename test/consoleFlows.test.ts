@@ -341,7 +341,7 @@ describe('ops console on real flows', () => {
 
   it('in a real browser, on a laptop and on a phone: every page fits, every control has a label, and the keyboard reaches it with a visible focus', async () => {
     const flowId = await refusedAutomationStep();
-    const { email } = await account(api.url, tenant, ['coordinator']);
+    const { email } = await account(api.url, tenant, ['admin']);
     const browser = await launchChromium();
     try {
       for (const viewport of [
@@ -357,6 +357,8 @@ describe('ops console on real flows', () => {
           ['dashboard', '/console/dashboard'],
           ['leads', '/console/leads'],
           ['jobs', '/console/jobs'],
+          ['settings', '/console/settings/suppliers'],
+          ['settings-sla', '/console/settings/sla'],
         ] as const) {
           await page.goto(`${api.url}${path}`);
           const fits = await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth');

@@ -32,7 +32,7 @@ header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding
 header nav ul { display: flex; flex-wrap: wrap; gap: 1rem; list-style: none; margin: 0; padding: 0; }
 header nav a[aria-current="page"] { font-weight: 700; text-decoration: none; }
 header form { margin-left: auto; }
-main { padding: 1rem; max-width: 72rem; margin: 0 auto; }
+main { padding: 1rem; max-width: 72rem; margin: 0 auto; overflow-wrap: anywhere; }
 h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
 label { display: block; font-weight: 600; margin: .75rem 0 .25rem; }
 input, select, button { font: inherit; padding: .4rem .6rem; border: 1px solid var(--line); border-radius: 4px; }
@@ -78,6 +78,7 @@ export const PAGES = [
   { href: '/console/dashboard', label: 'Dashboard', roles: OPERATIONS },
   { href: '/console/leads', label: 'Leads', roles: [...OPERATIONS, 'architect'] },
   { href: '/console/jobs', label: 'Jobs', roles: ['admin', 'coordinator', 'installer'] },
+  { href: '/console/settings', label: 'Settings', roles: ['admin'] },
 ] as const satisfies readonly { href: string; label: string; roles: readonly Role[] }[];
 
 export type PagePath = (typeof PAGES)[number]['href'];

@@ -27,6 +27,7 @@ import {
   signInCsrfToken,
   staffActor,
 } from './session.js';
+import { registerSettingsPages } from './settings.js';
 
 const require = createRequire(import.meta.url);
 const ASSETS: Record<string, string> = {
@@ -183,6 +184,7 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     pages.use(`${under}/*`, opens);
   }
   registerOwnPages(pages, deps);
+  registerSettingsPages(pages, deps);
   pages.get('/dashboard', async (c) => {
     const staff = c.get('staff');
     const snapshot = await dashboardSnapshot(db, staff.tenantId, {

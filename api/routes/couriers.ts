@@ -1,26 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { listCouriers, saveCourier } from '../../db/couriers.js';
+import { CourierCode, CourierSettings } from '../../domain/company.schema.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent } from '../problem.js';
 import { actorOf, json } from './shared.js';
 
-const CourierCode = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{1,39}$/, { error: 'must be 2-40 lowercase letters, digits or "-"' });
-const Courier = z
-  .object({
-    code: z.string(),
-    name: z.string().trim().min(1).max(100),
-    // A template, not a URL yet: its braces are not URL characters.
-    trackingUrlTemplate: z
-      .string()
-      .max(500)
-      .regex(/^https:\/\/[^\s/]+\/\S*\{tracking\}\S*$/, { error: 'must be an https URL holding {tracking}' })
-      .describe('The tracking page; {tracking} is replaced by the tracking number'),
-    adapter: z.enum(['aftership', 'poll']).describe('Tracking by AfterShip webhooks, or by polling'),
-  })
-  .openapi('Courier');
+const Courier = CourierSettings.openapi('Courier');
 
 /** The couriers a tenant ships with (USPS, DHL, Canada Post and ChitChats to begin with). */
 export function registerCourierRoutes(app: OpenAPIHono<ApiEnv>, { db }: ApiDeps): void {

@@ -26,9 +26,9 @@ import type { ApiDeps, ApiEnv } from '../context.js';
 import { requestCancellation } from '../flowActions.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
 import { FlowStarted, flowStarted, startFlow } from '../startFlow.js';
+import { supplierByCode } from '../supplierSettings.js';
 import { verifiedWebhook, WebhookReceipt } from '../webhooks.js';
 import { actorOf, askFlow, decisionProblem, decodeCursor, encodeCursor, signalIfRunning } from './shared.js';
-import { supplierByCode } from './suppliers.js';
 
 const OrderIdParam = z.object({ orderId: StartSupplierOrder.shape.orderId });
 

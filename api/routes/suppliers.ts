@@ -1,7 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Selectable } from 'kysely';
-import type { Db } from '../../db/client.js';
-import { appendEvent } from '../../db/events.js';
 import type { SuppliersTable } from '../../db/schema.js';
 import {
   SupplierCapabilities,
@@ -9,10 +7,10 @@ import {
   SupplierProtocol,
   SupplierSettings,
 } from '../../domain/supplier.js';
-import { outsideUrlRefusal } from '../../integrations/outbound/address.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
 import { invalidField, problemContent, problemJson, problemType } from '../problem.js';
+import { listSuppliers, saveSupplier, supplierByCode } from '../supplierSettings.js';
 import { actorOf } from './shared.js';
 
 const CodeParam = z.object({ code: SupplierCode });
@@ -53,20 +51,9 @@ export function supplierView(row: SupplierRow, publicUrl: string): z.infer<typeo
   };
 }
 
-export function supplierByCode(db: Db, tenantId: string, code: string) {
-  return db
-    .selectFrom('suppliers')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('code', '=', code)
-    .executeTakeFirst();
-}
-
 export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db, config } = deps;
   const view = (row: SupplierRow) => supplierView(row, config.api.publicUrl);
-  /** Stored sealed; null clears. */
-  const sealed = (secret: string | null) => (secret === null ? null : deps.secrets.seal(secret));
 
   app.openapi(
     createRoute({
@@ -92,53 +79,14 @@ export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
       const { code } = c.req.valid('param');
       const body = c.req.valid('json');
       const principal = c.get('principal');
-      const values = {
-        name: body.name,
-        protocol: body.protocol,
-        base_url: body.baseUrl ?? null,
-        // Write-only secrets: omitted, the stored value stays; null clears it.
-        ...(body.credentials === undefined ? {} : { credentials: sealed(body.credentials) }),
-        ...(body.webhookSecret === undefined ? {} : { webhook_secret: sealed(body.webhookSecret) }),
-        order_email: body.orderEmail,
-        capabilities: JSON.stringify(body.capabilities),
-        poll_every: body.pollEvery,
-        lead_time: body.leadTime,
-      };
-      const existing = await supplierByCode(db, principal.tenantId, code);
-      const webhookSecret = body.webhookSecret === undefined ? existing?.webhook_secret : body.webhookSecret;
-      if (body.protocol === 'rest' && body.capabilities.webhooks && !webhookSecret)
-        return invalidField(
-          c,
-          'body.webhookSecret',
-          'webhooks are only accepted signed: give the secret they are signed with',
-        );
-      const urlRefusal = body.baseUrl && (await outsideUrlRefusal(body.baseUrl, config.supplierUrls));
-      if (urlRefusal) return invalidField(c, 'body.baseUrl', urlRefusal);
-      const { row, created } = await db.transaction().execute(async (trx) => {
-        const existed = await supplierByCode(trx, principal.tenantId, code);
-        const saved = await trx
-          .insertInto('suppliers')
-          .values({ tenant_id: principal.tenantId, code, ...values })
-          .onConflict((oc) =>
-            oc.columns(['tenant_id', 'code']).doUpdateSet({ ...values, updated_at: new Date() }),
-          )
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await appendEvent(trx, {
-          tenantId: principal.tenantId,
-          type: existed ? 'supplier.updated' : 'supplier.registered',
-          actor: actorOf(principal),
-          entity: { type: 'supplier', id: code },
-          payload: {
-            name: body.name,
-            protocol: body.protocol,
-            baseUrl: body.baseUrl,
-            capabilities: body.capabilities,
-          },
-          idempotencyKey: `supplier/${saved.id}/${c.get('requestId')}`,
-        });
-        return { row: saved, created: !existed };
-      });
+      const saved = await saveSupplier(
+        deps,
+        { tenantId: principal.tenantId, actor: actorOf(principal), requestId: c.get('requestId') },
+        code,
+        body,
+      );
+      if ('field' in saved) return invalidField(c, `body.${saved.field}`, saved.message);
+      const { row, created } = saved;
       return c.json(view(row), created ? 201 : 200);
     },
   );
@@ -159,12 +107,7 @@ export function registerSupplierRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps):
       },
     }),
     async (c) => {
-      const rows = await db
-        .selectFrom('suppliers')
-        .selectAll()
-        .where('tenant_id', '=', c.get('principal').tenantId)
-        .orderBy('code')
-        .execute();
+      const rows = await listSuppliers(db, c.get('principal').tenantId);
       return c.json({ suppliers: rows.map(view) }, 200);
     },
   );
