@@ -123,11 +123,7 @@ export function readForm(
 }
 
 /** A stored object as the values of its fields (secrets left empty: they are never shown). */
-export function formValues(
-  fields: readonly FormField[],
-  stored: unknown,
-  prefix: string,
-): Record<string, string> {
+export function formValues(fields: readonly FormField[], stored: unknown): Record<string, string> {
   const values: Record<string, string> = {};
   for (const field of fields) {
     if (field.kind === 'password') continue;

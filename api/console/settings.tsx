@@ -193,7 +193,6 @@ export function registerSettingsPages(pages: Hono<ConsoleEnv>, deps: Deps): void
           values={formValues(
             fieldsOf(setting),
             (editing ?? (setting.key.schema ? undefined : entries[0]))?.value,
-            'value',
           )}
           saved={c.req.query('saved') === key && key !== undefined}
         />,
