@@ -1,8 +1,14 @@
 import os from 'node:os';
 import { sql } from 'kysely';
+import { readFlowView } from '../api/console/flowPage.js';
+import { listSuppliers } from '../api/supplierSettings.js';
+import { dashboardSnapshot } from '../db/dashboard.js';
 import { flowCountsByState, listFlows } from '../db/flowList.js';
+import { listLeads } from '../db/leads.js';
 import { needsMe } from '../db/needsMe.js';
 import { acceptInvitation, inviteStaff, signIn } from '../db/staff.js';
+import type { Role } from '../domain/roles.js';
+import { configOrExit } from '../runtime/config.js';
 import { startBenchStack } from './lib/stack.js';
 import { measure, summarize, writeReport } from './lib/stats.js';
 
@@ -19,7 +25,7 @@ const stack = await startBenchStack();
 const tenant = stack.tenant.id;
 await sql`
   insert into flows (id, tenant_id, flow_type, business_key, state, current_step, progress_done, progress_total,
-                     title, attention, version, started_at, updated_at, ended_at, root_id)
+                     title, attention, version, started_at, updated_at, ended_at, root_id, parent_id)
   select 'bench:' || i, ${tenant}, 'invoicePayment', 'B-' || i,
          case when i % 100 = 0 then 'retrying' when i % 3 = 0 then 'completed' else 'waiting' end,
          'sendInvoice', 1, 6, 'Flow ' || i,
@@ -30,6 +36,7 @@ await sql`
          else 'null'::jsonb end, 1,
          now() - (i || ' seconds')::interval, now() - (i || ' seconds')::interval,
          case when i % 3 = 0 and i % 100 <> 0 then now() else null end,
+         case when i % 200 = 0 then 'bench:parent:' || i end,
          case when i % 200 = 0 then 'bench:parent:' || i end
   from generate_series(1, ${ROWS}) as i`.execute(stack.db);
 // Half the problems are children's: their parents' rows show the same problem, naming the child.
@@ -45,17 +52,72 @@ await sql`
   select ${tenant}, 'bank_transfer', 'BANK-' || i, 1000 + i, 'EUR', now() - (i || ' hours')::interval,
          '{}'::jsonb, 'unapplied', 'unknown_invoice'
   from generate_series(1, 200) as i`.execute(stack.db);
+// What the flows work on: an invoice per invoice flow (a third of them paid), a contract per proposal.
+await sql`
+  insert into invoices (tenant_id, invoice_key, number, flow_id, state, currency, total, paid, customer_name,
+                        customer_email, issued_at)
+  select ${tenant}, 'B-' || i, 'INV-2026-' || i, 'bench:' || i, case when i % 3 = 0 then 'PAID' else 'ISSUED' end,
+         'EUR', 100000, case when i % 3 = 0 then 100000 else 0 end, 'Customer ' || i, 'c' || i || '@bench.example',
+         now() - (i || ' seconds')::interval
+  from generate_series(1, ${ROWS}) as i`.execute(stack.db);
+await sql`
+  insert into payments (tenant_id, invoice_id, source, external_id, amount, currency, received_at, recorded_by, state)
+  select ${tenant}, id, 'stripe', 'pi_bench_' || invoice_key, 100000, 'EUR', now(), '{}'::jsonb, 'applied'
+  from invoices where tenant_id = ${tenant} and state = 'PAID'`.execute(stack.db);
+await sql`
+  insert into documents (tenant_id, kind, entity_id, version, filename, content_type, content, sha256)
+  select ${tenant}, 'contract', 'C-' || i, 1, 'contract-' || i || '.html', 'text/html', 'contract'::bytea,
+         encode(sha256(('contract ' || i)::bytea), 'hex')
+  from generate_series(200, ${ROWS}, 200) as i`.execute(stack.db);
+await sql`
+  insert into contracts (tenant_id, contract_key, proposal_id, flow_id, state, version, customer_name,
+                         customer_email, document_id)
+  select ${tenant}, d.entity_id, 'P-' || substr(d.entity_id, 3), 'bench:parent:' || substr(d.entity_id, 3), 'SIGNED',
+         1, 'Customer', 'customer@bench.example', d.id
+  from documents d where d.tenant_id = ${tenant} and d.kind = 'contract'`.execute(stack.db);
+// Leads of ten architects: each architect's page lists their own.
+const architects = await sql<{ id: string }>`
+  insert into architects (tenant_id, name, email)
+  select ${tenant}, 'Architect ' || a, 'architect' || a || '@bench.example' from generate_series(1, 10) as a
+  returning id`.execute(stack.db);
+await sql`
+  insert into leads (tenant_id, lead_key, state, source, customer, site, architect_id, flow_id, created_at)
+  select ${tenant}, 'L-' || i, 'QUALIFIED', 'architect', jsonb_build_object('name', 'Customer ' || i, 'email',
+         'l' || i || '@bench.example'), jsonb_build_object('street', 'Street ' || i, 'postcode', '10115', 'city',
+         'Berlin', 'country', 'DE'), (${sql.val(architects.rows.map((row) => row.id))}::uuid[])[1 + i % 10],
+         'lead:bench:L-' || i, now() - (i || ' seconds')::interval
+  from generate_series(1, ${ROWS / 5}) as i`.execute(stack.db);
 await sql`analyze`.execute(stack.db);
 
-const invited = await inviteStaff(
-  stack.db,
-  { tenantId: tenant, email: 'ops@bench.example', name: 'Bench operator', roles: ['admin'] },
-  { type: 'system', id: 'bench' },
-);
-if (!invited.invited) throw new Error('the bench operator exists already');
-await acceptInvitation(stack.db, invited.inviteToken, 'a long bench password');
-const session = await signIn(stack.db, 'ops@bench.example', 'a long bench password', 'bench');
-if (!session) throw new Error('the bench operator could not sign in');
+async function sessionFor(email: string, roles: Role[], architectId?: string) {
+  const invited = await inviteStaff(
+    stack.db,
+    { tenantId: tenant, email, name: email, roles, architectId },
+    { type: 'system', id: 'bench' },
+  );
+  if (!invited.invited) throw new Error(`${email} exists already`);
+  await acceptInvitation(stack.db, invited.inviteToken, 'a long bench password');
+  const session = await signIn(stack.db, email, 'a long bench password', 'bench');
+  if (!session) throw new Error(`${email} could not sign in`);
+  return session.token;
+}
+const operator = await sessionFor('ops@bench.example', ['admin']);
+const architect = await sessionFor('architect@bench.example', ['architect'], architects.rows[0]?.id);
+
+// The dashboard's figures are computed in the background once the first view asks: timed here, once.
+const computing = Date.now();
+await page('/console/dashboard', operator);
+while (
+  !(
+    await stack.db
+      .selectFrom('dashboard_snapshots')
+      .select('computed_at')
+      .where('tenant_id', '=', tenant)
+      .executeTakeFirst()
+  )?.computed_at
+)
+  await new Promise((resolve) => setTimeout(resolve, 50));
+const dashboardSeconds = (Date.now() - computing) / 1000;
 
 const pages = [
   { label: 'needs me now (everything)', path: '/console/needs-me', direct: () => needsMe(stack.db, tenant) },
@@ -80,25 +142,31 @@ const pages = [
       ]),
   },
   {
-    label: 'one flow (steps, children, timeline)',
+    label: 'one flow (steps, children, timeline, contract, invoice and payment, decision forms)',
     path: `/console/flows/${encodeURIComponent('bench:parent:200')}`,
-    direct: () =>
-      Promise.all([
-        stack.db.selectFrom('flows').selectAll().where('id', '=', 'bench:parent:200').executeTakeFirst(),
-        stack.db.selectFrom('flows').select('id').where('parent_id', '=', 'bench:parent:200').execute(),
-        stack.db
-          .selectFrom('domain_events')
-          .selectAll()
-          .where('flow_id', '=', 'bench:parent:200')
-          .limit(200)
-          .execute(),
-      ]),
+    direct: () => readFlowView({ db: stack.db, config: configOrExit() }, tenant, 'bench:parent:200'),
+  },
+  {
+    label: 'dashboard (its snapshot)',
+    path: '/console/dashboard',
+    direct: () => dashboardSnapshot(stack.db, tenant, { onError: () => {} }),
+  },
+  {
+    label: 'an architect’s leads',
+    path: '/console/leads',
+    session: architect,
+    direct: () => listLeads(stack.db, { tenantId: tenant, architectId: architects.rows[0]?.id, limit: 100 }),
+  },
+  {
+    label: 'settings: suppliers',
+    path: '/console/settings/suppliers',
+    direct: () => listSuppliers(stack.db, tenant),
   },
 ];
 
-async function page(path: string) {
+async function page(path: string, session: string) {
   const res = await fetch(`${stack.apiUrl}${path}`, {
-    headers: { cookie: `flowdesk_session=${session?.token}` },
+    headers: { cookie: `flowdesk_session=${session}` },
   });
   if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
   await res.arrayBuffer();
@@ -106,12 +174,14 @@ async function page(path: string) {
 
 const rows: Record<string, unknown>[] = [];
 try {
-  for (const { label, path, direct } of pages) {
-    await measure(20, 1, () => page(path));
+  for (const { label, path, direct, session = operator } of pages as ((typeof pages)[number] & {
+    session?: string;
+  })[]) {
+    await measure(20, 1, () => page(path, session));
     await measure(20, 1, direct);
     const p99 = { page: [] as number[], direct: [] as number[] };
     for (let repeat = 0; repeat < REPEATS; repeat++) {
-      p99.page.push(summarize((await measure(REQUESTS, 1, () => page(path))).latencies).p99);
+      p99.page.push(summarize((await measure(REQUESTS, 1, () => page(path, session))).latencies).p99);
       p99.direct.push(summarize((await measure(REQUESTS, 1, direct)).latencies).p99);
     }
     const shown = summarize(p99.page);
@@ -131,6 +201,7 @@ try {
     notes: [
       `${ROWS} flows in one tenant, ${ROWS / 100} with a problem and ${ROWS / 200} parents showing their child's; 200 unapplied payments. ${REQUESTS} sequential requests per repeat, ${REPEATS} repeats (the median repeat's p99 is judged).`,
       'A page: the session check, the figures, the HTML (the first 100 items, with every count). Directly: the same figures from the harness, no HTTP or HTML.',
+      `Also ${ROWS} invoices (a third paid, each payment recorded), ${ROWS / 200} signed contracts, ${ROWS / 5} leads of ten architects. The dashboard reads its snapshot; computing the snapshot (30 days of these flows, their status log and payments) took ${dashboardSeconds.toFixed(1)} s in the background, once a minute at most.`,
     ],
   });
   process.stdout.write(markdown);

@@ -47,6 +47,7 @@ describe('migrations', () => {
       '0024_flow_status_relay',
       '0025_staff_accounts',
       '0026_dashboard_snapshots',
+      '0027_flow_object_indexes',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

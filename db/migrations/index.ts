@@ -25,6 +25,7 @@ import * as statusAnalytics from './0023_status_analytics.js';
 import * as flowStatusRelay from './0024_flow_status_relay.js';
 import * as staffAccounts from './0025_staff_accounts.js';
 import * as dashboardSnapshots from './0026_dashboard_snapshots.js';
+import * as flowObjectIndexes from './0027_flow_object_indexes.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -57,6 +58,7 @@ const migrations: Record<string, Migration> = {
   '0024_flow_status_relay': flowStatusRelay,
   '0025_staff_accounts': staffAccounts,
   '0026_dashboard_snapshots': dashboardSnapshots,
+  '0027_flow_object_indexes': flowObjectIndexes,
 };
 
 export const migrationProvider: MigrationProvider = {
