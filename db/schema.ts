@@ -75,6 +75,19 @@ export interface DomainEventsTable {
   xact: Generated<string | null>;
 }
 
+/** A bulk action from the console and each flow's result as it came (0028). */
+export interface ConsoleBulkActionsTable {
+  id: Generated<string>;
+  tenant_id: string;
+  requested_by: string;
+  action: 'pause' | 'resume' | 'cancel';
+  reason: string;
+  flow_ids: string[];
+  results: ColumnType<{ flowId: string; ok: boolean; said: string }[], string | undefined, string>;
+  created_at: CreatedAt;
+  finished_at: Timestamp | null;
+}
+
 /** The console dashboard's figures of a tenant, as last computed (0026). */
 export interface DashboardSnapshotsTable {
   tenant_id: string;
@@ -769,6 +782,7 @@ export interface UrgentRulesTable {
 }
 
 export interface Database {
+  console_bulk_actions: ConsoleBulkActionsTable;
   dashboard_snapshots: DashboardSnapshotsTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;

@@ -339,6 +339,20 @@ describe('ops console', () => {
         .execute();
       expect(events).toHaveLength(6);
       expect(events.every((e) => (e.actor as { id: string }).id === email)).toBe(true);
+      // Each bulk action is on record: who asked, why, and every flow's answer.
+      const bulk = await api.deps.db
+        .selectFrom('console_bulk_actions')
+        .selectAll()
+        .where('tenant_id', '=', tenant.tenantId)
+        .where('requested_by', '=', email)
+        .orderBy('created_at')
+        .execute();
+      expect(
+        bulk.map((row) => [row.action, row.reason, row.results.length, row.finished_at !== null]),
+      ).toEqual([
+        ['pause', 'customer asked to pause', 3, true],
+        ['resume', 'customer asked to resume', 3, true],
+      ]);
     } finally {
       await browser.close();
     }

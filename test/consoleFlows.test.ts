@@ -216,19 +216,52 @@ describe('ops console on real flows', () => {
     expect(all).toContain(mine.leadId);
     expect(all).toContain(theirs.leadId);
 
-    // An installer of one crew sees that crew's jobs, and no leads.
-    const crew = await admin.post('/v1/crews', {
-      name: unique('Crew'),
-      email: `${unique('crew')}@crews.example`,
-      jobsPerDay: 2,
-      weeklyCapacity: 10,
-    });
-    expect(crew.status, crew.text).toBe(200);
-    const { email: installerEmail } = await account(api.url, tenant, ['installer'], {
-      crewId: crew.body.crewId,
-    });
+    // An installer of one crew sees that crew's jobs, and no leads. The two leads' projects are booked with two
+    // crews as the project flow books them (its booking is tested in leadToInstall.test.ts).
+    const crews = await Promise.all(
+      [1, 2].map(async () => {
+        const crew = await admin.post('/v1/crews', {
+          name: unique('Crew'),
+          email: `${unique('crew')}@crews.example`,
+          jobsPerDay: 2,
+          weeklyCapacity: 10,
+        });
+        expect(crew.status, crew.text).toBe(200);
+        return crew.body.crewId as string;
+      }),
+    );
+    const installAt = new Date(Date.now() + 7 * 86_400_000);
+    for (const [index, lead] of [mine, theirs].entries()) {
+      const { id: leadRowId } = await api.deps.db
+        .selectFrom('leads')
+        .select('id')
+        .where('tenant_id', '=', tenant.tenantId)
+        .where('lead_key', '=', lead.leadId)
+        .executeTakeFirstOrThrow();
+      await api.deps.db
+        .insertInto('projects')
+        .values({
+          tenant_id: tenant.tenantId,
+          project_key: lead.leadId,
+          lead_id: leadRowId,
+          state: 'SCHEDULED',
+          title: `Job for ${lead.customer}`,
+          currency: 'EUR',
+          contract_lines: JSON.stringify([]),
+          contract_total: 300_000,
+          crew_id: crews[index] ?? null,
+          installation_at: installAt,
+          installation_day: installAt.toISOString().slice(0, 10),
+          flow_id: `lead:${tenant.slug}:${lead.leadId}`,
+        })
+        .execute();
+    }
+    const { email: installerEmail } = await account(api.url, tenant, ['installer'], { crewId: crews[0] });
     const installer = await signedIn(api.url, installerEmail, '/console/jobs');
-    expect((await installer.go('GET', '/console/jobs')).status).toBe(200);
+    const jobs = await installer.go('GET', '/console/jobs');
+    expect(jobs.status).toBe(200);
+    expect(jobs.text).toContain(`Job for ${mine.customer}`);
+    expect(jobs.text).not.toContain(`Job for ${theirs.customer}`);
     expect((await installer.go('GET', '/console/leads')).status).toBe(403);
   });
 

@@ -16,6 +16,7 @@ const SUPPLIER_SECRET = 'supplier-sweep-secret-0123456789';
 const TENANT_TABLES = [
   'flows',
   'dashboard_snapshots',
+  'console_bulk_actions',
   'domain_events',
   'emails',
   'payments',

@@ -48,6 +48,7 @@ describe('migrations', () => {
       '0025_staff_accounts',
       '0026_dashboard_snapshots',
       '0027_flow_object_indexes',
+      '0028_bulk_actions',
     ]);
     const tables = await sql<{ table_name: string }>`
       select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(

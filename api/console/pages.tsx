@@ -400,14 +400,37 @@ export function FlowsPage(props: {
   );
 }
 
-export function BulkResultPage(props: { staff: StaffSession; action: string; results: BulkResult[] }) {
+export function BulkResultPage(props: {
+  staff: StaffSession;
+  id: string;
+  action: string;
+  total: number;
+  results: BulkResult[];
+  finished: boolean;
+}) {
   const done = props.results.filter((result) => result.ok).length;
+  const path = `/console/flows/bulk/${props.id}`;
   return (
     <Layout title="Flows" staff={props.staff} path="/console/flows">
-      <section id="bulk-result" aria-live="polite">
+      <section
+        id="bulk-result"
+        aria-live="polite"
+        hx-get={props.finished ? undefined : path}
+        hx-trigger={props.finished ? undefined : 'every 500ms'}
+        hx-select="#bulk-result"
+        hx-swap="outerHTML"
+      >
         <h2>
-          {props.action}: {done} of {props.results.length} done
+          {props.action}: {done} of {props.total} done
         </h2>
+        <p>
+          <progress value={props.results.length} max={props.total}>
+            {props.results.length} of {props.total} answered
+          </progress>{' '}
+          {props.finished
+            ? 'Every flow has answered.'
+            : `${props.results.length} of ${props.total} answered; working on the others…`}
+        </p>
         <ul>
           {props.results.map((result) => (
             <li data-flow={result.flowId}>

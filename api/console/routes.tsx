@@ -9,9 +9,10 @@ import { flowCountsByState, listFlows } from '../../db/flowList.js';
 import { assignItem, type NeedsMeFilter, type NeedsMeKind, needsMe } from '../../db/needsMe.js';
 import { acceptInvitation, invitation, type StaffSession, signIn, signOut } from '../../db/staff.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
-import { decideAboutFlow, ownedFlow, pauseOrResume, requestCancellation } from '../flowActions.js';
+import { decideAboutFlow } from '../flowActions.js';
 import { DECISION_NAMES, FLOW_TYPES } from '../flowTypes.js';
 import { temporalUiUrl } from '../routes/flows.js';
+import { readBulkAction, startBulkAction } from './bulkActions.js';
 import { DashboardPage } from './dashboardPage.js';
 import { decisionFromForm } from './decisionForms.js';
 import { FlowPage, readFlowView } from './flowPage.js';
@@ -309,7 +310,7 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     if ('unanswered' in outcome) return again(503, { notice: { ok: false, text: outcome.unanswered } });
     return c.redirect(`/console/flows/${encodeURIComponent(flowId)}?decided=${form.action}`, 303);
   });
-  // Each flow in turn, each answered on its own: one that refuses (already ended, say) does not stop the others.
+  // The flows ticked, in the background (`bulkActions.ts`); the page shows the progress.
   pages.post('/flows/bulk', async (c) => {
     const staff = c.get('staff');
     if (!staff.roles.some((role) => ACTING_ROLES.includes(role)))
@@ -322,9 +323,13 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
     const form = await c.req.parseBody({ all: true });
     const action = form.action;
     const reason = typeof form.reason === 'string' ? form.reason.trim().slice(0, 500) : '';
-    const flows = ([] as unknown[])
-      .concat(form.flow ?? [])
-      .filter((id): id is string => typeof id === 'string');
+    const flows = [
+      ...new Set(
+        ([] as unknown[])
+          .concat(form.flow ?? [])
+          .filter((id): id is string => typeof id === 'string' && id.length <= 300),
+      ),
+    ];
     if (action !== 'pause' && action !== 'resume' && action !== 'cancel')
       return refuse(c, 404, 'There is no such action.', staff);
     if (!reason || flows.length === 0 || flows.length > 50)
@@ -337,32 +342,31 @@ export function registerConsoleRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): 
         />,
         400,
       );
-    const actor = staffActor(staff);
-    const results = [];
-    for (const flowId of flows) {
-      if (!(await ownedFlow(deps, staff.tenantId, flowId))) {
-        results.push({ flowId, ok: false, said: 'no such flow' });
-        continue;
-      }
-      if (action === 'cancel') {
-        const refusal = await requestCancellation(
-          deps,
-          { tenantId: staff.tenantId, actor },
-          flowId,
-          reason,
-          `${c.get('requestId')}/${flowId}`,
-        );
-        results.push({ flowId, ok: !refusal, said: refusal?.refused ?? 'cancelling' });
-        continue;
-      }
-      const outcome = await pauseOrResume(deps, flowId, action, { actor, reason });
-      results.push(
-        'status' in outcome
-          ? { flowId, ok: true, said: `now ${outcome.status.state}` }
-          : { flowId, ok: false, said: 'refused' in outcome ? outcome.refused : outcome.unanswered },
-      );
-    }
-    return c.html(<BulkResultPage staff={staff} action={action} results={results} />);
+    const id = await startBulkAction(deps, {
+      tenantId: staff.tenantId,
+      actor: staffActor(staff),
+      action,
+      reason,
+      flowIds: flows,
+      requestId: c.get('requestId'),
+    });
+    return c.redirect(`/console/flows/bulk/${id}`, 303);
+  });
+  pages.get('/flows/bulk/:id', async (c) => {
+    const staff = c.get('staff');
+    const id = c.req.param('id');
+    const bulk = /^[0-9a-f-]{36}$/.test(id) ? await readBulkAction(db, staff.tenantId, id) : undefined;
+    if (!bulk) return refuse(c, 404, 'There is no such bulk action in your tenant.', staff);
+    return c.html(
+      <BulkResultPage
+        staff={staff}
+        id={bulk.id}
+        action={bulk.action}
+        total={bulk.flow_ids.length}
+        results={bulk.results}
+        finished={bulk.finished_at !== null}
+      />,
+    );
   });
 
   // Something changed in the tenant's flows: the page fetches its live parts again (a burst is one message).

@@ -26,6 +26,7 @@ import * as flowStatusRelay from './0024_flow_status_relay.js';
 import * as staffAccounts from './0025_staff_accounts.js';
 import * as dashboardSnapshots from './0026_dashboard_snapshots.js';
 import * as flowObjectIndexes from './0027_flow_object_indexes.js';
+import * as bulkActions from './0028_bulk_actions.js';
 
 /**
  * Listed here rather than read from the folder, so migrations work the same from source,
@@ -59,6 +60,7 @@ const migrations: Record<string, Migration> = {
   '0025_staff_accounts': staffAccounts,
   '0026_dashboard_snapshots': dashboardSnapshots,
   '0027_flow_object_indexes': flowObjectIndexes,
+  '0028_bulk_actions': bulkActions,
 };
 
 export const migrationProvider: MigrationProvider = {
