@@ -252,6 +252,7 @@ describe('ops console on real flows', () => {
           crew_id: crews[index] ?? null,
           installation_at: installAt,
           installation_day: installAt.toISOString().slice(0, 10),
+          installation_tentative: false,
           flow_id: `lead:${tenant.slug}:${lead.leadId}`,
         })
         .execute();
@@ -263,6 +264,34 @@ describe('ops console on real flows', () => {
     expect(jobs.text).toContain(`Job for ${mine.customer}`);
     expect(jobs.text).not.toContain(`Job for ${theirs.customer}`);
     expect((await installer.go('GET', '/console/leads')).status).toBe(403);
+
+    // The crew works its job from the page, as through /v1/jobs; another crew's job is not theirs to touch.
+    const stateOf = async (leadKey: string) =>
+      api.deps.db
+        .selectFrom('projects')
+        .select(['state', 'open_problem', 'completion_notes'])
+        .where('tenant_id', '=', tenant.tenantId)
+        .where('project_key', '=', leadKey)
+        .executeTakeFirstOrThrow();
+    const act = (leadKey: string, kind: string, form: Record<string, string> = {}) =>
+      installer.go('POST', `/console/jobs/${leadKey}/${kind}`, { _csrf: installer.csrf(), ...form });
+    const notMine = await act(theirs.leadId, 'start');
+    expect(notMine.status).toBe(404);
+    expect((await stateOf(theirs.leadId)).state).toBe('SCHEDULED');
+    expect(await act(mine.leadId, 'start')).toMatchObject({
+      status: 303,
+      location: '/console/jobs?done=start',
+    });
+    expect((await stateOf(mine.leadId)).state).toBe('IN_PROGRESS');
+    expect((await act(mine.leadId, 'problem', { description: '' })).status).toBe(400);
+    expect((await act(mine.leadId, 'problem', { description: 'The roof is wet' })).status).toBe(303);
+    const refused = await act(mine.leadId, 'complete', { done: 'panels mounted' });
+    expect(refused.status).toBe(409);
+    expect(refused.text).toContain('a problem is open: The roof is wet');
+    expect(await stateOf(mine.leadId)).toMatchObject({
+      state: 'IN_PROGRESS',
+      open_problem: 'The roof is wet',
+    });
   });
 
   it('draws the dashboard from a snapshot computed in the background: flows per day, success per type, time per stage, SLA, unapplied payments', async () => {

@@ -1,20 +1,15 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import {
-  completeInstallation,
-  type JobReport,
-  listJobs,
-  reportProblem,
-  startInstallation,
-} from '../../db/projects.js';
-import { type ProjectNews, projectNews } from '../../domain/leadToInstall.js';
+import { type JobReport, listJobs } from '../../db/projects.js';
 import { CompleteInstallation, ReportProblem, SiteAddress } from '../../domain/leadToInstall.schema.js';
 import { BusinessId } from '../../domain/proposal.js';
+import type { Principal } from '../apiKeys.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../context.js';
+import { actOnJob } from '../jobActions.js';
 import { problemContent, problemJson, problemType } from '../problem.js';
 import { crewScope } from '../scopes.js';
-import { actorOf, json, signalIfRunning } from './shared.js';
+import { actorOf, json } from './shared.js';
 
 const JobParam = z.object({ projectId: BusinessId });
 const Job = z
@@ -44,7 +39,7 @@ const responses = {
 export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDeps): void {
   const { db } = deps;
 
-  const answer = async (c: Context, projectId: string, report: JobReport, news: ProjectNews['kind']) => {
+  const answer = (c: Context, projectId: string, report: JobReport) => {
     if (report.result === 'not_found')
       return problemJson(c, 404, {
         type: problemType('not-found'),
@@ -57,9 +52,13 @@ export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDe
         title: 'Not possible now',
         detail: report.why,
       });
-    await signalIfRunning(deps, report.flowId, projectNews, { kind: news });
     return c.json({ projectId, recorded: report.result === 'recorded' }, 200);
   };
+  const crewOf = (principal: Principal) => ({
+    tenantId: principal.tenantId,
+    crewId: crewScope(principal),
+    actor: actorOf(principal),
+  });
 
   app.openapi(
     createRoute({
@@ -98,13 +97,7 @@ export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDe
     async (c) => {
       const principal = c.get('principal');
       const { projectId } = c.req.valid('param');
-      const report = await startInstallation(db, {
-        tenantId: principal.tenantId,
-        projectKey: projectId,
-        crewId: crewScope(principal),
-        actor: actorOf(principal),
-      });
-      return answer(c, projectId, report, 'jobStarted');
+      return answer(c, projectId, await actOnJob(deps, crewOf(principal), projectId, { kind: 'start' }));
     },
   );
 
@@ -123,15 +116,12 @@ export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDe
       const principal = c.get('principal');
       const { projectId } = c.req.valid('param');
       const body = c.req.valid('json');
-      const report = await completeInstallation(db, {
-        tenantId: principal.tenantId,
-        projectKey: projectId,
-        crewId: crewScope(principal),
+      const report = await actOnJob(deps, crewOf(principal), projectId, {
+        kind: 'complete',
         checklist: body.checklist,
         notes: body.notes,
-        actor: actorOf(principal),
       });
-      return answer(c, projectId, report, 'jobCompleted');
+      return answer(c, projectId, report);
     },
   );
 
@@ -149,14 +139,11 @@ export function registerInstallationRoutes(app: OpenAPIHono<ApiEnv>, deps: ApiDe
     async (c) => {
       const principal = c.get('principal');
       const { projectId } = c.req.valid('param');
-      const report = await reportProblem(db, {
-        tenantId: principal.tenantId,
-        projectKey: projectId,
-        crewId: crewScope(principal),
+      const report = await actOnJob(deps, crewOf(principal), projectId, {
+        kind: 'problem',
         description: c.req.valid('json').description,
-        actor: actorOf(principal),
       });
-      return answer(c, projectId, report, 'problemReported');
+      return answer(c, projectId, report);
     },
   );
 }
