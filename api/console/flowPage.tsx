@@ -6,7 +6,7 @@ import type { ApiDeps } from '../context.js';
 import { ownedFlow } from '../flowActions.js';
 import { temporalUiUrl } from '../routes/flows.js';
 import { type DecisionForm, DecisionForms, decisionForms } from './decisionForms.js';
-import { age, flowHref, Layout } from './layout.js';
+import { age, flowHref, Layout, Notice } from './layout.js';
 
 /**
  * One flow as staff work on it: its state and steps (a set's k of n), what needs a decision and the forms to take
@@ -118,11 +118,7 @@ export function FlowPage(props: {
   const { flow, staff } = props;
   return (
     <Layout title={`${flow.flowType} ${flow.businessKey}`} staff={staff} path="/console/flows">
-      {props.notice && (
-        <p class={props.notice.ok ? 'notice' : 'error'} role={props.notice.ok ? 'status' : 'alert'}>
-          {props.notice.text}
-        </p>
-      )}
+      <Notice notice={props.notice} />
       <div
         id="flow-live"
         hx-get={flowHref(flow.id)}

@@ -140,3 +140,13 @@ export function Layout(props: { title: string; staff?: StaffSession; path?: stri
 export function CsrfField(props: { token: string }) {
   return <input type="hidden" name={CSRF_FIELD} value={props.token} />;
 }
+
+/** What an action came to (a status), or why it was not done (an alert). */
+export function Notice(props: { notice?: { ok: boolean; text: string } }) {
+  if (!props.notice) return null;
+  return (
+    <p class={props.notice.ok ? 'notice' : 'error'} role={props.notice.ok ? 'status' : 'alert'}>
+      {props.notice.text}
+    </p>
+  );
+}

@@ -6,7 +6,7 @@ import { CompleteInstallation, ReportProblem } from '../../domain/leadToInstall.
 import type { ApiDeps } from '../context.js';
 import { actOnJob, type JobAction } from '../jobActions.js';
 import { crewScope, leadScope } from '../scopes.js';
-import { CsrfField, Layout } from './layout.js';
+import { CsrfField, Layout, Notice } from './layout.js';
 import { ErrorPage } from './pages.js';
 import { type ConsoleEnv, staffActor } from './session.js';
 
@@ -197,11 +197,7 @@ function LeadPage(props: { staff: StaffSession; lead: LeadView }) {
 function JobsPage(props: { staff: StaffSession; jobs: JobView[]; notice?: { ok: boolean; text: string } }) {
   return (
     <Layout title="Jobs" staff={props.staff} path="/console/jobs">
-      {props.notice && (
-        <p class={props.notice.ok ? 'notice' : 'error'} role={props.notice.ok ? 'status' : 'alert'}>
-          {props.notice.text}
-        </p>
-      )}
+      <Notice notice={props.notice} />
       {props.jobs.length === 0 ? (
         <p>No installations booked.</p>
       ) : (
