@@ -249,7 +249,7 @@ describe('npm start', () => {
       });
       let decoded = '';
       for (let load = 0; load < 3 && !decoded.includes('Ada Lovelace'); load++)
-        decoded = await workflowPageText(page, flowInUi);
+        decoded = await workflowPageText(page, flowInUi, 'Ada Lovelace');
       expect(decoded, `the codec answered ${codecAnswers.join(', ')}`).toContain('Ada Lovelace');
       expect(decoded).not.toContain('encryption-key-id');
       expect((await api.post(`/v1/api-keys/${ops.body.id}/revoke`, {})).status).toBe(200);

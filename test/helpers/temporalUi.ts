@@ -25,8 +25,12 @@ export async function signInForDecoding(page: Page, apiUrl: string, key: string)
   return page.locator('body').innerText();
 }
 
-/** The text of a workflow's page in the UI once its payloads have been through the codec (or failed to). */
-export async function workflowPageText(page: Page, url: string): Promise<string> {
+/**
+ * The text of a workflow's page in the UI once its payloads have been through the codec (or failed to), and, when
+ * `showing` is given, once that text is on the page (the UI renders decoded payloads a moment after their answer
+ * comes, later under load), or after 10 s without it.
+ */
+export async function workflowPageText(page: Page, url: string, showing?: string): Promise<string> {
   const decodeCalls: Promise<unknown>[] = [];
   const onRequest = (request: { url(): string; response(): Promise<unknown> }) => {
     if (request.url().endsWith('/codec/decode')) decodeCalls.push(request.response().catch(() => undefined));
@@ -37,6 +41,12 @@ export async function workflowPageText(page: Page, url: string): Promise<string>
     await page.getByTestId('workflow-id-heading').waitFor();
     await page.waitForLoadState('networkidle');
     await Promise.all(decodeCalls);
+    if (showing)
+      await page
+        .getByText(showing)
+        .first()
+        .waitFor({ timeout: 10_000 })
+        .catch(() => undefined);
     // biome-ignore lint/performance/useDomNodeTextContent: what the page shows a person, not its hidden nodes
     return await page.locator('body').innerText();
   } finally {
