@@ -80,9 +80,19 @@ function fieldsOf(
 
 /** The fields of `schema`'s input, named under `prefix`; the paths in `secrets` are write-only (never shown). */
 export function formFields(schema: z.ZodType, prefix: string, secrets: readonly string[] = []): FormField[] {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
-  return fieldsOf(json, [], true, { prefix, secrets });
+  // Schemas are fixed for the process's life: each is turned into fields once, not on every page view.
+  const key = `${prefix}|${secrets.join(',')}`;
+  const forSchema = fieldsBySchema.get(schema) ?? new Map<string, FormField[]>();
+  fieldsBySchema.set(schema, forSchema);
+  let fields = forSchema.get(key);
+  if (!fields) {
+    const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+    fields = fieldsOf(json, [], true, { prefix, secrets });
+    forSchema.set(key, fields);
+  }
+  return fields;
 }
+const fieldsBySchema = new WeakMap<z.ZodType, Map<string, FormField[]>>();
 
 /**
  * The object the fields under `prefix` say: an empty field is left out (a default applies, a stored secret
