@@ -81,8 +81,6 @@ export const PAGES = [
   { href: '/console/settings', label: 'Settings', roles: ['admin'] },
 ] as const satisfies readonly { href: string; label: string; roles: readonly Role[] }[];
 
-export type PagePath = (typeof PAGES)[number]['href'];
-
 export const pagesFor = (staff: Pick<StaffSession, 'roles'>) =>
   PAGES.filter((page) => page.roles.some((role) => staff.roles.includes(role)));
 

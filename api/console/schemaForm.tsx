@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { fieldErrors } from '../problem.js';
 
 /**
  * Forms built from the zod schemas the API validates with (through their JSON Schema), so a page's fields are the
@@ -29,7 +30,7 @@ interface JsonSchema {
 }
 
 const words = (name: string) => name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
-export const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 export const humane = (name: string) => sentence(words(name));
 
 function fieldsOf(
@@ -145,11 +146,9 @@ export function formValues(fields: readonly FormField[], stored: unknown): Recor
   return values;
 }
 
-/** The first problem zod found, as the form field it names. */
+/** The first problem zod found, as the form field it names (as the API names it, `fieldErrors`). */
 export function firstProblem(error: z.ZodError, prefix: string): { field: string; message: string } {
-  const issue = error.issues[0];
-  const path = issue?.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : (issue?.path ?? []);
-  return { field: [prefix, ...path.map(String)].join('.'), message: issue?.message ?? 'invalid' };
+  return fieldErrors(error, prefix)[0] ?? { field: prefix, message: 'invalid' };
 }
 
 const controlId = (form: string, name: string) => `${form}-${name.replaceAll('.', '-')}`;
